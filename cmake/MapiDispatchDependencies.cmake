@@ -1,0 +1,50 @@
+# Where the third-party libraries come from:
+#   native (Linux)  Debian's packages, found with find_package.
+#   mingw           the same Debian packages' headers (Boost, spdlog, fmt are used header-only),
+#                   through an include folder that links only those three, never /usr/include
+#                   itself (its glibc headers would shadow mingw's); GoogleTest is built from
+#                   Debian's source package.
+#   msvc            vcpkg (vcpkg.json at the top level).
+
+add_library(mapidispatch_thirdparty INTERFACE)
+
+if(MINGW)
+  set(_md_tp "${CMAKE_BINARY_DIR}/thirdparty-include")
+  file(MAKE_DIRECTORY "${_md_tp}")
+  set(MAPIDISPATCH_SYSTEM_INCLUDE "/usr/include" CACHE PATH "Where Debian's boost/spdlog/fmt headers are")
+  foreach(_lib boost spdlog fmt)
+    if(NOT EXISTS "${MAPIDISPATCH_SYSTEM_INCLUDE}/${_lib}")
+      message(FATAL_ERROR "${MAPIDISPATCH_SYSTEM_INCLUDE}/${_lib} not found: install libboost-dev libspdlog-dev libfmt-dev")
+    endif()
+    file(CREATE_LINK "${MAPIDISPATCH_SYSTEM_INCLUDE}/${_lib}" "${_md_tp}/${_lib}" SYMBOLIC)
+  endforeach()
+  target_include_directories(mapidispatch_thirdparty SYSTEM INTERFACE "${_md_tp}")
+  # Header-only use of spdlog and fmt; Debian's tweakme.h asks for the external fmt, which is
+  # then header-only too.
+  target_compile_definitions(mapidispatch_thirdparty INTERFACE
+    SPDLOG_HEADER_ONLY FMT_HEADER_ONLY BOOST_USE_WINDOWS_H)
+
+  if(MAPIDISPATCH_BUILD_TESTS)
+    set(MAPIDISPATCH_GOOGLETEST_SOURCE "/usr/src/googletest" CACHE PATH "GoogleTest source tree")
+    set(BUILD_GMOCK OFF CACHE BOOL "" FORCE)
+    set(INSTALL_GTEST OFF CACHE BOOL "" FORCE)
+    set(gtest_disable_pthreads OFF CACHE BOOL "" FORCE)
+    add_subdirectory("${MAPIDISPATCH_GOOGLETEST_SOURCE}" "${CMAKE_BINARY_DIR}/googletest" EXCLUDE_FROM_ALL SYSTEM)
+    add_library(GTest::gtest ALIAS gtest)
+    add_library(GTest::gtest_main ALIAS gtest_main)
+  endif()
+else()
+  find_package(Boost 1.74 REQUIRED)
+  target_link_libraries(mapidispatch_thirdparty INTERFACE Boost::headers)
+  find_package(Threads REQUIRED)
+  target_link_libraries(mapidispatch_thirdparty INTERFACE Threads::Threads)
+  if(NOT WIN32)
+    target_link_libraries(mapidispatch_thirdparty INTERFACE rt)
+  endif()
+  if(MAPIDISPATCH_BUILD_TESTS)
+    find_package(GTest REQUIRED)
+  endif()
+  if(MAPIDISPATCH_BUILD_BENCHMARKS AND NOT CMAKE_CROSSCOMPILING)
+    find_package(benchmark REQUIRED)
+  endif()
+endif()

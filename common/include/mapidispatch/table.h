@@ -1,0 +1,157 @@
+// Copyright MapiDispatch authors.
+//
+//! \file
+//! Writing and reading the dispatch table in a memory region (table_layout.h has the bytes,
+//! seqlock.h the concurrency protocol, shared_section.h the named shared memory).
+//!
+//! TableWriter is for the service only: one per section, enforced by the section's writer lock.
+//! TableReader is for everybody else: it never writes to the region, never blocks, never trusts
+//! a byte it has not validated, and gives up after a bounded number of attempts.
+
+#ifndef MAPIDISPATCH_TABLE_H_
+#define MAPIDISPATCH_TABLE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "mapidispatch/model.h"
+
+namespace mapidispatch {
+
+//! Why a table operation did not succeed. Part of the error_code vocabulary (table_category()).
+enum class TableError {
+  kOk = 0,
+  kBusy,             //!< A write was in progress on every attempt; fall back, try again later.
+  kWriterStopped,    //!< The writer flagged the table "stopped": do not trust it.
+  kNotInitialized,   //!< No table has been published in the section yet.
+  kBadMagic,
+  kBadAbi,           //!< A major ABI version this reader does not know.
+  kBadHeader,        //!< header_size, total_size or another header field out of bounds.
+  kBadDirectory,     //!< Directory offset, size or ordering out of bounds.
+  kBadChecksum,      //!< Header/directory or record bytes do not match their checksum.
+  kBadRecord,        //!< A scope record's fields, strings or overrides out of bounds.
+  kNoMachineScope,   //!< The directory does not start with the machine scope.
+  kRegionTooSmall,   //!< The mapping cannot hold a header.
+  kTooLarge,         //!< A publish does not fit the section, or breaks a layout limit.
+  kOutOfMemory,      //!< A private copy could not be allocated.
+  kWriterExists,     //!< Another writer holds the section.
+  kUntrusted,        //!< The section's owner or DACL is not the service's (see section_security.h).
+};
+
+const std::error_category& table_category() noexcept;
+std::error_code make_error_code(TableError e) noexcept;
+
+//! Header facts of one consistent read.
+struct TableInfo {
+  uint32_t sequence = 0;
+  uint64_t generation = 0;
+  uint64_t publish_time = 0;  //!< FILETIME units (100 ns since 1601-01-01 UTC).
+  uint32_t writer_pid = 0;
+  uint32_t flags = 0;
+  uint16_t abi_minor = 0;
+  uint32_t scope_count = 0;
+  uint32_t payload_end = 0;   //!< Bytes of the section in use.
+  uint32_t total_size = 0;
+};
+
+//! What a reader copied out of the table, validated.
+struct TableSnapshot {
+  TableInfo info;
+  ScopeResolution machine;
+  std::optional<ScopeResolution> user;  //!< read(): the asked-for SID's scope, if it has one.
+  std::vector<ScopeResolution> users;   //!< read_all(): every user scope, in directory order.
+};
+
+//! Bounds on a read. A reader never spins longer than max_attempts * spins_per_attempt pauses.
+struct ReadLimits {
+  int max_attempts = 16;
+  int spins_per_attempt = 256;
+};
+
+//! Now, in FILETIME units, for TableHeader::publish_time.
+uint64_t filetime_now() noexcept;
+
+//! The service's side. Not thread-safe; one thread publishes.
+class TableWriter {
+ public:
+  //! Takes over `region` (the whole mapping, 4-aligned). If it holds a table of this ABI major
+  //! version, from a writer that stopped or died, its generation is continued; an odd count left
+  //! by a writer that died mid-publish is completed, with the table flagged "writer stopped"
+  //! until this writer's first publish. Generations published are above `min_generation` too
+  //! (the service persists the last one, for when the section itself was gone).
+  TableWriter(std::span<std::byte> region, uint32_t writer_pid, uint64_t min_generation) noexcept;
+
+  //! Publishes a new table: generation + 1, writer-stopped flag cleared. kTooLarge if it does not
+  //! fit the region or breaks a limit of table_layout.h; the previous table then stays.
+  std::error_code publish(std::span<const ScopeResolution> scopes);
+
+  //! Flags the current table "writer stopped" (service stop): readers stop trusting it.
+  std::error_code mark_stopped() noexcept;
+
+  //! The generation of the last publish (or the continued one before the first).
+  uint64_t generation() const noexcept { return generation_; }
+  //! Bytes the last publish used.
+  size_t payload_bytes() const noexcept { return image_.size(); }
+  //! What the constructor found in the region.
+  bool recovered_odd_count() const noexcept { return recovered_odd_; }
+  uint64_t recovered_generation() const noexcept { return recovered_generation_; }
+
+ private:
+  void write_image_locked() noexcept;
+
+  std::span<std::byte> region_;
+  uint32_t writer_pid_;
+  uint64_t generation_ = 0;
+  bool recovered_odd_ = false;
+  uint64_t recovered_generation_ = 0;
+  std::vector<std::byte> image_;  //!< The last published [0, payload_end), private copy.
+};
+
+//! Serializes scopes into a complete table image (header, directory, records) of the given
+//! generation, checksums sealed and the sequence count 0. For the writer, tests and fuzz seeds.
+std::error_code build_table_image(std::span<const ScopeResolution> scopes, uint64_t generation,
+                                  uint64_t publish_time, uint32_t writer_pid, uint32_t total_size,
+                                  std::vector<std::byte>* image);
+
+//! Recomputes the header checksum of an image after its header or directory was edited (tests
+//! and the fuzz harness use it to reach validation beyond the checksum).
+void reseal_table_image(std::span<std::byte> image) noexcept;
+
+//! Everybody else's side. Thread-safe: it only loads from the region.
+class TableReader {
+ public:
+  //! `region`: the read-only mapping, 4-aligned, its whole size (the table's total_size may be
+  //! smaller, never larger).
+  explicit TableReader(std::span<const std::byte> region) noexcept : region_(region) {}
+
+  //! The fast path: one acquire load. Equal to a sequence a read returned means nothing was
+  //! published since, so the answers copied out then still hold.
+  uint32_t sequence() const noexcept;
+
+  //! Copies out the machine scope and, if the table has one, the scope of user `sid`. kOk or
+  //! kWriterStopped (snapshot filled: the table is consistent but nobody keeps it) or an error
+  //! (snapshot unspecified). Never throws; never loops beyond `limits`.
+  TableError read(std::u16string_view sid, TableSnapshot* out, const ReadLimits& limits = {}) const noexcept;
+
+  //! Copies out every scope (for `mapidispatch status`).
+  TableError read_all(TableSnapshot* out, const ReadLimits& limits = {}) const noexcept;
+
+ private:
+  enum class Want { kOneUser, kAll };
+  TableError read_impl(Want want, std::u16string_view sid, TableSnapshot* out, const ReadLimits& limits) const;
+
+  std::span<const std::byte> region_;
+};
+
+}  // namespace mapidispatch
+
+template <>
+struct std::is_error_code_enum<mapidispatch::TableError> : std::true_type {};
+
+#endif  // MAPIDISPATCH_TABLE_H_

@@ -1,0 +1,531 @@
+// Copyright MapiDispatch authors.
+
+#include "mapidispatch/table.h"
+
+#include <algorithm>
+#include <bit>
+#include <chrono>
+#include <cstring>
+#include <new>
+
+#include "mapidispatch/crc32c.h"
+#include "mapidispatch/seqlock.h"
+#include "mapidispatch/table_layout.h"
+
+#if defined(_MSC_VER)
+#include <intrin.h>
+#elif defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
+namespace mapidispatch {
+
+static_assert(std::endian::native == std::endian::little, "the table is little-endian");
+
+namespace {
+
+using namespace layout;
+
+constexpr size_t kSequenceOffset = offsetof(TableHeader, sequence);
+// The largest header a reader copies: a writer of a later minor version may write a bigger one,
+// but not without bound.
+constexpr uint32_t kMaxHeaderSize = 4096;
+
+class TableErrorCategory final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "mapidispatch.table"; }
+  std::string message(int ev) const override {
+    switch (static_cast<TableError>(ev)) {
+      case TableError::kOk: return "success";
+      case TableError::kBusy: return "the table was being written on every attempt";
+      case TableError::kWriterStopped: return "the table's writer has stopped; it is not kept up to date";
+      case TableError::kNotInitialized: return "no table has been published yet";
+      case TableError::kBadMagic: return "not a MapiDispatch table (bad magic)";
+      case TableError::kBadAbi: return "table ABI major version not supported by this reader";
+      case TableError::kBadHeader: return "table header out of bounds";
+      case TableError::kBadDirectory: return "table scope directory out of bounds";
+      case TableError::kBadChecksum: return "table checksum mismatch (corrupted)";
+      case TableError::kBadRecord: return "table scope record out of bounds";
+      case TableError::kNoMachineScope: return "table has no machine scope";
+      case TableError::kRegionTooSmall: return "mapping too small or misaligned for a table";
+      case TableError::kTooLarge: return "table does not fit the section or exceeds a layout limit";
+      case TableError::kOutOfMemory: return "out of memory copying the table";
+      case TableError::kWriterExists: return "another writer holds the table section";
+      case TableError::kUntrusted: return "the table section is not owned and protected by SYSTEM or Administrators";
+    }
+    return "unknown table error";
+  }
+};
+
+inline void cpu_relax() noexcept {
+#if defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
+  _mm_pause();
+#elif defined(_MSC_VER) && defined(_M_ARM64)
+  __yield();
+#elif defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+template <typename T>
+T load_pod(const std::byte* p) noexcept {
+  T v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+template <typename T>
+void store_pod(std::byte* p, const T& v) noexcept {
+  std::memcpy(p, &v, sizeof v);
+}
+
+uint32_t header_checksum(const std::byte* header, uint32_t header_size, const std::byte* dir,
+                         size_t dir_bytes) noexcept {
+  uint32_t crc = crc32c(0, header + kChecksumStart, header_size - kChecksumStart);
+  return crc32c(crc, dir, dir_bytes);
+}
+
+// ---- Serialization --------------------------------------------------------------------------
+
+class RecordBuilder {
+ public:
+  RecordBuilder() : buf_(sizeof(ScopeRecord)) {}
+
+  bool add_string(std::u16string_view s, StringRef* ref) {
+    *ref = {};
+    if (s.empty()) return true;
+    if (s.size() > kMaxStringUnits) return false;
+    ref->offset = static_cast<uint32_t>(buf_.size());
+    ref->length = static_cast<uint32_t>(s.size());
+    const size_t at = buf_.size();
+    buf_.resize(at + s.size() * 2);
+    std::memcpy(buf_.data() + at, s.data(), s.size() * 2);  // char16_t is UTF-16LE here
+    return true;
+  }
+
+  bool add_target(const Target& t, TargetRecord* rec) {
+    rec->status = static_cast<uint32_t>(t.status);
+    rec->machine = static_cast<uint16_t>(t.machine);
+    rec->source = static_cast<uint16_t>(t.source);
+    return add_string(t.path, &rec->path) && add_string(t.client, &rec->client) &&
+           add_string(t.reason, &rec->reason);
+  }
+
+  void align4() { buf_.resize((buf_.size() + 3) & ~size_t{3}); }
+
+  std::vector<std::byte>& bytes() { return buf_; }
+
+ private:
+  std::vector<std::byte> buf_;
+};
+
+bool build_record(const ScopeResolution& s, std::vector<std::byte>* out) {
+  if (s.overrides.size() > kMaxOverrides) return false;
+  RecordBuilder b;
+  ScopeRecord r{};
+  r.fixed_size = sizeof(ScopeRecord);
+  r.kind = static_cast<uint32_t>(s.kind);
+  r.flags = s.supports_utf8 ? kScopeSupportsUtf8 : 0u;
+  r.default_source = static_cast<uint32_t>(s.default_source);
+  r.override_count = static_cast<uint32_t>(s.overrides.size());
+  r.override_stride = sizeof(OverrideRecord);
+  // Overrides right after the fixed part (4-aligned: the fixed part is), strings after them.
+  r.override_offset = s.overrides.empty() ? 0u : static_cast<uint32_t>(sizeof(ScopeRecord));
+  b.bytes().resize(sizeof(ScopeRecord) + s.overrides.size() * sizeof(OverrideRecord));
+
+  std::vector<OverrideRecord> overrides(s.overrides.size());
+  bool ok = b.add_string(s.sid, &r.sid) && b.add_string(s.default_client, &r.default_client) &&
+            b.add_string(s.prefirstrun_message, &r.prefirstrun_message) &&
+            b.add_string(s.prefirstrun_caption, &r.prefirstrun_caption) &&
+            b.add_target(s.simple, &r.simple) && b.add_target(s.extended, &r.extended) &&
+            b.add_target(s.mapi32x, &r.mapi32x);
+  for (size_t i = 0; ok && i < s.overrides.size(); ++i) {
+    const AppOverride& o = s.overrides[i];
+    OverrideRecord& rec = overrides[i];
+    rec.flags = (o.uses_mapi32x ? kOverrideUsesMapi32x : 0u) | (o.supports_utf8 ? kOverrideSupportsUtf8 : 0u);
+    ok = b.add_string(o.module, &rec.module) && b.add_string(o.client, &rec.client) &&
+         b.add_target(o.simple, &rec.simple) && b.add_target(o.extended, &rec.extended);
+  }
+  if (!ok) return false;
+  b.align4();
+  if (b.bytes().size() > kMaxTotalSize) return false;
+  store_pod(b.bytes().data(), r);
+  for (size_t i = 0; i < overrides.size(); ++i)
+    store_pod(b.bytes().data() + sizeof(ScopeRecord) + i * sizeof(OverrideRecord), overrides[i]);
+  *out = std::move(b.bytes());
+  return true;
+}
+
+// ---- Parsing (of private, consistent copies) -------------------------------------------------
+
+bool parse_string(const std::byte* rec, uint32_t size, uint32_t fixed_size, const StringRef& ref,
+                  std::u16string* out) {
+  out->clear();
+  if (ref.length == 0) return true;
+  if (ref.length > kMaxStringUnits || ref.offset % 2 != 0 || ref.offset < fixed_size) return false;
+  if (uint64_t{ref.offset} + uint64_t{ref.length} * 2 > size) return false;
+  out->resize(ref.length);
+  std::memcpy(out->data(), rec + ref.offset, size_t{ref.length} * 2);
+  return true;
+}
+
+bool parse_target(const std::byte* rec, uint32_t size, uint32_t fixed_size, const TargetRecord& t,
+                  Target* out) {
+  // Unknown status, machine and source values are kept as they are: they are not kFound, so no
+  // consumer loads what they point at.
+  out->status = static_cast<TargetStatus>(t.status);
+  out->machine = static_cast<PeMachine>(t.machine);
+  out->source = static_cast<ValueSource>(t.source);
+  return parse_string(rec, size, fixed_size, t.path, &out->path) &&
+         parse_string(rec, size, fixed_size, t.client, &out->client) &&
+         parse_string(rec, size, fixed_size, t.reason, &out->reason);
+}
+
+bool parse_record(const std::byte* rec, uint32_t size, ScopeResolution* out) {
+  if (size < sizeof(ScopeRecord)) return false;
+  const auto r = load_pod<ScopeRecord>(rec);
+  if (r.fixed_size < sizeof(ScopeRecord) || r.fixed_size > size || r.fixed_size % 4 != 0) return false;
+  if (r.kind != static_cast<uint32_t>(ScopeKind::kMachine) && r.kind != static_cast<uint32_t>(ScopeKind::kUser))
+    return false;
+  out->kind = static_cast<ScopeKind>(r.kind);
+  out->supports_utf8 = (r.flags & kScopeSupportsUtf8) != 0;
+  out->default_source = static_cast<ValueSource>(r.default_source);
+  const uint32_t fs = r.fixed_size;
+  if (!parse_string(rec, size, fs, r.sid, &out->sid) ||
+      !parse_string(rec, size, fs, r.default_client, &out->default_client) ||
+      !parse_string(rec, size, fs, r.prefirstrun_message, &out->prefirstrun_message) ||
+      !parse_string(rec, size, fs, r.prefirstrun_caption, &out->prefirstrun_caption) ||
+      !parse_target(rec, size, fs, r.simple, &out->simple) ||
+      !parse_target(rec, size, fs, r.extended, &out->extended) ||
+      !parse_target(rec, size, fs, r.mapi32x, &out->mapi32x))
+    return false;
+  if ((out->kind == ScopeKind::kUser) == out->sid.empty()) return false;
+
+  out->overrides.clear();
+  if (r.override_count > kMaxOverrides) return false;
+  if (r.override_count > 0) {
+    if (r.override_stride < sizeof(OverrideRecord) || r.override_stride % 4 != 0 ||
+        r.override_offset % 4 != 0 || r.override_offset < fs ||
+        uint64_t{r.override_offset} + uint64_t{r.override_count} * r.override_stride > size)
+      return false;
+    out->overrides.resize(r.override_count);
+    for (uint32_t i = 0; i < r.override_count; ++i) {
+      const auto o = load_pod<OverrideRecord>(rec + r.override_offset + size_t{i} * r.override_stride);
+      AppOverride& a = out->overrides[i];
+      a.uses_mapi32x = (o.flags & kOverrideUsesMapi32x) != 0;
+      a.supports_utf8 = (o.flags & kOverrideSupportsUtf8) != 0;
+      if (!parse_string(rec, size, fs, o.module, &a.module) || a.module.empty() ||
+          !parse_string(rec, size, fs, o.client, &a.client) ||
+          !parse_target(rec, size, fs, o.simple, &a.simple) ||
+          !parse_target(rec, size, fs, o.extended, &a.extended))
+        return false;
+    }
+  }
+  return true;
+}
+
+// Structural checks of a header copy against the mapping it came from.
+TableError check_header(const TableHeader& h, size_t region_size) {
+  if (h.magic == 0 && h.header_size == 0) return TableError::kNotInitialized;
+  if (h.magic != kMagic) return TableError::kBadMagic;
+  if (h.abi_major != kAbiMajor) return TableError::kBadAbi;
+  if (h.header_size < sizeof(TableHeader) || h.header_size > kMaxHeaderSize || h.header_size % 4 != 0)
+    return TableError::kBadHeader;
+  if (h.total_size > region_size || h.total_size > kMaxTotalSize || h.total_size < h.header_size)
+    return TableError::kBadHeader;
+  if (h.scope_count == 0) return TableError::kNoMachineScope;
+  if (h.scope_count > kMaxScopes || h.directory_offset % 4 != 0 || h.directory_offset < h.header_size)
+    return TableError::kBadDirectory;
+  const uint64_t dir_end = uint64_t{h.directory_offset} + uint64_t{h.scope_count} * sizeof(ScopeDirEntry);
+  if (dir_end > h.payload_end || h.payload_end > h.total_size || h.payload_end % 4 != 0)
+    return TableError::kBadDirectory;
+  return TableError::kOk;
+}
+
+bool check_entry(const ScopeDirEntry& e, const TableHeader& h) {
+  const uint64_t dir_end = uint64_t{h.directory_offset} + uint64_t{h.scope_count} * sizeof(ScopeDirEntry);
+  return e.record_offset % 4 == 0 && e.record_size % 4 == 0 && e.record_size >= sizeof(ScopeRecord) &&
+         e.record_offset >= dir_end && uint64_t{e.record_offset} + e.record_size <= h.payload_end;
+}
+
+}  // namespace
+
+const std::error_category& table_category() noexcept {
+  static const TableErrorCategory category;
+  return category;
+}
+
+std::error_code make_error_code(TableError e) noexcept {
+  return {static_cast<int>(e), table_category()};
+}
+
+uint64_t filetime_now() noexcept {
+  using namespace std::chrono;
+  // 1601-01-01 to 1970-01-01 in 100 ns units.
+  constexpr int64_t kEpochDelta = 116444736000000000LL;
+  const auto since_unix = duration_cast<duration<int64_t, std::ratio<1, 10000000>>>(
+      system_clock::now().time_since_epoch());
+  return static_cast<uint64_t>(since_unix.count() + kEpochDelta);
+}
+
+std::error_code build_table_image(std::span<const ScopeResolution> scopes, uint64_t generation,
+                                  uint64_t publish_time, uint32_t writer_pid, uint32_t total_size,
+                                  std::vector<std::byte>* image) {
+  // Directory order: the machine scope, then users by (sid_hash, sid) so readers binary-search.
+  std::vector<const ScopeResolution*> order;
+  const ScopeResolution* machine = nullptr;
+  for (const auto& s : scopes) {
+    if (s.kind == ScopeKind::kMachine) {
+      if (machine != nullptr || !s.sid.empty()) return TableError::kNoMachineScope;
+      machine = &s;
+    } else {
+      if (s.sid.empty() || s.sid.size() > kMaxStringUnits) return TableError::kTooLarge;
+      order.push_back(&s);
+    }
+  }
+  if (machine == nullptr) return TableError::kNoMachineScope;
+  if (order.size() + 1 > kMaxScopes) return TableError::kTooLarge;
+  auto key = [](const ScopeResolution* s) { return sid_hash(s->sid.data(), s->sid.size()); };
+  std::sort(order.begin(), order.end(), [&](const ScopeResolution* a, const ScopeResolution* b) {
+    const uint32_t ha = key(a), hb = key(b);
+    return ha != hb ? ha < hb : a->sid < b->sid;
+  });
+  order.insert(order.begin(), machine);
+
+  const size_t dir_offset = sizeof(TableHeader);
+  size_t offset = dir_offset + order.size() * sizeof(ScopeDirEntry);
+  std::vector<ScopeDirEntry> dir(order.size());
+  std::vector<std::vector<std::byte>> records(order.size());
+  for (size_t i = 0; i < order.size(); ++i) {
+    if (!build_record(*order[i], &records[i])) return TableError::kTooLarge;
+    dir[i].record_offset = static_cast<uint32_t>(offset);
+    dir[i].record_size = static_cast<uint32_t>(records[i].size());
+    dir[i].record_checksum = crc32c(0, records[i].data(), records[i].size());
+    dir[i].sid_hash = i == 0 ? 0u : key(order[i]);
+    offset += records[i].size();
+    if (offset > total_size || offset > kMaxTotalSize) return TableError::kTooLarge;
+  }
+
+  image->assign(offset, std::byte{0});
+  std::byte* p = image->data();
+  TableHeader h{};
+  h.magic = kMagic;
+  h.abi_major = kAbiMajor;
+  h.abi_minor = kAbiMinor;
+  h.header_size = sizeof(TableHeader);
+  h.total_size = total_size;
+  h.generation = generation;
+  h.publish_time = publish_time;
+  h.writer_pid = writer_pid;
+  h.scope_count = static_cast<uint32_t>(order.size());
+  h.directory_offset = static_cast<uint32_t>(dir_offset);
+  h.payload_end = static_cast<uint32_t>(offset);
+  store_pod(p, h);
+  std::memcpy(p + dir_offset, dir.data(), dir.size() * sizeof(ScopeDirEntry));
+  for (size_t i = 0; i < records.size(); ++i)
+    std::memcpy(p + dir[i].record_offset, records[i].data(), records[i].size());
+  reseal_table_image(*image);
+  return {};
+}
+
+void reseal_table_image(std::span<std::byte> image) noexcept {
+  if (image.size() < sizeof(TableHeader)) return;
+  auto h = load_pod<TableHeader>(image.data());
+  if (h.header_size < sizeof(TableHeader) || h.header_size > image.size()) return;
+  const uint64_t dir_end = uint64_t{h.directory_offset} + uint64_t{h.scope_count} * sizeof(ScopeDirEntry);
+  if (dir_end > image.size()) return;
+  h.checksum = header_checksum(image.data(), h.header_size, image.data() + h.directory_offset,
+                               static_cast<size_t>(dir_end - h.directory_offset));
+  store_pod(image.data() + offsetof(TableHeader, checksum), h.checksum);
+}
+
+// ---- TableWriter -----------------------------------------------------------------------------
+
+TableWriter::TableWriter(std::span<std::byte> region, uint32_t writer_pid, uint64_t min_generation) noexcept
+    : region_(region), writer_pid_(writer_pid), generation_(min_generation) {
+  if (region_.size() < sizeof(TableHeader) || reinterpret_cast<uintptr_t>(region_.data()) % 4 != 0) return;
+  // This is the only writer (the section's writer lock says so), so plain reads of the region
+  // race with nobody; readers only load.
+  const auto h = load_pod<TableHeader>(region_.data());
+  if (h.magic != kMagic || h.abi_major != kAbiMajor) return;
+  recovered_generation_ = h.generation;
+  generation_ = std::max(generation_, h.generation);
+  auto* count = reinterpret_cast<uint32_t*>(region_.data() + kSequenceOffset);
+  if (seqlock::word(count).load(std::memory_order_relaxed) & 1u) {
+    // A writer died mid-publish. Complete the odd count, flagged "writer stopped": readers then
+    // see either that flag or a checksum mismatch, never a half-written table they trust.
+    recovered_odd_ = true;
+    const uint32_t odd = seqlock::write_begin(count);
+    const uint32_t flags = h.flags | kFlagWriterStopped;
+    seqlock::copy_in(region_.data() + offsetof(TableHeader, flags), &flags, sizeof flags);
+    seqlock::write_end(count, odd);
+  }
+}
+
+void TableWriter::write_image_locked() noexcept {
+  auto* count = reinterpret_cast<uint32_t*>(region_.data() + kSequenceOffset);
+  const uint32_t odd = seqlock::write_begin(count);
+  // Everything but the count word itself.
+  seqlock::copy_in(region_.data(), image_.data(), kSequenceOffset);
+  seqlock::copy_in(region_.data() + kSequenceOffset + 4, image_.data() + kSequenceOffset + 4,
+                   image_.size() - kSequenceOffset - 4);
+  seqlock::write_end(count, odd);
+}
+
+std::error_code TableWriter::publish(std::span<const ScopeResolution> scopes) {
+  if (region_.size() < sizeof(TableHeader) || reinterpret_cast<uintptr_t>(region_.data()) % 4 != 0)
+    return TableError::kRegionTooSmall;
+  const auto total = static_cast<uint32_t>(std::min<size_t>(region_.size(), kMaxTotalSize));
+  std::vector<std::byte> image;
+  if (auto ec = build_table_image(scopes, generation_ + 1, filetime_now(), writer_pid_, total, &image)) return ec;
+  image_ = std::move(image);
+  ++generation_;
+  write_image_locked();
+  return {};
+}
+
+std::error_code TableWriter::mark_stopped() noexcept {
+  if (image_.size() < sizeof(TableHeader)) {
+    // Nothing published by this writer: flag whatever table the section holds.
+    if (region_.size() < sizeof(TableHeader)) return TableError::kRegionTooSmall;
+    auto* count = reinterpret_cast<uint32_t*>(region_.data() + kSequenceOffset);
+    const auto h = load_pod<TableHeader>(region_.data());
+    if (h.magic != kMagic) return TableError::kNotInitialized;
+    const uint32_t odd = seqlock::write_begin(count);
+    const uint32_t flags = h.flags | kFlagWriterStopped;
+    seqlock::copy_in(region_.data() + offsetof(TableHeader, flags), &flags, sizeof flags);
+    seqlock::write_end(count, odd);
+    return {};
+  }
+  auto h = load_pod<TableHeader>(image_.data());
+  h.flags |= kFlagWriterStopped;
+  store_pod(image_.data(), h);
+  reseal_table_image(image_);
+  write_image_locked();
+  return {};
+}
+
+// ---- TableReader -----------------------------------------------------------------------------
+
+uint32_t TableReader::sequence() const noexcept {
+  if (region_.size() < sizeof(TableHeader)) return 1;  // odd: never "unchanged and valid"
+  return seqlock::read_begin(reinterpret_cast<const uint32_t*>(region_.data() + kSequenceOffset));
+}
+
+TableError TableReader::read(std::u16string_view sid, TableSnapshot* out, const ReadLimits& limits) const noexcept {
+  try {
+    return read_impl(Want::kOneUser, sid, out, limits);
+  } catch (const std::bad_alloc&) {
+    return TableError::kOutOfMemory;
+  } catch (...) {
+    return TableError::kOutOfMemory;  // only allocation can throw in read_impl
+  }
+}
+
+TableError TableReader::read_all(TableSnapshot* out, const ReadLimits& limits) const noexcept {
+  try {
+    return read_impl(Want::kAll, {}, out, limits);
+  } catch (...) {
+    return TableError::kOutOfMemory;
+  }
+}
+
+TableError TableReader::read_impl(Want want, std::u16string_view sid, TableSnapshot* out,
+                                  const ReadLimits& limits) const {
+  if (region_.size() < sizeof(TableHeader) || reinterpret_cast<uintptr_t>(region_.data()) % 4 != 0)
+    return TableError::kRegionTooSmall;
+  const std::byte* base = region_.data();
+  const auto* count = reinterpret_cast<const uint32_t*>(base + kSequenceOffset);
+  const uint32_t want_hash = sid.empty() ? 0u : sid_hash(sid.data(), sid.size());
+
+  std::vector<std::byte> header, dir_bytes;
+  std::vector<std::vector<std::byte>> records;
+  std::vector<uint32_t> picked;  // directory indexes copied into `records`
+
+  for (int attempt = 0; attempt < limits.max_attempts; ++attempt) {
+    const uint32_t s1 = seqlock::read_begin(count);
+    if (s1 & 1u) {
+      // A write is in progress (or its writer died): wait a bounded while, then try again.
+      for (int i = 0; i < limits.spins_per_attempt && (seqlock::read_begin(count) & 1u); ++i) cpu_relax();
+      continue;
+    }
+    TableHeader h;
+    seqlock::copy_out(&h, base, sizeof h);
+    if (const TableError e = check_header(h, region_.size()); e != TableError::kOk) {
+      if (seqlock::read_retry(count, s1)) continue;  // torn, not bad
+      return e;
+    }
+    header.resize(h.header_size);
+    seqlock::copy_out(header.data(), base, h.header_size);
+    dir_bytes.resize(size_t{h.scope_count} * sizeof(ScopeDirEntry));
+    seqlock::copy_out(dir_bytes.data(), base + h.directory_offset, dir_bytes.size());
+    if (seqlock::read_retry(count, s1)) continue;
+
+    // A consistent copy of header and directory: now it must also be intact.
+    if (header_checksum(header.data(), h.header_size, dir_bytes.data(), dir_bytes.size()) != h.checksum)
+      return TableError::kBadChecksum;
+    const auto entry = [&](uint32_t i) { return load_pod<ScopeDirEntry>(dir_bytes.data() + size_t{i} * sizeof(ScopeDirEntry)); };
+    if (entry(0).sid_hash != 0) return TableError::kNoMachineScope;
+    for (uint32_t i = 0; i < h.scope_count; ++i) {
+      const ScopeDirEntry e = entry(i);
+      if (!check_entry(e, h)) return TableError::kBadDirectory;
+      if (i > 0 && (e.sid_hash == 0 || e.sid_hash < entry(i - 1).sid_hash)) return TableError::kBadDirectory;
+    }
+
+    // Pick the records this read needs and copy them under the same count.
+    picked.clear();
+    picked.push_back(0);
+    if (want == Want::kAll) {
+      for (uint32_t i = 1; i < h.scope_count; ++i) picked.push_back(i);
+    } else if (want_hash != 0) {
+      uint32_t lo = 1, hi = h.scope_count;
+      while (lo < hi) {
+        const uint32_t mid = lo + (hi - lo) / 2;
+        if (entry(mid).sid_hash < want_hash) lo = mid + 1; else hi = mid;
+      }
+      for (uint32_t i = lo; i < h.scope_count && entry(i).sid_hash == want_hash; ++i) picked.push_back(i);
+    }
+    records.resize(picked.size());
+    for (size_t k = 0; k < picked.size(); ++k) {
+      const ScopeDirEntry e = entry(picked[k]);
+      records[k].resize(e.record_size);
+      seqlock::copy_out(records[k].data(), base + e.record_offset, e.record_size);
+    }
+    if (seqlock::read_retry(count, s1)) continue;
+
+    // Consistent and, per the directory's checksum, the directory is intact; now every record.
+    out->user.reset();
+    out->users.clear();
+    for (size_t k = 0; k < picked.size(); ++k) {
+      const ScopeDirEntry e = entry(picked[k]);
+      if (crc32c(0, records[k].data(), records[k].size()) != e.record_checksum) return TableError::kBadChecksum;
+      ScopeResolution scope;
+      if (!parse_record(records[k].data(), e.record_size, &scope)) return TableError::kBadRecord;
+      const bool is_machine = picked[k] == 0;
+      if (is_machine != (scope.kind == ScopeKind::kMachine)) return TableError::kBadRecord;
+      if (!is_machine && sid_hash(scope.sid.data(), scope.sid.size()) != e.sid_hash) return TableError::kBadRecord;
+      if (is_machine) {
+        out->machine = std::move(scope);
+      } else if (want == Want::kAll) {
+        out->users.push_back(std::move(scope));
+      } else if (scope.sid == sid) {
+        out->user = std::move(scope);
+      }
+    }
+    out->info.sequence = s1;
+    out->info.generation = h.generation;
+    out->info.publish_time = h.publish_time;
+    out->info.writer_pid = h.writer_pid;
+    out->info.flags = h.flags;
+    out->info.abi_minor = h.abi_minor;
+    out->info.scope_count = h.scope_count;
+    out->info.payload_end = h.payload_end;
+    out->info.total_size = h.total_size;
+    return (h.flags & kFlagWriterStopped) ? TableError::kWriterStopped : TableError::kOk;
+  }
+  return TableError::kBusy;
+}
+
+}  // namespace mapidispatch
