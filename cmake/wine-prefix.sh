@@ -20,12 +20,17 @@ case "$cmd" in
       echo "wineboot failed; its output:" >&2; cat "$dir.wineboot.log" >&2; exit 1
     fi
     "$WINESERVER" -w
-    "$WINESERVER" -p
+    # Every process started here outlives this script: none may hold ctest's output pipe open,
+    # or ctest waits for it until its timeout.
+    "$WINESERVER" -p </dev/null >/dev/null 2>&1
+    # Start Wine's system processes (services.exe and friends) now, detached from ctest's pipes;
+    # the persistent server keeps them running for the test programs.
+    "$WINE" cmd /c exit 0 </dev/null >"$dir.warmup.log" 2>&1 || true
     echo "wine prefix ready in $(( $(date +%s) - start ))s: $dir"
     ;;
   cleanup)
     "$WINESERVER" -k >/dev/null 2>&1 || true
-    rm -rf "$dir" "$dir.wineboot.log"
+    rm -rf "$dir" "$dir.wineboot.log" "$dir.warmup.log"
     echo "wine prefix removed: $dir"
     ;;
   *) echo "usage: $0 setup|cleanup DIR" >&2; exit 2 ;;

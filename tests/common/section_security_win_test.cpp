@@ -24,17 +24,30 @@ using win32::UniqueLocalMemory;
 
 std::wstring widen(const std::string& s) { return {s.begin(), s.end()}; }
 
-// Creates a section with the given SDDL, as somebody other than the service might.
+constexpr wchar_t kNullDacl[] = L"(owner SYSTEM, NULL DACL)";
+
+// Creates a section with the given SDDL, as somebody other than the service might. kNullDacl
+// builds a NULL DACL by hand (Wine's SDDL parser has no NO_ACCESS_CONTROL).
 UniqueKernelHandle create_with_sddl(const std::string& name, const wchar_t* sddl) {
   PSECURITY_DESCRIPTOR raw = nullptr;
-  if (sddl != nullptr &&
-      !::ConvertStringSecurityDescriptorToSecurityDescriptorW(sddl, SDDL_REVISION_1, &raw, nullptr)) {
+  SECURITY_DESCRIPTOR null_dacl_sd;
+  alignas(SID) unsigned char system_sid[SECURITY_MAX_SID_SIZE];
+  if (std::wstring(sddl) == kNullDacl) {
+    DWORD sid_size = sizeof system_sid;
+    if (!::InitializeSecurityDescriptor(&null_dacl_sd, SECURITY_DESCRIPTOR_REVISION) ||
+        !::SetSecurityDescriptorDacl(&null_dacl_sd, TRUE, nullptr, FALSE) ||
+        !::CreateWellKnownSid(WinLocalSystemSid, nullptr, system_sid, &sid_size) ||
+        !::SetSecurityDescriptorOwner(&null_dacl_sd, system_sid, FALSE)) {
+      ADD_FAILURE() << "NULL DACL descriptor: " << ::GetLastError();
+      return {};
+    }
+  } else if (!::ConvertStringSecurityDescriptorToSecurityDescriptorW(sddl, SDDL_REVISION_1, &raw, nullptr)) {
     ADD_FAILURE() << "SDDL rejected: " << ::GetLastError();
     return {};
   }
   UniqueLocalMemory hold(raw);
-  SECURITY_ATTRIBUTES sa{sizeof sa, raw, FALSE};
-  UniqueKernelHandle h(::CreateFileMappingW(INVALID_HANDLE_VALUE, raw ? &sa : nullptr, PAGE_READWRITE, 0,
+  SECURITY_ATTRIBUTES sa{sizeof sa, raw ? raw : &null_dacl_sd, FALSE};
+  UniqueKernelHandle h(::CreateFileMappingW(INVALID_HANDLE_VALUE, &sa, PAGE_READWRITE, 0,
                                             65536, widen(name).c_str()));
   EXPECT_TRUE(h.is_valid()) << "CreateFileMappingW: " << ::GetLastError();
   return h;
@@ -107,7 +120,9 @@ TEST_P(SquattedSections, TrustFollowsOwnerAndDacl) {
   const SecurityDescription d = describe_by_name(name);
   const TrustVerdict v = evaluate_table_trust(d);
   EXPECT_EQ(v.trusted, GetParam().trusted) << v.reason;
-  if (!v.trusted) EXPECT_FALSE(v.reason.empty());
+  if (!v.trusted) {
+    EXPECT_FALSE(v.reason.empty());
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -117,10 +132,10 @@ INSTANTIATE_TEST_SUITE_P(
         Squat{L"O:SYD:P(A;;0xF001F;;;SY)(A;;0xF001F;;;BA)(A;;0x20005;;;AU)(A;;0x20005;;;S-1-15-2-1)", true},
         // A user owns it (the squatter): refused, whatever the DACL.
         Squat{L"O:S-1-5-21-1-2-3-1001D:P(A;;0xF001F;;;SY)(A;;0x20005;;;AU)", false},
-        // Everyone as owner.
-        Squat{L"O:WDD:P(A;;0xF001F;;;SY)", false},
+        // Everyone as owner (readable by everyone, so a reader can open it and must refuse it).
+        Squat{L"O:WDD:P(A;;0xF001F;;;SY)(A;;0x20005;;;WD)", false},
         // NULL DACL: everyone has everything.
-        Squat{L"O:SYD:NO_ACCESS_CONTROL", false},
+        Squat{kNullDacl, false},
         // Authenticated Users may map it for writing.
         Squat{L"O:SYD:P(A;;0xF001F;;;SY)(A;;0x20007;;;AU)", false},
         // Authenticated Users may rewrite the DACL.
