@@ -13,6 +13,7 @@ md_find_wine() {
   fi
   export WINE WINESERVER
   export WINEDEBUG="${WINEDEBUG:--all}"
-  # No desktop integration, no Mono/Gecko download prompts in a headless prefix.
-  export WINEDLLOVERRIDES="${WINEDLLOVERRIDES:-mscoree,mshtml=;winemenubuilder.exe=d}"
+  # No desktop integration, no Mono/Gecko download prompts in a headless prefix; and mapi32 native
+  # first: Wine has a builtin mapi32.dll that it otherwise loads even for a full path to ours.
+  export WINEDLLOVERRIDES="${WINEDLLOVERRIDES:-mscoree,mshtml=;winemenubuilder.exe=d;mapi32=n,b}"
 }

@@ -1,0 +1,415 @@
+// Copyright MapiDispatch authors.
+//
+// The exports. One forwarder per row of mapi32-exports.tsv (exports.inc): it takes the
+// export's arguments as pointer-sized integers, which is how both x86 stdcall (4-byte slots,
+// callee pops arg_bytes) and x64 (registers, then 8-byte stack slots) pass every MAPI argument:
+// integers, pointers and FILETIMEs. The return travels as 64 bits, which covers FILETIME results
+// (EDX:EAX on x86). Exports whose x86 argument size is unknown are assembler jump thunks on x86
+// (thunks_x86.S) and take 12 slots on x64, where callees ignore slots they do not use.
+//
+// Simple MAPI functions that carry sessions or return buffers, MAPIFreeBuffer, MAPIInitialize,
+// MAPIUninitialize and MAPISendMailW have their own handling below; every other export goes
+// to its family's provider as it is.
+
+#include <windows.h>
+
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "stub.h"
+
+namespace mapidispatch::stub {
+namespace {
+
+template <typename... A>
+using Fn = uint64_t(WINAPI*)(A...);
+
+template <typename... A>
+uint64_t invoke(void* fn, A... a) {
+  return reinterpret_cast<Fn<A...>>(fn)(a...);
+}
+
+constexpr uint64_t failure_of(ExportFamily f, bool provider_present) {
+  if (f == ExportFamily::kSIMPLE) return provider_present ? kMapiENotSupported : kMapiEFailure;
+  return static_cast<uint32_t>(kMapiECallFailed);
+}
+
+// The provider for an Extended MAPI or utility call: the bound one inside MAPIInitialize, else
+// whatever the table says now.
+Provider* extended_provider(const Decision** d) {
+  if (Provider* p = bound_extended()) return p;
+  *d = current(Family::kExtended);
+  return (*d)->provider;
+}
+
+// Every export without special handling.
+template <int Slot, ExportFamily F, typename... A>
+uint64_t forward(A... a) noexcept {
+  const Decision* d = nullptr;
+  Provider* p = nullptr;
+  if constexpr (F == ExportFamily::kSIMPLE) {
+    d = current(Family::kSimple);
+    p = d->provider;
+  } else {
+    p = extended_provider(&d);
+  }
+  void* fn = p != nullptr ? p->proc(Slot) : nullptr;
+  if (fn == nullptr) {
+    if (p == nullptr && d != nullptr) prefirstrun_once(*d);
+    return failure_of(F, p != nullptr);
+  }
+  return invoke(fn, a...);
+}
+
+// Simple MAPI calls whose first argument is a session handle: a session stays with the provider
+// that opened it; a session-less call follows the current answer. OutBuffer: index of an
+// argument through which the call returns a buffer the caller frees with MAPIFreeBuffer.
+template <int Slot, int OutBuffer, typename... A>
+uint64_t simple_session_call(uintptr_t session, A... rest) noexcept {
+  Provider* p = session_owner(session);
+  if (p == nullptr) {
+    const Decision* d = current(Family::kSimple);
+    p = d->provider;
+    if (p == nullptr) {
+      prefirstrun_once(*d);
+      return kMapiEFailure;
+    }
+  }
+  void* fn = p->proc(Slot);
+  if (fn == nullptr) return kMapiENotSupported;
+  const uint64_t r = invoke(fn, session, rest...);
+  if constexpr (OutBuffer > 0) {
+    if (static_cast<uint32_t>(r) == kMapiSuccess) {
+      const uintptr_t args[] = {session, static_cast<uintptr_t>(rest)...};
+      auto* const* out = reinterpret_cast<void* const*>(args[OutBuffer]);
+      if (out != nullptr && *out != nullptr) remember_buffer(*out, p);
+    }
+  }
+  return r;
+}
+
+// ---- MAPISendMailW ----------------------------------------------------------------------------
+// The Simple MAPI structures (mapi.h), declared here with the same layout.
+
+struct RecipA { ULONG reserved, recip_class; LPSTR name, address; ULONG eid_size; LPVOID entry_id; };
+struct RecipW { ULONG reserved, recip_class; LPWSTR name, address; ULONG eid_size; LPVOID entry_id; };
+struct FileA { ULONG reserved, flags, position; LPSTR path_name, file_name; LPVOID file_type; };
+struct FileW { ULONG reserved, flags, position; LPWSTR path_name, file_name; LPVOID file_type; };
+struct MessageA {
+  ULONG reserved; LPSTR subject, note_text, message_type, date_received, conversation_id; ULONG flags;
+  RecipA* originator; ULONG recip_count; RecipA* recips; ULONG file_count; FileA* files;
+};
+struct MessageW {
+  ULONG reserved; LPWSTR subject, note_text, message_type, date_received, conversation_id; ULONG flags;
+  RecipW* originator; ULONG recip_count; RecipW* recips; ULONG file_count; FileW* files;
+};
+
+// Converts a MapiMessageW into a MapiMessage whose strings live as long as this object.
+class NarrowMessage {
+ public:
+  NarrowMessage(const MessageW& w, UINT code_page) : cp_(code_page) {
+    m_.reserved = w.reserved;
+    m_.subject = str(w.subject);
+    m_.note_text = str(w.note_text);
+    m_.message_type = str(w.message_type);
+    m_.date_received = str(w.date_received);
+    m_.conversation_id = str(w.conversation_id);
+    m_.flags = w.flags;
+    if (w.originator != nullptr) {
+      originator_ = recip(*w.originator);
+      m_.originator = &originator_;
+    }
+    for (ULONG i = 0; w.recips != nullptr && i < w.recip_count; ++i) recips_.push_back(recip(w.recips[i]));
+    m_.recip_count = w.recips != nullptr ? w.recip_count : 0;
+    m_.recips = recips_.empty() ? nullptr : recips_.data();
+    for (ULONG i = 0; w.files != nullptr && i < w.file_count; ++i) {
+      const FileW& f = w.files[i];
+      files_.push_back({f.reserved, f.flags, f.position, str(f.path_name), str(f.file_name), f.file_type});
+    }
+    m_.file_count = w.files != nullptr ? w.file_count : 0;
+    m_.files = files_.empty() ? nullptr : files_.data();
+  }
+  MessageA* get() { return &m_; }
+  bool ok() const { return ok_; }
+
+ private:
+  LPSTR str(LPCWSTR s) {
+    if (s == nullptr) return nullptr;
+    const int n = ::WideCharToMultiByte(cp_, 0, s, -1, nullptr, 0, nullptr, nullptr);
+    if (n <= 0) {
+      ok_ = false;
+      return nullptr;
+    }
+    strings_.emplace_back(static_cast<size_t>(n), '\0');
+    ::WideCharToMultiByte(cp_, 0, s, -1, strings_.back().data(), n, nullptr, nullptr);
+    return strings_.back().data();
+  }
+  RecipA recip(const RecipW& r) {
+    return {r.reserved, r.recip_class, str(r.name), str(r.address), r.eid_size, r.entry_id};
+  }
+
+  UINT cp_;
+  bool ok_ = true;
+  MessageA m_{};
+  RecipA originator_{};
+  std::vector<RecipA> recips_;
+  std::vector<FileA> files_;
+  std::deque<std::string> strings_;  // deque: growing it never moves earlier strings
+};
+
+uint64_t send_mail_w(uintptr_t session, uintptr_t ui_param, uintptr_t message, uintptr_t flags,
+                     uintptr_t reserved) noexcept {
+  static const int kSlotW = slot_of_ordinal(256);
+  static const int kSlotA = slot_of_ordinal(211);
+  Provider* p = session_owner(session);
+  bool utf8 = false;
+  if (p == nullptr) {
+    const Decision* d = current(Family::kSimple);
+    p = d->provider;
+    utf8 = d->supports_utf8;
+    if (p == nullptr) {
+      prefirstrun_once(*d);
+      return kMapiEFailure;
+    }
+  } else {
+    utf8 = p->supports_utf8.load(std::memory_order_relaxed);
+  }
+  if (void* w = p->proc(kSlotW)) return invoke(w, session, ui_param, message, flags, reserved);
+  // No Unicode entry point: the caller may insist on Unicode; else convert for MAPISendMail.
+  if (static_cast<uint32_t>(flags) & kMapiForceUnicode) return kMapiEUnicodeNotSupported;
+  void* a = p->proc(kSlotA);
+  if (a == nullptr) return kMapiENotSupported;
+  if (message == 0) return invoke(a, session, ui_param, message, flags, reserved);
+  try {
+    NarrowMessage narrow(*reinterpret_cast<const MessageW*>(message), utf8 ? CP_UTF8 : CP_ACP);
+    if (!narrow.ok()) return kMapiEFailure;
+    return invoke(a, session, ui_param, reinterpret_cast<uintptr_t>(narrow.get()), flags, reserved);
+  } catch (...) {
+    return kMapiEFailure;  // out of memory converting
+  }
+}
+
+// ---- Exports with their own handling ----------------------------------------------------------
+
+template <int Ordinal>
+struct Export {
+  template <int Slot, ExportFamily F, typename... A>
+  static uint64_t call(A... a) noexcept {
+    return forward<Slot, F>(a...);
+  }
+};
+
+// MAPILogon(ui_param, profile, password, flags, reserved, LHANDLE* session)
+template <>
+struct Export<209> {
+  template <int Slot, ExportFamily, typename... A>
+  static uint64_t call(uintptr_t ui, uintptr_t profile, uintptr_t password, uintptr_t flags, uintptr_t reserved,
+                       uintptr_t out_session) noexcept {
+    const Decision* d = current(Family::kSimple);
+    Provider* p = d->provider;
+    if (p == nullptr) {
+      prefirstrun_once(*d);
+      return kMapiEFailure;
+    }
+    void* fn = p->proc(Slot);
+    if (fn == nullptr) return kMapiENotSupported;
+    const uint64_t r = invoke(fn, ui, profile, password, flags, reserved, out_session);
+    auto* session = reinterpret_cast<ULONG_PTR*>(out_session);
+    if (static_cast<uint32_t>(r) == kMapiSuccess && session != nullptr && *session != 0)
+      remember_session(*session, p);
+    return r;
+  }
+};
+
+// MAPILogoff(session, ui_param, flags, reserved): to the session's provider.
+template <>
+struct Export<210> {
+  template <int Slot, ExportFamily, typename... A>
+  static uint64_t call(uintptr_t session, uintptr_t ui, uintptr_t flags, uintptr_t reserved) noexcept {
+    const uint64_t r = simple_session_call<Slot, 0>(session, ui, flags, reserved);
+    if (static_cast<uint32_t>(r) == kMapiSuccess) forget_session(session);
+    return r;
+  }
+};
+
+// Session calls without returned buffers: MAPISendMail 211, MAPISaveMail 212, MAPIFindNext 214,
+// MAPIDeleteMail 215, MAPIDetails 218.
+#define MD_SESSION_CALL(ordinal)                                          \
+  template <>                                                             \
+  struct Export<ordinal> {                                                \
+    template <int Slot, ExportFamily, typename... A>                      \
+    static uint64_t call(uintptr_t session, A... rest) noexcept {         \
+      return simple_session_call<Slot, 0>(session, rest...);              \
+    }                                                                     \
+  };
+MD_SESSION_CALL(211)
+MD_SESSION_CALL(212)
+MD_SESSION_CALL(214)
+MD_SESSION_CALL(215)
+MD_SESSION_CALL(218)
+#undef MD_SESSION_CALL
+
+// Session calls that return a buffer: MAPIReadMail 213 (argument 5), MAPIAddress 217 (argument
+// 10), MAPIResolveName 219 (argument 5).
+#define MD_BUFFER_CALL(ordinal, out_index)                                \
+  template <>                                                             \
+  struct Export<ordinal> {                                                \
+    template <int Slot, ExportFamily, typename... A>                      \
+    static uint64_t call(uintptr_t session, A... rest) noexcept {         \
+      return simple_session_call<Slot, out_index>(session, rest...);      \
+    }                                                                     \
+  };
+MD_BUFFER_CALL(213, 5)
+MD_BUFFER_CALL(217, 10)
+MD_BUFFER_CALL(219, 5)
+#undef MD_BUFFER_CALL
+
+// MAPIFreeBuffer (16, and 17 decorated): a buffer a Simple MAPI call returned goes back to the
+// provider that allocated it; anything else belongs to the Extended provider.
+template <int Slot>
+uint64_t free_buffer(uintptr_t buffer) noexcept {
+  Provider* p = take_buffer_owner(reinterpret_cast<const void*>(buffer));
+  if (p == nullptr) {
+    const Decision* d = nullptr;
+    p = extended_provider(&d);
+    if (p == nullptr) p = current(Family::kSimple)->provider;  // a Simple-only client's memory
+  }
+  void* fn = p != nullptr ? p->proc(Slot) : nullptr;
+  if (fn == nullptr) return kMapiEFailure;
+  return invoke(fn, buffer);
+}
+template <>
+struct Export<16> {
+  template <int Slot, ExportFamily, typename... A>
+  static uint64_t call(uintptr_t buffer) noexcept { return free_buffer<Slot>(buffer); }
+};
+template <>
+struct Export<17> {
+  template <int Slot, ExportFamily, typename... A>
+  static uint64_t call(uintptr_t buffer) noexcept { return free_buffer<Slot>(buffer); }
+};
+
+// MAPIInitialize (20, 21) and MAPIUninitialize (22, 23): the Extended MAPI binding.
+template <>
+struct Export<20> {
+  template <int, ExportFamily, typename... A>
+  static uint64_t call(uintptr_t init) noexcept { return static_cast<uint32_t>(initialize(reinterpret_cast<void*>(init))); }
+};
+template <>
+struct Export<21> {
+  template <int, ExportFamily, typename... A>
+  static uint64_t call(uintptr_t init) noexcept { return static_cast<uint32_t>(initialize(reinterpret_cast<void*>(init))); }
+};
+template <>
+struct Export<22> {
+  template <int, ExportFamily, typename... A>
+  static uint64_t call() noexcept {
+    uninitialize();
+    return 0;
+  }
+};
+template <>
+struct Export<23> {
+  template <int, ExportFamily, typename... A>
+  static uint64_t call() noexcept {
+    uninitialize();
+    return 0;
+  }
+};
+
+// MAPISendMailW (256).
+template <>
+struct Export<256> {
+  template <int, ExportFamily, typename... A>
+  static uint64_t call(uintptr_t session, uintptr_t ui, uintptr_t message, uintptr_t flags, uintptr_t reserved) noexcept {
+    return send_mail_w(session, ui, message, flags, reserved);
+  }
+};
+
+}  // namespace
+
+// Called by the x86 jump thunks: the entry point for `slot` in its family's provider, or a
+// failure routine.
+extern "C" void* WINAPI md_thunk_target(int slot) noexcept;
+
+}  // namespace mapidispatch::stub
+
+// ---- The forwarders -------------------------------------------------------------------------------
+
+#define MD_P0
+#define MD_P1 uintptr_t a0
+#define MD_P2 MD_P1, uintptr_t a1
+#define MD_P3 MD_P2, uintptr_t a2
+#define MD_P4 MD_P3, uintptr_t a3
+#define MD_P5 MD_P4, uintptr_t a4
+#define MD_P6 MD_P5, uintptr_t a5
+#define MD_P7 MD_P6, uintptr_t a6
+#define MD_P8 MD_P7, uintptr_t a7
+#define MD_P9 MD_P8, uintptr_t a8
+#define MD_P10 MD_P9, uintptr_t a9
+#define MD_P11 MD_P10, uintptr_t a10
+#define MD_P12 MD_P11, uintptr_t a11
+#define MD_A0
+#define MD_A1 a0
+#define MD_A2 MD_A1, a1
+#define MD_A3 MD_A2, a2
+#define MD_A4 MD_A3, a3
+#define MD_A5 MD_A4, a4
+#define MD_A6 MD_A5, a5
+#define MD_A7 MD_A6, a6
+#define MD_A8 MD_A7, a7
+#define MD_A9 MD_A8, a8
+#define MD_A10 MD_A9, a9
+#define MD_A11 MD_A10, a10
+#define MD_A12 MD_A11, a11
+
+// On x86 an export of unknown argument size is a jump thunk (thunks_x86.S), not a C++ function.
+#if defined(_M_IX86) || defined(__i386__)
+#define MD_CPP_FORWARDER(known) known
+#else
+#define MD_CPP_FORWARDER(known) 1
+#endif
+
+#define MD_IF_0(...)
+#define MD_IF_1(...) __VA_ARGS__
+#define MD_IF(c) MD_IF_I(c)
+#define MD_IF_I(c) MD_IF_##c
+
+#define MD_EXPORT(slot, ordinal, primary, alternate, family, bytes, known, nargs)                          \
+  MD_IF(MD_CPP_FORWARDER(known))(                                                                         \
+      extern "C" uint64_t WINAPI md_export_##ordinal(MD_P##nargs) {                                      \
+        using namespace mapidispatch::stub;                                                              \
+        return Export<ordinal>::template call<slot, ExportFamily::family>(MD_A##nargs);                 \
+      })
+#include "exports.inc"
+#undef MD_EXPORT
+
+namespace mapidispatch::stub {
+namespace {
+
+uint64_t WINAPI thunk_failure_simple() noexcept { return kMapiEFailure; }
+uint64_t WINAPI thunk_failure_extended() noexcept { return static_cast<uint32_t>(kMapiECallFailed); }
+
+}  // namespace
+
+extern "C" void* WINAPI md_thunk_target(int slot) noexcept {
+  if (slot < 0 || slot >= kExportCount) return reinterpret_cast<void*>(&thunk_failure_extended);
+  const ExportInfo& e = kExports[slot];
+  const Decision* d = nullptr;
+  Provider* p = nullptr;
+  if (e.family == ExportFamily::kSIMPLE) {
+    d = current(Family::kSimple);
+    p = d->provider;
+  } else {
+    p = extended_provider(&d);
+  }
+  if (void* fn = p != nullptr ? p->proc(slot) : nullptr) return fn;
+  if (p == nullptr && d != nullptr) prefirstrun_once(*d);
+  // Nothing serves it. The argument size of these exports is unknown, so the failure routine
+  // returns without popping arguments: right for cdecl callers (CMC), wrong for stdcall ones.
+  return e.family == ExportFamily::kSIMPLE ? reinterpret_cast<void*>(&thunk_failure_simple)
+                                           : reinterpret_cast<void*>(&thunk_failure_extended);
+}
+
+}  // namespace mapidispatch::stub

@@ -1,0 +1,482 @@
+// Copyright MapiDispatch authors.
+//
+// Binding state of the stub: the table, the per-family decisions, the providers, the owners of
+// sessions and buffers. See stub.h for the design.
+
+#include <windows.h>
+#include <sddl.h>
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include "mapidispatch/section_trust.h"
+#include "mapidispatch/shared_section.h"
+#include "mapidispatch/table.h"
+#include "mapidispatch/win32/section_security.h"
+#include "registry_fallback.h"
+#include "stub.h"
+
+namespace mapidispatch::stub {
+
+HMODULE g_self = nullptr;
+
+const ExportInfo kExports[kExportCount] = {
+#define MD_EXPORT(slot, ordinal, primary, alternate, family, bytes, known, nargs) \
+  {ordinal, primary, alternate, ExportFamily::family, bytes},
+#include "exports.inc"
+#undef MD_EXPORT
+};
+
+namespace {
+
+// A sequence count no table ever has: "no table mapped". Odd, like an in-progress write.
+constexpr uint32_t kNoTable = 0xFFFFFFFFu;
+// How long a registry-mode decision stands before the stub tries the table and the registry
+// again. Short enough that a service started after a process is noticed; long enough that a
+// process calling MAPI in a loop does not re-read the registry on every call.
+constexpr uint64_t kFallbackRetryMs = 30000;
+
+void* const kAbsent = reinterpret_cast<void*>(1);
+
+// SRW locks need no initialisation, so nothing of this runs in DllMain.
+class SrwLock {
+ public:
+  void lock() { ::AcquireSRWLockExclusive(&l_); }
+  void unlock() { ::ReleaseSRWLockExclusive(&l_); }
+
+ private:
+  SRWLOCK l_ = SRWLOCK_INIT;
+};
+
+std::wstring env(const wchar_t* name) {
+  wchar_t buf[1024];
+  const DWORD n = ::GetEnvironmentVariableW(name, buf, 1024);
+  if (n == 0 || n >= 1024) return {};
+  return std::wstring(buf, n);
+}
+
+std::string narrow(const std::wstring& w) { return to_utf8(std::u16string_view(reinterpret_cast<const char16_t*>(w.data()), w.size())); }
+
+std::wstring wide(const std::u16string& s) { return std::wstring(s.begin(), s.end()); }
+
+bool same_path(const std::wstring& a, const std::wstring& b) {
+  return ::CompareStringOrdinal(a.c_str(), static_cast<int>(a.size()), b.c_str(), static_cast<int>(b.size()), TRUE) ==
+         CSTR_EQUAL;
+}
+
+// ---- Family state -----------------------------------------------------------------------------
+
+struct FamilyState {
+  std::atomic<uint32_t> sequence{kNoTable - 2};  // matches nothing until the first decision
+  std::atomic<const Decision*> decision{nullptr};
+};
+
+struct Globals {
+  SrwLock bind_lock;  // slow path: table, providers, decisions
+  FamilyState families[2];
+
+  // The table: opened once, on the first slow path; retried while missing or untrusted.
+  std::unique_ptr<ReadOnlySection> section;
+  std::atomic<const TableReader*> reader{nullptr};
+  std::optional<TableReader> reader_storage;
+  uint64_t next_table_try = 0;
+  bool registry_mode = false;
+  bool settings_read = false;
+  std::string section_name;
+
+  // Registry-mode resolution, cached for the process until its retry time.
+  std::optional<ScopeResolution> fb_machine;
+  std::optional<ScopeResolution> fb_user;
+  uint64_t fb_expires = 0;
+
+  std::u16string user_sid;
+  std::vector<std::unique_ptr<Provider>> providers;
+  std::vector<std::unique_ptr<Decision>> decisions;  // interned; never freed (readers hold them)
+
+  // Extended MAPI binding.
+  SrwLock ext_lock;
+  std::atomic<Provider*> ext_bound{nullptr};
+  int ext_init_count = 0;
+
+  // Simple MAPI sessions and buffers.
+  SrwLock owner_lock;
+  std::unordered_map<uintptr_t, Provider*> sessions;
+  std::unordered_map<const void*, Provider*> buffers;
+  std::atomic<size_t> session_count{0};
+  std::atomic<size_t> buffer_count{0};
+
+  std::atomic<bool> prefirstrun_shown{false};
+  SrwLock trace_lock;
+};
+
+Globals& g() {
+  static Globals globals;  // constructed on first use, never in DllMain
+  return globals;
+}
+
+FamilyState& state_of(Family f) { return g().families[f == Family::kSimple ? 0 : 1]; }
+
+std::u16string process_user_sid() {
+  HANDLE token = nullptr;
+  if (!::OpenProcessToken(::GetCurrentProcess(), TOKEN_QUERY, &token)) return {};
+  alignas(TOKEN_USER) unsigned char buf[sizeof(TOKEN_USER) + SECURITY_MAX_SID_SIZE];
+  DWORD len = 0;
+  const BOOL ok = ::GetTokenInformation(token, TokenUser, buf, sizeof buf, &len);
+  ::CloseHandle(token);
+  if (!ok) return {};
+  LPWSTR text = nullptr;
+  if (!::ConvertSidToStringSidW(reinterpret_cast<TOKEN_USER*>(buf)->User.Sid, &text)) return {};
+  std::u16string sid(reinterpret_cast<const char16_t*>(text));
+  ::LocalFree(text);
+  return sid;
+}
+
+void read_settings_locked(Globals& s) {
+  if (s.settings_read) return;
+  s.settings_read = true;
+  s.registry_mode = _wcsicmp(env(L"MAPIDISPATCH_MODE").c_str(), L"registry") == 0;
+  const std::wstring name = env(L"MAPIDISPATCH_SECTION");
+  s.section_name = name.empty() ? std::string(kDefaultSectionName) : narrow(name);
+  s.user_sid = process_user_sid();
+  trace("stub: mode=" + std::string(s.registry_mode ? "registry" : "table") + " section=" + s.section_name +
+        " user=" + to_utf8(s.user_sid));
+}
+
+// Maps the table if it is not mapped yet and it is time to try. Under bind_lock.
+void ensure_table_locked(Globals& s) {
+  if (s.registry_mode || s.reader.load(std::memory_order_relaxed) != nullptr) return;
+  const uint64_t now = ::GetTickCount64();
+  if (now < s.next_table_try) return;
+  s.next_table_try = now + kFallbackRetryMs;
+  std::unique_ptr<ReadOnlySection> section;
+  if (auto ec = ReadOnlySection::open(s.section_name, &section)) {
+    trace("table: cannot open " + s.section_name + ": " + ec.message() + "; using the registry");
+    return;
+  }
+  // Trust before use: a section anybody but SYSTEM or Administrators could write is ignored.
+  SecurityDescription desc;
+  if (auto ec = win32::describe_object_security(static_cast<HANDLE>(section->native_handle()), &desc)) {
+    trace("table: cannot read the section's security (" + ec.message() + "); using the registry");
+    return;
+  }
+  const TrustVerdict verdict = evaluate_table_trust(desc);
+  if (!verdict.trusted) {
+    trace("table: untrusted, ignored: " + verdict.reason + "; using the registry");
+    return;
+  }
+  s.section = std::move(section);
+  s.reader_storage.emplace(s.section->bytes());
+  // Release: the reader object is complete before another thread's acquire load can see it.
+  s.reader.store(&*s.reader_storage, std::memory_order_release);
+}
+
+Provider* load_provider_locked(Globals& s, const std::u16string& path16, std::string* why) {
+  const std::wstring path = wide(path16);
+  for (auto& p : s.providers)
+    if (same_path(p->path, path)) return p.get();
+  wchar_t self[MAX_PATH * 4];
+  const DWORD n = ::GetModuleFileNameW(g_self, self, static_cast<DWORD>(std::size(self)));
+  if (n > 0 && same_path(std::wstring(self, n), path)) {
+    *why = "the target is this stub itself (recursion)";
+    return nullptr;
+  }
+  // LOAD_WITH_ALTERED_SEARCH_PATH: the provider's own folder is searched for its dependencies
+  // (Office installs whose DLLs need their folder, not the caller's PATH).
+  HMODULE m = ::LoadLibraryExW(path.c_str(), nullptr, LOAD_WITH_ALTERED_SEARCH_PATH);
+  if (m == nullptr) {
+    const DWORD err = ::GetLastError();
+    *why = "LoadLibraryEx failed: " + std::error_code(static_cast<int>(err), std::system_category()).message();
+    return nullptr;
+  }
+  if (m == g_self) {
+    ::FreeLibrary(m);
+    *why = "the target is this stub itself (recursion)";
+    return nullptr;
+  }
+  auto p = std::make_unique<Provider>();
+  p->module = m;
+  p->path = path;
+  s.providers.push_back(std::move(p));
+  return s.providers.back().get();
+}
+
+const Decision* intern_locked(Globals& s, Decision d) {
+  for (auto& e : s.decisions) {
+    if (e->provider == d.provider && e->supports_utf8 == d.supports_utf8 && e->status == d.status &&
+        e->from_fallback == d.from_fallback && e->retry_at == d.retry_at &&
+        e->prefirstrun_message == d.prefirstrun_message && e->prefirstrun_caption == d.prefirstrun_caption)
+      return e.get();
+  }
+  s.decisions.push_back(std::make_unique<Decision>(std::move(d)));
+  return s.decisions.back().get();
+}
+
+std::vector<std::u16string> loaded_override_modules(const ScopeResolution& machine, const ScopeResolution* user) {
+  std::vector<std::u16string> loaded;
+  for (const ScopeResolution* scope : {user, &machine}) {
+    if (scope == nullptr) continue;
+    for (const AppOverride& o : scope->overrides) {
+      if (o.module.empty() || o.module.size() > MAX_PATH) continue;
+      // GetModuleHandleW answers "is a module of that name loaded here" without enumerating.
+      if (::GetModuleHandleW(wide(o.module).c_str()) != nullptr) loaded.push_back(o.module);
+    }
+  }
+  return loaded;
+}
+
+const Decision* rebind(Family family) {
+  Globals& s = g();
+  std::lock_guard<SrwLock> hold(s.bind_lock);
+  read_settings_locked(s);
+  ensure_table_locked(s);
+  FamilyState& fs = state_of(family);
+  const TableReader* reader = s.reader.load(std::memory_order_relaxed);
+  const uint32_t seq = reader ? reader->sequence() : kNoTable;
+  const uint64_t now = ::GetTickCount64();
+  if (const Decision* d = fs.decision.load(std::memory_order_relaxed);
+      d != nullptr && fs.sequence.load(std::memory_order_relaxed) == seq && (!d->from_fallback || now < d->retry_at))
+    return d;  // another thread rebound while this one waited
+
+  ScopeResolution machine;
+  std::optional<ScopeResolution> user;
+  bool from_table = false;
+  std::string source;
+  if (reader != nullptr) {
+    TableSnapshot snap;
+    const TableError e = reader->read(s.user_sid, &snap);
+    if (e == TableError::kOk) {
+      machine = std::move(snap.machine);
+      user = std::move(snap.user);
+      from_table = true;
+      source = "table generation " + std::to_string(snap.info.generation);
+    } else {
+      source = "registry (table: " + make_error_code(e).message() + ")";
+    }
+  } else {
+    source = s.registry_mode ? "registry (forced)" : "registry (no table)";
+  }
+  if (!from_table) {
+    if (!s.fb_machine || now >= s.fb_expires) {
+      ScopeResolution m;
+      std::optional<ScopeResolution> u;
+      std::string why;
+      if (resolve_from_registry(s.user_sid, &m, &u, &why)) {
+        s.fb_machine = std::move(m);
+        s.fb_user = std::move(u);
+      } else {
+        s.fb_machine = ScopeResolution{};
+        s.fb_user.reset();
+        source += "; " + why;
+      }
+      s.fb_expires = now + kFallbackRetryMs;
+    }
+    machine = *s.fb_machine;
+    user = s.fb_user;
+  }
+
+  const auto modules = loaded_override_modules(machine, user ? &*user : nullptr);
+  const DispatchDecision dd = decide_dispatch(machine, user ? &*user : nullptr, modules, this_process_bitness(), family);
+  Decision d;
+  d.supports_utf8 = dd.supports_utf8;
+  d.status = dd.status;
+  d.prefirstrun_message = wide(dd.prefirstrun_message);
+  d.prefirstrun_caption = wide(dd.prefirstrun_caption);
+  d.from_fallback = !from_table;
+  d.retry_at = from_table ? 0 : now + kFallbackRetryMs;
+  std::string load_error;
+  if (dd.usable) {
+    d.provider = load_provider_locked(s, dd.path, &load_error);
+    if (d.provider != nullptr) d.provider->supports_utf8.store(dd.supports_utf8, std::memory_order_relaxed);
+  }
+  const Decision* published = intern_locked(s, std::move(d));
+  // Release, decision before count: a thread whose acquire load of fs.sequence sees `seq` also
+  // sees this decision (or a later one).
+  fs.decision.store(published, std::memory_order_release);
+  fs.sequence.store(seq, std::memory_order_release);
+  trace("bind " + std::string(to_string(family)) + ": " +
+        (published->provider ? narrow(published->provider->path) : std::string("(nothing)")) + " via " + source +
+        "; " + dd.reason + (load_error.empty() ? "" : "; " + load_error));
+  return published;
+}
+
+}  // namespace
+
+int slot_of_ordinal(int ordinal) {
+  for (int i = 0; i < kExportCount; ++i)
+    if (kExports[i].ordinal == ordinal) return i;
+  return -1;
+}
+
+void* Provider::proc(int slot) {
+  // Acquire pairs with the release below: a cached pointer is a complete lookup result.
+  void* p = procs[slot].load(std::memory_order_acquire);
+  if (p == nullptr) {
+    const ExportInfo& e = kExports[slot];
+    FARPROC f = nullptr;
+    if (e.primary[0] == '\0') {
+      f = ::GetProcAddress(module, MAKEINTRESOURCEA(e.ordinal));  // exported by ordinal only
+    } else {
+      f = ::GetProcAddress(module, e.primary);
+      if (f == nullptr && e.alternate[0] != '\0') f = ::GetProcAddress(module, e.alternate);
+    }
+    p = f != nullptr ? reinterpret_cast<void*>(f) : kAbsent;
+    procs[slot].store(p, std::memory_order_release);  // racing threads store the same value
+  }
+  return p == kAbsent ? nullptr : p;
+}
+
+const Decision* current(Family family) noexcept {
+  FamilyState& fs = state_of(family);
+  // The fast path. Acquire on the reader pointer: it was published complete (ensure_table).
+  const TableReader* reader = g().reader.load(std::memory_order_acquire);
+  const uint32_t seq = reader ? reader->sequence() : kNoTable;  // the one acquire load of the count
+  if (seq == fs.sequence.load(std::memory_order_acquire)) {
+    const Decision* d = fs.decision.load(std::memory_order_acquire);
+    if (d != nullptr && (!d->from_fallback || ::GetTickCount64() < d->retry_at)) return d;
+  }
+  try {
+    return rebind(family);
+  } catch (...) {
+    // Out of memory on the slow path: keep whatever was decided before, else nothing serves.
+    static const Decision nothing{};
+    const Decision* d = fs.decision.load(std::memory_order_acquire);
+    return d != nullptr ? d : &nothing;
+  }
+}
+
+Provider* bound_extended() noexcept { return g().ext_bound.load(std::memory_order_acquire); }
+
+HRESULT initialize(void* init_struct) noexcept {
+  using Fn = HRESULT(WINAPI*)(void*);
+  Globals& s = g();
+  // Held across the provider's MAPIInitialize so concurrent first calls bind once. An SRW lock
+  // is not recursive: a provider that re-enters MAPIInitialize from its own MAPIInitialize
+  // is answered from the count without the lock (see below).
+  static thread_local bool inside = false;
+  if (inside) {
+    Provider* p = bound_extended();
+    const int slot = slot_of_ordinal(20);
+    void* fn = p ? p->proc(slot) : nullptr;
+    return fn ? reinterpret_cast<Fn>(fn)(init_struct) : kMapiECallFailed;
+  }
+  std::lock_guard<SrwLock> hold(s.ext_lock);
+  inside = true;
+  Provider* p = s.ext_init_count > 0 ? s.ext_bound.load(std::memory_order_relaxed) : current(Family::kExtended)->provider;
+  HRESULT hr = kMapiECallFailed;
+  void* fn = p ? p->proc(slot_of_ordinal(20)) : nullptr;
+  if (fn != nullptr) hr = reinterpret_cast<Fn>(fn)(init_struct);
+  if (SUCCEEDED(hr)) {
+    if (s.ext_init_count++ == 0) {
+      s.ext_bound.store(p, std::memory_order_release);
+      trace("extended: bound to " + narrow(p->path));
+    }
+  }
+  inside = false;
+  if (p == nullptr) prefirstrun_once(*current(Family::kExtended));
+  return hr;
+}
+
+void uninitialize() noexcept {
+  using Fn = void(WINAPI*)();
+  Globals& s = g();
+  Provider* p = nullptr;
+  {
+    std::lock_guard<SrwLock> hold(s.ext_lock);
+    p = s.ext_bound.load(std::memory_order_relaxed);
+    if (s.ext_init_count > 0 && --s.ext_init_count == 0) {
+      s.ext_bound.store(nullptr, std::memory_order_release);
+      trace("extended: unbound from " + (p ? narrow(p->path) : std::string("?")));
+    }
+  }
+  if (p == nullptr) p = current(Family::kExtended)->provider;  // unbalanced call: pass it on
+  void* fn = p ? p->proc(slot_of_ordinal(22)) : nullptr;
+  if (fn != nullptr) reinterpret_cast<Fn>(fn)();
+}
+
+void remember_session(uintptr_t session, Provider* p) noexcept {
+  try {
+    std::lock_guard<SrwLock> hold(g().owner_lock);
+    g().sessions[session] = p;
+    g().session_count.store(g().sessions.size(), std::memory_order_relaxed);
+  } catch (...) {
+  }
+}
+
+Provider* session_owner(uintptr_t session) noexcept {
+  if (session == 0 || g().session_count.load(std::memory_order_relaxed) == 0) return nullptr;
+  std::lock_guard<SrwLock> hold(g().owner_lock);
+  auto it = g().sessions.find(session);
+  return it == g().sessions.end() ? nullptr : it->second;
+}
+
+void forget_session(uintptr_t session) noexcept {
+  std::lock_guard<SrwLock> hold(g().owner_lock);
+  g().sessions.erase(session);
+  g().session_count.store(g().sessions.size(), std::memory_order_relaxed);
+}
+
+void remember_buffer(const void* buffer, Provider* p) noexcept {
+  if (buffer == nullptr) return;
+  try {
+    std::lock_guard<SrwLock> hold(g().owner_lock);
+    g().buffers[buffer] = p;
+    g().buffer_count.store(g().buffers.size(), std::memory_order_relaxed);
+  } catch (...) {
+  }
+}
+
+Provider* take_buffer_owner(const void* buffer) noexcept {
+  // Most MAPIFreeBuffer calls free Extended MAPI memory: with no Simple MAPI buffer outstanding
+  // they cost one relaxed load here, no lock.
+  if (buffer == nullptr || g().buffer_count.load(std::memory_order_relaxed) == 0) return nullptr;
+  std::lock_guard<SrwLock> hold(g().owner_lock);
+  auto it = g().buffers.find(buffer);
+  if (it == g().buffers.end()) return nullptr;
+  Provider* p = it->second;
+  g().buffers.erase(it);
+  g().buffer_count.store(g().buffers.size(), std::memory_order_relaxed);
+  return p;
+}
+
+void prefirstrun_once(const Decision& d) noexcept {
+  if (g().prefirstrun_shown.exchange(true)) return;
+  try {
+    if (d.prefirstrun_message.empty()) return;
+    trace("prefirstrun: " + narrow(d.prefirstrun_message) + " | " + narrow(d.prefirstrun_caption));
+    // Never in session 0 (services) and never on an invisible window station: nobody could
+    // answer the box, and the call would hang.
+    DWORD session = 0;
+    if (!::ProcessIdToSessionId(::GetCurrentProcessId(), &session) || session == 0) return;
+    HWINSTA ws = ::GetProcessWindowStation();
+    USEROBJECTFLAGS flags{};
+    if (ws == nullptr || !::GetUserObjectInformationW(ws, UOI_FLAGS, &flags, sizeof flags, nullptr) ||
+        (flags.dwFlags & WSF_VISIBLE) == 0)
+      return;
+    if (env(L"MAPIDISPATCH_NO_UI") == L"1") return;
+    ::MessageBoxW(nullptr, d.prefirstrun_message.c_str(),
+                  d.prefirstrun_caption.empty() ? L"Mail" : d.prefirstrun_caption.c_str(),
+                  MB_OK | MB_ICONINFORMATION | MB_SETFOREGROUND);
+  } catch (...) {
+  }
+}
+
+void trace(const std::string& line) noexcept {
+  try {
+    static const std::wstring path = env(L"MAPIDISPATCH_TRACE");
+    if (path.empty()) return;
+    std::lock_guard<SrwLock> hold(g().trace_lock);
+    HANDLE f = ::CreateFileW(path.c_str(), FILE_APPEND_DATA, FILE_SHARE_READ | FILE_SHARE_WRITE, nullptr,
+                             OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, nullptr);
+    if (f == INVALID_HANDLE_VALUE) return;
+    const std::string text = "[" + std::to_string(::GetCurrentProcessId()) + "] " + line + "\r\n";
+    DWORD written = 0;
+    ::WriteFile(f, text.data(), static_cast<DWORD>(text.size()), &written, nullptr);
+    ::CloseHandle(f);
+  } catch (...) {
+  }
+}
+
+}  // namespace mapidispatch::stub

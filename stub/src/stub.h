@@ -1,0 +1,120 @@
+// Copyright MapiDispatch authors.
+//
+//! \file
+//! Internals of the drop-in mapi32.dll. Nothing here is exported; the export surface is
+//! generated from common/data/mapi32-exports.tsv (exports.inc, mapi32.def).
+//!
+//! How a call is served:
+//! - Every export belongs to a family: Simple MAPI (the DLLPath provider) or Extended MAPI and
+//!   its utility functions (the DLLPathEx provider).
+//! - The fast path, per call: one acquire load of the table's sequence count, compared with the
+//!   count the family's cached decision was made at; equal means the cached provider and its
+//!   cached entry point are called. No heap allocation, no lock.
+//! - Otherwise the slow path (one lock) re-reads the table under its seqlock, decides with
+//!   decide_dispatch() (dispatch.h), loads the provider if it is new, and publishes the new
+//!   decision. When the table is missing, untrusted, stopped, busy or invalid, it resolves from
+//!   the registry itself (registry_fallback.cpp) and caches that for the process, retrying the
+//!   table now and then.
+//! - Safe points: a Simple MAPI session and the buffers its calls returned stay with the
+//!   provider that made them; Extended MAPI binds at the first MAPIInitialize and may rebind after
+//!   the last MAPIUninitialize.
+//! - Environment (diagnostics and tests): MAPIDISPATCH_MODE=registry forces the registry mode;
+//!   MAPIDISPATCH_SECTION names another table section (it must still pass the trust check);
+//!   MAPIDISPATCH_TRACE=FILE appends one line per binding decision; MAPIDISPATCH_NO_UI=1
+//!   suppresses the PreFirstRun message box.
+//! No exception leaves this DLL: every export catches at its boundary.
+
+#ifndef MAPIDISPATCH_STUB_STUB_H_
+#define MAPIDISPATCH_STUB_STUB_H_
+
+#include <windows.h>
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "mapidispatch/dispatch.h"
+
+namespace mapidispatch::stub {
+
+enum class ExportFamily { kSIMPLE, kEXTENDED, kUTIL };
+
+struct ExportInfo {
+  int ordinal;
+  const char* primary;    //!< The name that was called ("" for ordinal-only exports).
+  const char* alternate;  //!< The other form (plain <-> @N decorated), "" if none.
+  ExportFamily family;
+  int arg_bytes;          //!< x86 stdcall argument bytes; 0 if unknown.
+};
+
+#define MD_EXPORT(slot, ordinal, primary, alternate, family, bytes, known, nargs) +1
+inline constexpr int kExportCount = 0
+#include "exports.inc"
+    ;
+#undef MD_EXPORT
+
+extern const ExportInfo kExports[kExportCount];
+
+//! Slot (index into kExports) of an ordinal; -1 if none.
+int slot_of_ordinal(int ordinal);
+
+//! A loaded provider DLL. Never unloaded: pointers into it may live anywhere in the process.
+struct Provider {
+  HMODULE module = nullptr;
+  std::wstring path;
+  std::atomic<bool> supports_utf8{false};
+  //! Entry points by slot: nullptr = not looked up yet, kAbsent = the DLL has neither form.
+  std::atomic<void*> procs[kExportCount] = {};
+
+  //! The entry point for an export slot: the form that was called, then the other form.
+  void* proc(int slot);
+};
+
+//! What a family's calls go to, as of one table sequence count. Immutable once published.
+struct Decision {
+  Provider* provider = nullptr;  //!< nullptr: nothing serves this family.
+  bool supports_utf8 = false;
+  bool from_fallback = false;    //!< Registry mode: re-checked when retry_at passes.
+  uint64_t retry_at = 0;         //!< GetTickCount64() deadline for from_fallback decisions.
+  TargetStatus status = TargetStatus::kNotConfigured;
+  std::wstring prefirstrun_message;
+  std::wstring prefirstrun_caption;
+};
+
+//! The decision for `family` now (fast path; slow path when the table changed). Never null.
+const Decision* current(Family family) noexcept;
+
+//! The Extended MAPI provider bound between the first MAPIInitialize and the last
+//! MAPIUninitialize, or nullptr.
+Provider* bound_extended() noexcept;
+
+//! MAPIInitialize / MAPIUninitialize bookkeeping (the exports call these).
+HRESULT initialize(void* init_struct) noexcept;
+void uninitialize() noexcept;
+
+//! Who owns a Simple MAPI session handle or a buffer a Simple MAPI call returned.
+void remember_session(uintptr_t session, Provider* p) noexcept;
+Provider* session_owner(uintptr_t session) noexcept;
+void forget_session(uintptr_t session) noexcept;
+void remember_buffer(const void* buffer, Provider* p) noexcept;
+Provider* take_buffer_owner(const void* buffer) noexcept;
+
+//! Shows the PreFirstRun text once per process, and only in an interactive session.
+void prefirstrun_once(const Decision& d) noexcept;
+
+//! Appends a line to MAPIDISPATCH_TRACE, if set.
+void trace(const std::string& line) noexcept;
+
+inline constexpr uint32_t kMapiSuccess = 0;
+inline constexpr uint32_t kMapiEFailure = 2;
+inline constexpr uint32_t kMapiENotSupported = 26;
+inline constexpr uint32_t kMapiEUnicodeNotSupported = 27;
+inline constexpr uint32_t kMapiForceUnicode = 0x00040000;
+inline constexpr HRESULT kMapiECallFailed = static_cast<HRESULT>(0x80004005L);
+
+//! The module handle of this DLL (set in DllMain: bookkeeping only).
+extern HMODULE g_self;
+
+}  // namespace mapidispatch::stub
+
+#endif  // MAPIDISPATCH_STUB_STUB_H_

@@ -1,0 +1,164 @@
+// Copyright MapiDispatch authors.
+//
+// A MAPI provider DLL for the stub's tests. It records every call it receives, with the
+// arguments that matter, as one line appended to the file named by MD_PROVIDER_LOG:
+//   <PROVIDER_NAME> <pid> <function> <details>
+// Variants (compile definitions): MD_SIMPLE (Simple MAPI), MD_EXTENDED (Extended MAPI and a few
+// utility functions, one exported only in @N-decorated form), MD_SENDMAILW (MAPISendMailW).
+// With none of them it is a DLL that exports nothing MAPI ("missing exports").
+
+#include <windows.h>
+
+#include <atomic>
+#include <cstdio>
+#include <string>
+
+#ifndef PROVIDER_NAME
+#error "PROVIDER_NAME must be defined"
+#endif
+
+namespace {
+
+std::atomic<ULONG_PTR> g_next_session{0x5000};
+
+void record(const std::string& line) {
+  wchar_t path[1024];
+  const DWORD n = GetEnvironmentVariableW(L"MD_PROVIDER_LOG", path, 1024);
+  if (n == 0 || n >= 1024) return;
+  // Appends from many processes at once: Wine's FILE_APPEND_DATA is not atomic across processes,
+  // so a named mutex orders them.
+  static HANDLE mutex = CreateMutexW(nullptr, FALSE, L"Local\\mapidispatch.test.provider.log");
+  WaitForSingleObject(mutex, INFINITE);
+  HANDLE f = CreateFileW(path, FILE_APPEND_DATA, FILE_SHARE_READ | FILE_SHARE_WRITE, nullptr, OPEN_ALWAYS,
+                         FILE_ATTRIBUTE_NORMAL, nullptr);
+  if (f == INVALID_HANDLE_VALUE) {
+    ReleaseMutex(mutex);
+    return;
+  }
+  const std::string text = std::string(PROVIDER_NAME) + " " + std::to_string(GetCurrentProcessId()) + " " + line + "\n";
+  DWORD written = 0;
+  WriteFile(f, text.data(), static_cast<DWORD>(text.size()), &written, nullptr);
+  CloseHandle(f);
+  ReleaseMutex(mutex);
+}
+
+std::string ptr(const void* p) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%p", p);
+  return buf;
+}
+
+std::string hex_bytes(const char* s) {
+  std::string out;
+  char buf[4];
+  for (; s != nullptr && *s != '\0'; ++s) {
+    std::snprintf(buf, sizeof buf, "%02X", static_cast<unsigned char>(*s));
+    out += buf;
+  }
+  return out;
+}
+
+struct MessageA {
+  ULONG reserved; LPSTR subject, note_text, message_type, date_received, conversation_id; ULONG flags;
+  void* originator; ULONG recip_count; void* recips; ULONG file_count; void* files;
+};
+struct MessageW {
+  ULONG reserved; LPWSTR subject, note_text, message_type, date_received, conversation_id; ULONG flags;
+  void* originator; ULONG recip_count; void* recips; ULONG file_count; void* files;
+};
+
+void* allocate(size_t n) { return HeapAlloc(GetProcessHeap(), HEAP_ZERO_MEMORY, n); }
+
+}  // namespace
+
+extern "C" {
+
+#ifdef MD_SIMPLE
+__declspec(dllexport) ULONG WINAPI MAPILogon(ULONG_PTR, LPSTR, LPSTR, ULONG, ULONG, ULONG_PTR* session) {
+  *session = ++g_next_session;
+  record("MAPILogon session=" + std::to_string(*session));
+  return 0;
+}
+__declspec(dllexport) ULONG WINAPI MAPILogoff(ULONG_PTR session, ULONG_PTR, ULONG, ULONG) {
+  record("MAPILogoff session=" + std::to_string(session));
+  return 0;
+}
+// The subject travels as hex bytes, so a test can check the exact encoding it received.
+__declspec(dllexport) ULONG WINAPI MAPISendMail(ULONG_PTR session, ULONG_PTR, MessageA* m, ULONG flags, ULONG) {
+  record("MAPISendMail session=" + std::to_string(session) + " flags=" + std::to_string(flags) +
+         " subject=" + hex_bytes(m ? m->subject : nullptr));
+  return 0;
+}
+__declspec(dllexport) ULONG WINAPI MAPIReadMail(ULONG_PTR session, ULONG_PTR, LPSTR, ULONG, ULONG, MessageA** out) {
+  *out = static_cast<MessageA*>(allocate(sizeof(MessageA)));
+  record("MAPIReadMail session=" + std::to_string(session) + " buffer=" + ptr(*out));
+  return 0;
+}
+__declspec(dllexport) ULONG WINAPI MAPIResolveName(ULONG_PTR session, ULONG_PTR, LPSTR, ULONG, ULONG, void** out) {
+  *out = allocate(64);
+  record("MAPIResolveName session=" + std::to_string(session) + " buffer=" + ptr(*out));
+  return 0;
+}
+__declspec(dllexport) ULONG WINAPI MAPISendDocuments(ULONG_PTR, LPSTR, LPSTR, LPSTR, ULONG) {
+  record("MAPISendDocuments");
+  return 0;
+}
+#endif
+
+#ifdef MD_SENDMAILW
+__declspec(dllexport) ULONG WINAPI MAPISendMailW(ULONG_PTR session, ULONG_PTR, MessageW* m, ULONG flags, ULONG) {
+  std::string subject;
+  for (const wchar_t* p = m && m->subject ? m->subject : L""; *p; ++p) {
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "%04X", static_cast<unsigned>(*p));
+    subject += buf;
+  }
+  record("MAPISendMailW session=" + std::to_string(session) + " flags=" + std::to_string(flags) + " subject=" + subject);
+  return 0;
+}
+#endif
+
+#if defined(MD_SIMPLE) || defined(MD_EXTENDED)
+__declspec(dllexport) ULONG WINAPI MAPIFreeBuffer(void* p) {
+  record("MAPIFreeBuffer buffer=" + ptr(p));
+  HeapFree(GetProcessHeap(), 0, p);
+  return 0;
+}
+#endif
+
+#ifdef MD_EXTENDED
+__declspec(dllexport) HRESULT WINAPI MAPIInitialize(void*) {
+  record("MAPIInitialize");
+  return S_OK;
+}
+__declspec(dllexport) void WINAPI MAPIUninitialize() { record("MAPIUninitialize"); }
+__declspec(dllexport) HRESULT WINAPI MAPILogonEx(ULONG_PTR, LPSTR, LPSTR, ULONG flags, void** session) {
+  *session = nullptr;
+  record("MAPILogonEx flags=" + std::to_string(flags));
+  return S_OK;
+}
+__declspec(dllexport) HRESULT WINAPI MAPIAllocateBuffer(ULONG size, void** out) {
+  *out = allocate(size);
+  record("MAPIAllocateBuffer size=" + std::to_string(size) + " buffer=" + ptr(*out));
+  return S_OK;
+}
+// Exported only as "HrQueryAllRows@24" (see the .def): the stub must find it when called by
+// the plain name, and by ordinal.
+HRESULT WINAPI md_HrQueryAllRows(void* table, void* tags, void* restriction, void* sort, LONG max_rows, void** rows) {
+  (void)table; (void)tags; (void)restriction; (void)sort;
+  *rows = nullptr;
+  record("HrQueryAllRows max_rows=" + std::to_string(max_rows));
+  return S_OK;
+}
+// FILETIME by value in, FILETIME out: checks the forwarders' calling-convention claims.
+FILETIME WINAPI md_FtAddFt(FILETIME a, FILETIME b) {
+  ULARGE_INTEGER x{{a.dwLowDateTime, a.dwHighDateTime}}, y{{b.dwLowDateTime, b.dwHighDateTime}};
+  x.QuadPart += y.QuadPart;
+  record("FtAddFt");
+  return FILETIME{x.LowPart, x.HighPart};
+}
+#endif
+
+}  // extern "C"
+
+BOOL WINAPI DllMain(HINSTANCE, DWORD, LPVOID) { return TRUE; }

@@ -1,0 +1,527 @@
+// Copyright MapiDispatch authors.
+//
+// The stub in real processes under Wine: this test program publishes tables, loads the built
+// mapi32.dll and calls its exports by name and by ordinal; test provider DLLs record what they
+// receive. Every scenario runs in a child process of its own (the stub's state is per process),
+// which creates its own table section and acts as the table's writer.
+
+#include <gtest/gtest.h>
+
+#include <windows.h>
+#include <sddl.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "../support/test_main.h"
+#include "mapidispatch/seqlock.h"
+#include "mapidispatch/shared_section.h"
+#include "mapidispatch/table.h"
+#include "mapidispatch/table_layout.h"
+
+namespace mapidispatch {
+namespace {
+
+// ---- Scenario plumbing ------------------------------------------------------------------------
+
+int g_failures = 0;
+#define CHECK_THAT(cond)                                                                  \
+  do {                                                                                    \
+    if (!(cond)) {                                                                        \
+      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);       \
+      ++g_failures;                                                                       \
+    }                                                                                     \
+  } while (0)
+#define CHECK_EQ_U(a, b)                                                                                  \
+  do {                                                                                                    \
+    const unsigned long long va = static_cast<uint32_t>(a), vb = (b);                                                         \
+    if (va != vb) {                                                                                       \
+      std::fprintf(stderr, "%s:%d: %s == %llu, expected %s == %llu\n", __FILE__, __LINE__, #a, va, #b, vb); \
+      ++g_failures;                                                                                       \
+    }                                                                                                     \
+  } while (0)
+
+std::wstring exe_dir() {
+  wchar_t buf[MAX_PATH * 2];
+  const DWORD n = GetModuleFileNameW(nullptr, buf, MAX_PATH * 2);
+  std::wstring p(buf, n);
+  return p.substr(0, p.find_last_of(L'\\'));
+}
+
+std::u16string u16(const std::wstring& w) { return {w.begin(), w.end()}; }
+std::wstring provider_path(const wchar_t* name) { return exe_dir() + L"\\" + name + L".dll"; }
+
+template <typename F>
+F proc_cast(FARPROC p) {
+  return reinterpret_cast<F>(reinterpret_cast<void*>(p));
+}
+
+std::string read_file(const std::wstring& path) {
+  std::ifstream in(std::filesystem::path(path), std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (!line.empty()) out.push_back(line);
+  }
+  return out;
+}
+
+Target found(const wchar_t* provider, PeMachine machine = PeMachine::kAmd64) {
+  return {TargetStatus::kFound, machine, ValueSource::kHklm, u16(provider_path(provider)), u"Test Client", u"test"};
+}
+
+ScopeResolution machine_scope(const wchar_t* simple, const wchar_t* extended) {
+  ScopeResolution s;
+  s.default_client = u"Test Client";
+  s.default_source = ValueSource::kHklm;
+  if (simple) s.simple = found(simple);
+  if (extended) s.extended = found(extended);
+  return s;
+}
+
+// One scenario's world: its own table section (this process writes it), the provider log, the
+// stub's trace, and the stub itself.
+class World {
+ public:
+  World() {
+    section_ = test::unique_name("mdstub");
+    const std::error_code ec = WritableSection::create(section_, 1 << 20, &ws_);
+    if (ec) {
+      std::fprintf(stderr, "cannot create the table section: %s\n", ec.message().c_str());
+      std::exit(90);
+    }
+    writer_.emplace(ws_->bytes(), GetCurrentProcessId(), 0);
+    wchar_t tmp[MAX_PATH];
+    GetTempPathW(MAX_PATH, tmp);
+    const std::wstring stem = std::wstring(tmp) + L"mdstub." + std::to_wstring(GetCurrentProcessId());
+    log_ = stem + L".provider.log";
+    trace_ = stem + L".trace.log";
+    DeleteFileW(log_.c_str());
+    DeleteFileW(trace_.c_str());
+    SetEnvironmentVariableW(L"MAPIDISPATCH_SECTION", std::wstring(section_.begin(), section_.end()).c_str());
+    SetEnvironmentVariableW(L"MD_PROVIDER_LOG", log_.c_str());
+    SetEnvironmentVariableW(L"MAPIDISPATCH_TRACE", trace_.c_str());
+    SetEnvironmentVariableW(L"MAPIDISPATCH_NO_UI", L"1");
+  }
+  ~World() {
+    DeleteFileW(log_.c_str());
+    DeleteFileW(trace_.c_str());
+  }
+
+  void publish(const ScopeResolution& machine) {
+    std::vector<ScopeResolution> scopes{machine};
+    if (writer_->publish(scopes)) {
+      std::fprintf(stderr, "publish failed\n");
+      std::exit(91);
+    }
+  }
+  TableWriter& writer() { return *writer_; }
+  std::span<std::byte> table_bytes() { return ws_->bytes(); }
+  void use_section(const std::string& name) {
+    SetEnvironmentVariableW(L"MAPIDISPATCH_SECTION", std::wstring(name.begin(), name.end()).c_str());
+  }
+
+  HMODULE stub() {
+    if (stub_ == nullptr) {
+      const std::wstring path = exe_dir() + L"\\mapi32.dll";
+      stub_ = LoadLibraryW(path.c_str());
+      if (stub_ == nullptr) {
+        std::fprintf(stderr, "cannot load the stub (%lu)\n", GetLastError());
+        std::exit(92);
+      }
+    }
+    return stub_;
+  }
+  template <typename F>
+  F by_name(const char* name) {
+    auto f = proc_cast<F>(GetProcAddress(stub(), name));
+    if (f == nullptr) {
+      std::fprintf(stderr, "the stub does not export %s\n", name);
+      std::exit(93);
+    }
+    return f;
+  }
+  template <typename F>
+  F by_ordinal(int ordinal) {
+    auto f = proc_cast<F>(GetProcAddress(stub(), MAKEINTRESOURCEA(ordinal)));
+    if (f == nullptr) std::exit(94);
+    return f;
+  }
+
+  // The provider lines so far: "<provider> <function> <details...>" (the pid dropped).
+  std::vector<std::string> calls() {
+    std::vector<std::string> out;
+    for (const auto& l : lines_of(read_file(log_))) {
+      std::istringstream in(l);
+      std::string provider, pid, rest;
+      in >> provider >> pid;
+      std::getline(in, rest);
+      out.push_back(provider + rest);
+    }
+    return out;
+  }
+  std::string last_call() {
+    auto c = calls();
+    return c.empty() ? std::string() : c.back();
+  }
+  std::string trace() { return read_file(trace_); }
+  const std::wstring& log_path() const { return log_; }
+
+ private:
+  std::string section_;
+  std::unique_ptr<WritableSection> ws_;
+  std::optional<TableWriter> writer_;
+  std::wstring log_, trace_;
+  HMODULE stub_ = nullptr;
+};
+
+bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+
+// Simple MAPI structures, as mapi.h lays them out.
+struct MessageA {
+  ULONG reserved; LPSTR subject, note_text, message_type, date_received, conversation_id; ULONG flags;
+  void* originator; ULONG recip_count; void* recips; ULONG file_count; void* files;
+};
+struct MessageW {
+  ULONG reserved; LPWSTR subject, note_text, message_type, date_received, conversation_id; ULONG flags;
+  void* originator; ULONG recip_count; void* recips; ULONG file_count; void* files;
+};
+
+using SendMail = ULONG(WINAPI*)(ULONG_PTR, ULONG_PTR, MessageA*, ULONG, ULONG);
+using SendMailW = ULONG(WINAPI*)(ULONG_PTR, ULONG_PTR, MessageW*, ULONG, ULONG);
+using Logon = ULONG(WINAPI*)(ULONG_PTR, LPSTR, LPSTR, ULONG, ULONG, ULONG_PTR*);
+using Logoff = ULONG(WINAPI*)(ULONG_PTR, ULONG_PTR, ULONG, ULONG);
+using ReadMail = ULONG(WINAPI*)(ULONG_PTR, ULONG_PTR, LPSTR, ULONG, ULONG, MessageA**);
+using FreeBuffer = ULONG(WINAPI*)(void*);
+using AllocateBuffer = HRESULT(WINAPI*)(ULONG, void**);
+using Initialize = HRESULT(WINAPI*)(void*);
+using Uninitialize = void(WINAPI*)();
+using QueryAllRows = HRESULT(WINAPI*)(void*, void*, void*, void*, LONG, void**);
+using AddFt = FILETIME(WINAPI*)(FILETIME, FILETIME);
+
+ULONG send(World& w, const char* subject, ULONG_PTR session = 0) {
+  MessageA m{};
+  m.subject = const_cast<LPSTR>(subject);
+  return w.by_name<SendMail>("MAPISendMail")(session, 0, &m, 0, 0);
+}
+
+std::string hex(const char* s) {
+  std::string out;
+  char buf[4];
+  for (; *s; ++s) {
+    std::snprintf(buf, sizeof buf, "%02X", static_cast<unsigned char>(*s));
+    out += buf;
+  }
+  return out;
+}
+
+// ---- Scenarios (each a child process) ---------------------------------------------------------
+
+MD_CHILD_MAIN(by_name_and_ordinal) {
+  World w;
+  w.publish(machine_scope(L"prov_a", L"prov_a"));
+  CHECK_EQ_U(send(w, "hello"), 0u);
+  CHECK_THAT(w.last_call() == "A MAPISendMail session=0 flags=0 subject=" + hex("hello"));
+  MessageA m{};
+  m.subject = const_cast<LPSTR>("ord");
+  CHECK_EQ_U(w.by_ordinal<SendMail>(211)(0, 0, &m, 0, 0), 0u);
+  CHECK_THAT(w.last_call() == "A MAPISendMail session=0 flags=0 subject=" + hex("ord"));
+  // Called decorated; the provider exports the plain form only.
+  CHECK_EQ_U(w.by_name<Initialize>("MAPIInitialize@4")(nullptr), 0u);
+  CHECK_THAT(w.last_call() == "A MAPIInitialize");
+  // Called decorated; the provider exports the decorated form only. By name and by ordinal 75.
+  void* rows = reinterpret_cast<void*>(1);
+  CHECK_EQ_U(w.by_name<QueryAllRows>("HrQueryAllRows@24")(nullptr, nullptr, nullptr, nullptr, 7, &rows), 0u);
+  CHECK_THAT(w.last_call() == "A HrQueryAllRows max_rows=7");
+  CHECK_THAT(rows == nullptr);
+  CHECK_EQ_U(w.by_ordinal<QueryAllRows>(75)(nullptr, nullptr, nullptr, nullptr, 9, &rows), 0u);
+  CHECK_THAT(w.last_call() == "A HrQueryAllRows max_rows=9");
+  // FILETIME in and out through a generic forwarder.
+  const FILETIME sum = w.by_name<AddFt>("FtAddFt@16")(FILETIME{0xFFFFFFFFu, 1}, FILETIME{2, 3});
+  CHECK_EQ_U(sum.dwLowDateTime, 1u);
+  CHECK_EQ_U(sum.dwHighDateTime, 5u);
+  w.by_name<Uninitialize>("MAPIUninitialize")();
+  CHECK_THAT(w.last_call() == "A MAPIUninitialize");
+  return g_failures;
+}
+
+MD_CHILD_MAIN(session_stays_with_its_provider) {
+  World w;
+  w.publish(machine_scope(L"prov_a", L"prov_a"));
+  ULONG_PTR session = 0;
+  CHECK_EQ_U(w.by_name<Logon>("MAPILogon")(0, nullptr, nullptr, 0, 0, &session), 0u);
+  CHECK_THAT(session != 0);
+  CHECK_THAT(starts_with(w.last_call(), "A MAPILogon"));
+  w.publish(machine_scope(L"prov_b", L"prov_b"));  // the default changes under an open session
+  CHECK_EQ_U(send(w, "in-session", session), 0u);
+  CHECK_THAT(w.last_call() == "A MAPISendMail session=" + std::to_string(session) + " flags=0 subject=" + hex("in-session"));
+  CHECK_EQ_U(send(w, "session-less"), 0u);
+  CHECK_THAT(starts_with(w.last_call(), "B MAPISendMail session=0"));
+  CHECK_EQ_U(w.by_name<Logoff>("MAPILogoff")(session, 0, 0, 0), 0u);
+  CHECK_THAT(w.last_call() == "A MAPILogoff session=" + std::to_string(session));
+  CHECK_EQ_U(send(w, "after"), 0u);
+  CHECK_THAT(starts_with(w.last_call(), "B MAPISendMail"));
+  return g_failures;
+}
+
+MD_CHILD_MAIN(buffers_go_back_to_their_allocator) {
+  World w;
+  w.publish(machine_scope(L"prov_a", L"prov_a"));
+  MessageA* msg = nullptr;
+  CHECK_EQ_U(w.by_name<ReadMail>("MAPIReadMail")(0, 0, const_cast<LPSTR>("id"), 0, 0, &msg), 0u);
+  CHECK_THAT(msg != nullptr);
+  const std::string read = w.last_call();
+  CHECK_THAT(starts_with(read, "A MAPIReadMail"));
+  w.publish(machine_scope(L"prov_b", L"prov_b"));
+  void* ext = nullptr;
+  CHECK_EQ_U(w.by_name<AllocateBuffer>("MAPIAllocateBuffer")(32, &ext), 0u);
+  CHECK_THAT(starts_with(w.last_call(), "B MAPIAllocateBuffer"));
+  CHECK_EQ_U(w.by_name<FreeBuffer>("MAPIFreeBuffer")(msg), 0u);
+  CHECK_THAT(starts_with(w.last_call(), "A MAPIFreeBuffer"));  // the Simple buffer, to its allocator
+  CHECK_EQ_U(w.by_ordinal<FreeBuffer>(17)(ext), 0u);              // "MAPIFreeBuffer@4"
+  CHECK_THAT(starts_with(w.last_call(), "B MAPIFreeBuffer"));
+  return g_failures;
+}
+
+MD_CHILD_MAIN(extended_binds_until_the_last_uninitialize) {
+  World w;
+  w.publish(machine_scope(L"prov_a", L"prov_a"));
+  auto init = w.by_name<Initialize>("MAPIInitialize");
+  auto uninit = w.by_name<Uninitialize>("MAPIUninitialize");
+  auto rows = w.by_name<QueryAllRows>("HrQueryAllRows@24");
+  void* out = nullptr;
+  CHECK_EQ_U(init(nullptr), 0u);
+  w.publish(machine_scope(L"prov_b", L"prov_b"));
+  CHECK_EQ_U(init(nullptr), 0u);  // nested: still the bound provider
+  CHECK_THAT(w.last_call() == "A MAPIInitialize");
+  rows(nullptr, nullptr, nullptr, nullptr, 1, &out);
+  CHECK_THAT(w.last_call() == "A HrQueryAllRows max_rows=1");
+  uninit();
+  rows(nullptr, nullptr, nullptr, nullptr, 2, &out);
+  CHECK_THAT(w.last_call() == "A HrQueryAllRows max_rows=2");  // one MAPIInitialize still open
+  uninit();
+  CHECK_THAT(w.last_call() == "A MAPIUninitialize");
+  rows(nullptr, nullptr, nullptr, nullptr, 3, &out);
+  CHECK_THAT(w.last_call() == "B HrQueryAllRows max_rows=3");  // free to follow the table
+  return g_failures;
+}
+
+MD_CHILD_MAIN(wrong_bitness_is_never_loaded) {
+  World w;
+  ScopeResolution s = machine_scope(nullptr, nullptr);
+  s.simple = found(L"prov_x86", PeMachine::kI386);
+  s.extended = found(L"prov_x86", PeMachine::kI386);
+  w.publish(s);
+  CHECK_EQ_U(send(w, "x"), 2u);  // MAPI_E_FAILURE: a Simple MAPI code, not an HRESULT
+  CHECK_EQ_U(static_cast<uint32_t>(w.by_name<Initialize>("MAPIInitialize")(nullptr)), 0x80004005u);
+  CHECK_THAT(GetModuleHandleW(provider_path(L"prov_x86").c_str()) == nullptr);
+  CHECK_THAT(w.calls().empty());
+  CHECK_THAT(w.trace().find("wrong-bitness (a x86 DLL; this process is x64)") != std::string::npos);
+  // A table that claims x64 for what is really a 32-bit DLL: the load fails cleanly.
+  s.simple.machine = PeMachine::kAmd64;
+  w.publish(s);
+  CHECK_EQ_U(send(w, "y"), 2u);
+  CHECK_THAT(w.trace().find("LoadLibraryEx failed") != std::string::npos);
+  return g_failures;
+}
+
+MD_CHILD_MAIN(missing_exports_fail_with_the_family_code) {
+  World w;
+  w.publish(machine_scope(L"prov_none", L"prov_none"));
+  CHECK_EQ_U(send(w, "x"), 26u);  // MAPI_E_NOT_SUPPORTED
+  CHECK_EQ_U(static_cast<uint32_t>(w.by_name<Initialize>("MAPIInitialize")(nullptr)), 0x80004005u);
+  void* out = nullptr;
+  CHECK_EQ_U(static_cast<uint32_t>(w.by_name<AllocateBuffer>("MAPIAllocateBuffer")(8, &out)), 0x80004005u);
+  // A Simple-only client: Simple MAPI works, Extended MAPI fails with an HRESULT.
+  w.publish(machine_scope(L"prov_simple", nullptr));
+  CHECK_EQ_U(send(w, "s"), 0u);
+  CHECK_THAT(starts_with(w.last_call(), "S MAPISendMail"));
+  CHECK_EQ_U(static_cast<uint32_t>(w.by_name<Initialize>("MAPIInitialize")(nullptr)), 0x80004005u);
+  return g_failures;
+}
+
+MD_CHILD_MAIN(stopped_writer_means_registry) {
+  World w;
+  w.publish(machine_scope(L"prov_a", L"prov_a"));
+  CHECK_EQ_U(send(w, "1"), 0u);
+  CHECK_THAT(starts_with(w.last_call(), "A MAPISendMail"));
+  const size_t before = w.calls().size();
+  w.writer().mark_stopped();
+  send(w, "2");  // served by whatever the registry says; never by the stopped table
+  CHECK_EQ_U(w.calls().size(), before);
+  CHECK_THAT(w.trace().find("via registry (table: the table's writer has stopped") != std::string::npos);
+  w.publish(machine_scope(L"prov_b", L"prov_b"));  // the writer is back
+  CHECK_EQ_U(send(w, "3"), 0u);
+  CHECK_THAT(starts_with(w.last_call(), "B MAPISendMail"));
+  return g_failures;
+}
+
+MD_CHILD_MAIN(corrupted_table_means_registry) {
+  World w;
+  w.publish(machine_scope(L"prov_a", L"prov_a"));
+  CHECK_EQ_U(send(w, "1"), 0u);
+  const size_t before = w.calls().size();
+  // A "publish" that corrupts a record: a new count, bytes that fail their checksum.
+  auto bytes = w.table_bytes();
+  auto* count = reinterpret_cast<uint32_t*>(bytes.data() + offsetof(layout::TableHeader, sequence));
+  const uint32_t odd = seqlock::write_begin(count);
+  layout::TableHeader h;
+  std::memcpy(&h, bytes.data(), sizeof h);
+  bytes[h.payload_end - 8] ^= std::byte{0xFF};  // inside the last record
+  seqlock::write_end(count, odd);
+  send(w, "2");
+  CHECK_EQ_U(w.calls().size(), before);
+  CHECK_THAT(w.trace().find("table checksum mismatch") != std::string::npos);
+  return g_failures;
+}
+
+MD_CHILD_MAIN(untrusted_section_is_ignored) {
+  World w;
+  // A section squatted by a user: a valid table pointing at provider A, but owned by a user SID.
+  const std::string name = test::unique_name("mdsquat");
+  PSECURITY_DESCRIPTOR sd = nullptr;
+  ConvertStringSecurityDescriptorToSecurityDescriptorW(L"O:S-1-5-21-1-2-3-1001D:P(A;;0xF001F;;;WD)", SDDL_REVISION_1,
+                                                        &sd, nullptr);
+  SECURITY_ATTRIBUTES sa{sizeof sa, sd, FALSE};
+  HANDLE h = CreateFileMappingW(INVALID_HANDLE_VALUE, &sa, PAGE_READWRITE, 0, 1 << 16,
+                                std::wstring(name.begin(), name.end()).c_str());
+  LocalFree(sd);
+  CHECK_THAT(h != nullptr);
+  std::vector<std::byte> image;
+  std::vector<ScopeResolution> scopes{machine_scope(L"prov_a", L"prov_a")};
+  CHECK_THAT(!build_table_image(scopes, 1, 0, 1, 1 << 16, &image));
+  void* view = MapViewOfFile(h, FILE_MAP_WRITE, 0, 0, 0);
+  std::memcpy(view, image.data(), image.size());
+  w.use_section(name);
+  send(w, "x");
+  CHECK_THAT(w.calls().empty());
+  CHECK_THAT(w.trace().find("table: untrusted, ignored: the section is owned by S-1-5-21-1-2-3-1001") != std::string::npos);
+  UnmapViewOfFile(view);
+  CloseHandle(h);
+  return g_failures;
+}
+
+MD_CHILD_MAIN(prefirstrun_once_then_error_codes) {
+  World w;
+  ScopeResolution s = machine_scope(nullptr, nullptr);
+  s.prefirstrun_message = u"No mail client is installed";
+  s.prefirstrun_caption = u"Mail";
+  w.publish(s);
+  CHECK_EQ_U(send(w, "1"), 2u);
+  CHECK_EQ_U(send(w, "2"), 2u);
+  CHECK_EQ_U(static_cast<uint32_t>(w.by_name<Initialize>("MAPIInitialize")(nullptr)), 0x80004005u);
+  const std::string t = w.trace();
+  const size_t first = t.find("prefirstrun: No mail client is installed | Mail");
+  CHECK_THAT(first != std::string::npos);
+  CHECK_THAT(t.find("prefirstrun:", first + 1) == std::string::npos);  // once per process
+  return g_failures;
+}
+
+MD_CHILD_MAIN(send_mail_w_rules) {
+  World w;
+  const wchar_t subject[] = L"caf\u00e9";
+  MessageW m{};
+  m.subject = const_cast<LPWSTR>(subject);
+  auto send_w = w.by_name<SendMailW>("MAPISendMailW");
+  // A provider with MAPISendMailW gets the call as it is.
+  w.publish(machine_scope(L"prov_w", L"prov_w"));
+  CHECK_EQ_U(send_w(0, 0, &m, 0, 0), 0u);
+  CHECK_THAT(w.last_call() == "W MAPISendMailW session=0 flags=0 subject=00630061006600E9");
+  // Without one: converted to the ANSI code page for MAPISendMail...
+  w.publish(machine_scope(L"prov_a", L"prov_a"));
+  CHECK_EQ_U(send_w(0, 0, &m, 0, 0), 0u);
+  char acp[8] = {};
+  WideCharToMultiByte(CP_ACP, 0, subject, -1, acp, sizeof acp, nullptr, nullptr);
+  CHECK_THAT(w.last_call() == "A MAPISendMail session=0 flags=0 subject=" + hex(acp));
+  // ...or to UTF-8 when the client sets SupportUTF8...
+  ScopeResolution utf8 = machine_scope(L"prov_a", L"prov_a");
+  utf8.supports_utf8 = true;
+  w.publish(utf8);
+  CHECK_EQ_U(send_w(0, 0, &m, 0, 0), 0u);
+  CHECK_THAT(w.last_call() == "A MAPISendMail session=0 flags=0 subject=636166C3A9");
+  // ...and refused when the caller forces Unicode.
+  const size_t before = w.calls().size();
+  CHECK_EQ_U(send_w(0, 0, &m, 0x00040000, 0), 27u);  // MAPI_E_UNICODE_NOT_SUPPORTED
+  CHECK_EQ_U(w.calls().size(), before);
+  return g_failures;
+}
+
+// ---- The tests ------------------------------------------------------------------------------
+
+class Stub : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(Stub, Scenario) {
+  auto child = test::spawn_self_child(GetParam());
+  EXPECT_EQ(child.wait(), 0) << "scenario " << GetParam() << ": see its checks above";
+}
+
+INSTANTIATE_TEST_SUITE_P(InAFreshProcess, Stub,
+                         ::testing::Values("by_name_and_ordinal", "session_stays_with_its_provider",
+                                           "buffers_go_back_to_their_allocator",
+                                           "extended_binds_until_the_last_uninitialize",
+                                           "wrong_bitness_is_never_loaded", "missing_exports_fail_with_the_family_code",
+                                           "stopped_writer_means_registry", "corrupted_table_means_registry",
+                                           "untrusted_section_is_ignored", "prefirstrun_once_then_error_codes",
+                                           "send_mail_w_rules"),
+                         [](const auto& p) { return std::string(p.param); });
+
+// Clients for the flip test: each calls session-less MAPISendMail `n` times; exit code = calls
+// that failed.
+MD_CHILD_MAIN(client_loop) {
+  HMODULE stub = LoadLibraryW((exe_dir() + L"\\mapi32.dll").c_str());
+  if (stub == nullptr) return 200;
+  auto send_mail = proc_cast<SendMail>(GetProcAddress(stub, "MAPISendMail"));
+  const int n = std::stoi(args.at(0));
+  int failed = 0;
+  for (int i = 0; i < n; ++i) {
+    MessageA m{};
+    m.subject = const_cast<LPSTR>("flip");
+    if (send_mail(0, 0, &m, 0, 0) != 0) ++failed;
+  }
+  return failed > 199 ? 199 : failed;
+}
+
+TEST(StubClients, DozensOfProcessesWhileTheDefaultFlips) {
+  World w;  // this process writes the table; the children only load the stub
+  w.publish(machine_scope(L"prov_a", L"prov_a"));
+  constexpr int kClients = 24;
+  constexpr int kCalls = 300;
+  std::vector<test::Child> children;
+  for (int i = 0; i < kClients; ++i) children.push_back(test::spawn_self_child("client_loop", {std::to_string(kCalls)}));
+  std::atomic<bool> done{false};
+  int flips = 0;
+  std::thread flipper([&] {
+    while (!done) {
+      w.publish(machine_scope((flips % 2) ? L"prov_a" : L"prov_b", L"prov_a"));
+      ++flips;
+      Sleep(10);
+    }
+  });
+  int failed = 0;
+  for (auto& c : children) failed += c.wait();
+  done = true;
+  flipper.join();
+  EXPECT_EQ(failed, 0) << "calls that failed while the default flipped";
+  int a = 0, b = 0;
+  for (const auto& line : w.calls()) (line[0] == 'A' ? a : b) += line.find("MAPISendMail") != std::string::npos;
+  EXPECT_EQ(a + b, kClients * kCalls) << "every call reached a provider exactly once";
+  EXPECT_GT(flips, 2);
+  std::printf("%d clients x %d calls, %d flips: %d to A, %d to B\n", kClients, kCalls, flips, a, b);
+}
+
+}  // namespace
+}  // namespace mapidispatch
