@@ -21,6 +21,7 @@
 namespace mapidispatch {
 
 static_assert(std::endian::native == std::endian::little, "the table is little-endian");
+static_assert(offsetof(layout::TableHeader, sequence) == 16, "TableReader::sequence() reads offset 16");
 
 namespace {
 
@@ -408,11 +409,6 @@ std::error_code TableWriter::mark_stopped() noexcept {
 }
 
 // ---- TableReader -----------------------------------------------------------------------------
-
-uint32_t TableReader::sequence() const noexcept {
-  if (region_.size() < sizeof(TableHeader)) return 1;  // odd: never "unchanged and valid"
-  return seqlock::read_begin(reinterpret_cast<const uint32_t*>(region_.data() + kSequenceOffset));
-}
 
 TableError TableReader::read(std::u16string_view sid, TableSnapshot* out, const ReadLimits& limits) const noexcept {
   try {

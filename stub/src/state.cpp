@@ -22,6 +22,7 @@
 namespace mapidispatch::stub {
 
 HMODULE g_self = nullptr;
+constinit HotState g_hot;
 
 const ExportInfo kExports[kExportCount] = {
 #define MD_EXPORT(slot, ordinal, primary, alternate, family, bytes, known, nargs) \
@@ -32,14 +33,11 @@ const ExportInfo kExports[kExportCount] = {
 
 namespace {
 
-// A sequence count no table ever has: "no table mapped". Odd, like an in-progress write.
-constexpr uint32_t kNoTable = 0xFFFFFFFFu;
 // How long a registry-mode decision stands before the stub tries the table and the registry
 // again. Short enough that a service started after a process is noticed; long enough that a
 // process calling MAPI in a loop does not re-read the registry on every call.
 constexpr uint64_t kFallbackRetryMs = 30000;
 
-void* const kAbsent = reinterpret_cast<void*>(1);
 
 // SRW locks need no initialisation, so nothing of this runs in DllMain.
 class SrwLock {
@@ -69,18 +67,11 @@ bool same_path(const std::wstring& a, const std::wstring& b) {
 
 // ---- Family state -----------------------------------------------------------------------------
 
-struct FamilyState {
-  std::atomic<uint32_t> sequence{kNoTable - 2};  // matches nothing until the first decision
-  std::atomic<const Decision*> decision{nullptr};
-};
-
 struct Globals {
   SrwLock bind_lock;  // slow path: table, providers, decisions
-  FamilyState families[2];
 
   // The table: opened once, on the first slow path; retried while missing or untrusted.
   std::unique_ptr<ReadOnlySection> section;
-  std::atomic<const TableReader*> reader{nullptr};
   std::optional<TableReader> reader_storage;
   uint64_t next_table_try = 0;
   bool registry_mode = false;
@@ -98,15 +89,12 @@ struct Globals {
 
   // Extended MAPI binding.
   SrwLock ext_lock;
-  std::atomic<Provider*> ext_bound{nullptr};
   int ext_init_count = 0;
 
   // Simple MAPI sessions and buffers.
   SrwLock owner_lock;
   std::unordered_map<uintptr_t, Provider*> sessions;
   std::unordered_map<const void*, Provider*> buffers;
-  std::atomic<size_t> session_count{0};
-  std::atomic<size_t> buffer_count{0};
 
   std::atomic<bool> prefirstrun_shown{false};
   SrwLock trace_lock;
@@ -117,7 +105,7 @@ Globals& g() {
   return globals;
 }
 
-FamilyState& state_of(Family f) { return g().families[f == Family::kSimple ? 0 : 1]; }
+FamilyState& state_of(Family f) { return g_hot.families[f == Family::kSimple ? 0 : 1]; }
 
 std::u16string process_user_sid() {
   HANDLE token = nullptr;
@@ -147,7 +135,7 @@ void read_settings_locked(Globals& s) {
 
 // Maps the table if it is not mapped yet and it is time to try. Under bind_lock.
 void ensure_table_locked(Globals& s) {
-  if (s.registry_mode || s.reader.load(std::memory_order_relaxed) != nullptr) return;
+  if (s.registry_mode || g_hot.reader.load(std::memory_order_relaxed) != nullptr) return;
   const uint64_t now = ::GetTickCount64();
   if (now < s.next_table_try) return;
   s.next_table_try = now + kFallbackRetryMs;
@@ -170,7 +158,7 @@ void ensure_table_locked(Globals& s) {
   s.section = std::move(section);
   s.reader_storage.emplace(s.section->bytes());
   // Release: the reader object is complete before another thread's acquire load can see it.
-  s.reader.store(&*s.reader_storage, std::memory_order_release);
+  g_hot.reader.store(&*s.reader_storage, std::memory_order_release);
 }
 
 Provider* load_provider_locked(Globals& s, const std::u16string& path16, std::string* why) {
@@ -206,7 +194,6 @@ Provider* load_provider_locked(Globals& s, const std::u16string& path16, std::st
 const Decision* intern_locked(Globals& s, Decision d) {
   for (auto& e : s.decisions) {
     if (e->provider == d.provider && e->supports_utf8 == d.supports_utf8 && e->status == d.status &&
-        e->from_fallback == d.from_fallback && e->retry_at == d.retry_at &&
         e->prefirstrun_message == d.prefirstrun_message && e->prefirstrun_caption == d.prefirstrun_caption)
       return e.get();
   }
@@ -233,11 +220,12 @@ const Decision* rebind(Family family) {
   read_settings_locked(s);
   ensure_table_locked(s);
   FamilyState& fs = state_of(family);
-  const TableReader* reader = s.reader.load(std::memory_order_relaxed);
+  const TableReader* reader = g_hot.reader.load(std::memory_order_relaxed);
   const uint32_t seq = reader ? reader->sequence() : kNoTable;
   const uint64_t now = ::GetTickCount64();
   if (const Decision* d = fs.decision.load(std::memory_order_relaxed);
-      d != nullptr && fs.sequence.load(std::memory_order_relaxed) == seq && (!d->from_fallback || now < d->retry_at))
+      d != nullptr && fs.sequence.load(std::memory_order_relaxed) == seq &&
+      (fs.retry_at.load(std::memory_order_relaxed) == 0 || now < fs.retry_at.load(std::memory_order_relaxed)))
     return d;  // another thread rebound while this one waited
 
   ScopeResolution machine;
@@ -271,7 +259,8 @@ const Decision* rebind(Family family) {
         s.fb_user.reset();
         source += "; " + why;
       }
-      s.fb_expires = now + kFallbackRetryMs;
+      // Forced registry mode resolves on every call, as the Windows stub does.
+      s.fb_expires = s.registry_mode ? now : now + kFallbackRetryMs;
     }
     machine = *s.fb_machine;
     user = s.fb_user;
@@ -284,8 +273,6 @@ const Decision* rebind(Family family) {
   d.status = dd.status;
   d.prefirstrun_message = wide(dd.prefirstrun_message);
   d.prefirstrun_caption = wide(dd.prefirstrun_caption);
-  d.from_fallback = !from_table;
-  d.retry_at = from_table ? 0 : now + kFallbackRetryMs;
   std::string load_error;
   if (dd.usable) {
     d.provider = load_provider_locked(s, dd.path, &load_error);
@@ -295,6 +282,7 @@ const Decision* rebind(Family family) {
   // Release, decision before count: a thread whose acquire load of fs.sequence sees `seq` also
   // sees this decision (or a later one).
   fs.decision.store(published, std::memory_order_release);
+  fs.retry_at.store(from_table ? 0 : (s.registry_mode ? now : now + kFallbackRetryMs), std::memory_order_release);
   fs.sequence.store(seq, std::memory_order_release);
   trace("bind " + std::string(to_string(family)) + ": " +
         (published->provider ? narrow(published->provider->path) : std::string("(nothing)")) + " via " + source +
@@ -310,44 +298,31 @@ int slot_of_ordinal(int ordinal) {
   return -1;
 }
 
-void* Provider::proc(int slot) {
-  // Acquire pairs with the release below: a cached pointer is a complete lookup result.
-  void* p = procs[slot].load(std::memory_order_acquire);
-  if (p == nullptr) {
-    const ExportInfo& e = kExports[slot];
-    FARPROC f = nullptr;
-    if (e.primary[0] == '\0') {
-      f = ::GetProcAddress(module, MAKEINTRESOURCEA(e.ordinal));  // exported by ordinal only
-    } else {
-      f = ::GetProcAddress(module, e.primary);
-      if (f == nullptr && e.alternate[0] != '\0') f = ::GetProcAddress(module, e.alternate);
-    }
-    p = f != nullptr ? reinterpret_cast<void*>(f) : kAbsent;
-    procs[slot].store(p, std::memory_order_release);  // racing threads store the same value
+void* Provider::lookup(int slot) {
+  const ExportInfo& e = kExports[slot];
+  FARPROC f = nullptr;
+  if (e.primary[0] == '\0') {
+    f = ::GetProcAddress(module, MAKEINTRESOURCEA(e.ordinal));  // exported by ordinal only
+  } else {
+    f = ::GetProcAddress(module, e.primary);
+    if (f == nullptr && e.alternate[0] != '\0') f = ::GetProcAddress(module, e.alternate);
   }
-  return p == kAbsent ? nullptr : p;
+  void* p = f != nullptr ? reinterpret_cast<void*>(f) : absent();
+  // Release: pairs with proc()'s acquire. Racing threads store the same value.
+  procs[slot].store(p, std::memory_order_release);
+  return p;
 }
 
-const Decision* current(Family family) noexcept {
-  FamilyState& fs = state_of(family);
-  // The fast path. Acquire on the reader pointer: it was published complete (ensure_table).
-  const TableReader* reader = g().reader.load(std::memory_order_acquire);
-  const uint32_t seq = reader ? reader->sequence() : kNoTable;  // the one acquire load of the count
-  if (seq == fs.sequence.load(std::memory_order_acquire)) {
-    const Decision* d = fs.decision.load(std::memory_order_acquire);
-    if (d != nullptr && (!d->from_fallback || ::GetTickCount64() < d->retry_at)) return d;
-  }
+const Decision* rebind_family(Family family) noexcept {
   try {
     return rebind(family);
   } catch (...) {
     // Out of memory on the slow path: keep whatever was decided before, else nothing serves.
     static const Decision nothing{};
-    const Decision* d = fs.decision.load(std::memory_order_acquire);
+    const Decision* d = state_of(family).decision.load(std::memory_order_acquire);
     return d != nullptr ? d : &nothing;
   }
 }
-
-Provider* bound_extended() noexcept { return g().ext_bound.load(std::memory_order_acquire); }
 
 HRESULT initialize(void* init_struct) noexcept {
   using Fn = HRESULT(WINAPI*)(void*);
@@ -364,13 +339,13 @@ HRESULT initialize(void* init_struct) noexcept {
   }
   std::lock_guard<SrwLock> hold(s.ext_lock);
   inside = true;
-  Provider* p = s.ext_init_count > 0 ? s.ext_bound.load(std::memory_order_relaxed) : current(Family::kExtended)->provider;
+  Provider* p = s.ext_init_count > 0 ? g_hot.ext_bound.load(std::memory_order_relaxed) : current(Family::kExtended)->provider;
   HRESULT hr = kMapiECallFailed;
   void* fn = p ? p->proc(slot_of_ordinal(20)) : nullptr;
   if (fn != nullptr) hr = reinterpret_cast<Fn>(fn)(init_struct);
   if (SUCCEEDED(hr)) {
     if (s.ext_init_count++ == 0) {
-      s.ext_bound.store(p, std::memory_order_release);
+      g_hot.ext_bound.store(p, std::memory_order_release);
       trace("extended: bound to " + narrow(p->path));
     }
   }
@@ -385,9 +360,9 @@ void uninitialize() noexcept {
   Provider* p = nullptr;
   {
     std::lock_guard<SrwLock> hold(s.ext_lock);
-    p = s.ext_bound.load(std::memory_order_relaxed);
+    p = g_hot.ext_bound.load(std::memory_order_relaxed);
     if (s.ext_init_count > 0 && --s.ext_init_count == 0) {
-      s.ext_bound.store(nullptr, std::memory_order_release);
+      g_hot.ext_bound.store(nullptr, std::memory_order_release);
       trace("extended: unbound from " + (p ? narrow(p->path) : std::string("?")));
     }
   }
@@ -400,13 +375,12 @@ void remember_session(uintptr_t session, Provider* p) noexcept {
   try {
     std::lock_guard<SrwLock> hold(g().owner_lock);
     g().sessions[session] = p;
-    g().session_count.store(g().sessions.size(), std::memory_order_relaxed);
+    g_hot.session_count.store(g().sessions.size(), std::memory_order_relaxed);
   } catch (...) {
   }
 }
 
-Provider* session_owner(uintptr_t session) noexcept {
-  if (session == 0 || g().session_count.load(std::memory_order_relaxed) == 0) return nullptr;
+Provider* session_owner_slow(uintptr_t session) noexcept {
   std::lock_guard<SrwLock> hold(g().owner_lock);
   auto it = g().sessions.find(session);
   return it == g().sessions.end() ? nullptr : it->second;
@@ -415,7 +389,7 @@ Provider* session_owner(uintptr_t session) noexcept {
 void forget_session(uintptr_t session) noexcept {
   std::lock_guard<SrwLock> hold(g().owner_lock);
   g().sessions.erase(session);
-  g().session_count.store(g().sessions.size(), std::memory_order_relaxed);
+  g_hot.session_count.store(g().sessions.size(), std::memory_order_relaxed);
 }
 
 void remember_buffer(const void* buffer, Provider* p) noexcept {
@@ -423,7 +397,7 @@ void remember_buffer(const void* buffer, Provider* p) noexcept {
   try {
     std::lock_guard<SrwLock> hold(g().owner_lock);
     g().buffers[buffer] = p;
-    g().buffer_count.store(g().buffers.size(), std::memory_order_relaxed);
+    g_hot.buffer_count.store(g().buffers.size(), std::memory_order_relaxed);
   } catch (...) {
   }
 }
@@ -431,13 +405,13 @@ void remember_buffer(const void* buffer, Provider* p) noexcept {
 Provider* take_buffer_owner(const void* buffer) noexcept {
   // Most MAPIFreeBuffer calls free Extended MAPI memory: with no Simple MAPI buffer outstanding
   // they cost one relaxed load here, no lock.
-  if (buffer == nullptr || g().buffer_count.load(std::memory_order_relaxed) == 0) return nullptr;
+  if (buffer == nullptr || g_hot.buffer_count.load(std::memory_order_relaxed) == 0) return nullptr;
   std::lock_guard<SrwLock> hold(g().owner_lock);
   auto it = g().buffers.find(buffer);
   if (it == g().buffers.end()) return nullptr;
   Provider* p = it->second;
   g().buffers.erase(it);
-  g().buffer_count.store(g().buffers.size(), std::memory_order_relaxed);
+  g_hot.buffer_count.store(g().buffers.size(), std::memory_order_relaxed);
   return p;
 }
 

@@ -14,11 +14,13 @@
 //!   decide_dispatch() (dispatch.h), loads the provider if it is new, and publishes the new
 //!   decision. When the table is missing, untrusted, stopped, busy or invalid, it resolves from
 //!   the registry itself (registry_fallback.cpp) and caches that for the process, retrying the
-//!   table now and then.
+//!   table and the registry every 30 seconds.
 //! - Safe points: a Simple MAPI session and the buffers its calls returned stay with the
 //!   provider that made them; Extended MAPI binds at the first MAPIInitialize and may rebind after
 //!   the last MAPIUninitialize.
-//! - Environment (diagnostics and tests): MAPIDISPATCH_MODE=registry forces the registry mode;
+//! - Environment (diagnostics and tests): MAPIDISPATCH_MODE=registry forces the registry mode
+//!   the way the Windows stub works: no table, the registry resolved on every call (this is what
+//!   the benchmarks compare the table with);
 //!   MAPIDISPATCH_SECTION names another table section (it must still pass the trust check);
 //!   MAPIDISPATCH_TRACE=FILE appends one line per binding decision; MAPIDISPATCH_NO_UI=1
 //!   suppresses the PreFirstRun message box.
@@ -34,6 +36,7 @@
 #include <string>
 
 #include "mapidispatch/dispatch.h"
+#include "mapidispatch/table.h"
 
 namespace mapidispatch::stub {
 
@@ -67,26 +70,70 @@ struct Provider {
   std::atomic<void*> procs[kExportCount] = {};
 
   //! The entry point for an export slot: the form that was called, then the other form.
-  void* proc(int slot);
+  //! Inline fast path: one acquire load once the slot has been looked up.
+  void* proc(int slot) {
+    void* p = procs[slot].load(std::memory_order_acquire);  // pairs with lookup()'s release
+    if (p == nullptr) p = lookup(slot);
+    return p == absent() ? nullptr : p;
+  }
+  static void* absent() { return reinterpret_cast<void*>(1); }
+
+ private:
+  void* lookup(int slot);
 };
 
 //! What a family's calls go to, as of one table sequence count. Immutable once published.
 struct Decision {
   Provider* provider = nullptr;  //!< nullptr: nothing serves this family.
   bool supports_utf8 = false;
-  bool from_fallback = false;    //!< Registry mode: re-checked when retry_at passes.
-  uint64_t retry_at = 0;         //!< GetTickCount64() deadline for from_fallback decisions.
   TargetStatus status = TargetStatus::kNotConfigured;
   std::wstring prefirstrun_message;
   std::wstring prefirstrun_caption;
 };
 
-//! The decision for `family` now (fast path; slow path when the table changed). Never null.
-const Decision* current(Family family) noexcept;
+//! A sequence count no table ever has: "no table mapped". Odd, like an in-progress write.
+inline constexpr uint32_t kNoTable = 0xFFFFFFFFu;
+
+//! Per family: the decision and the table sequence count it was made at.
+struct FamilyState {
+  std::atomic<uint32_t> sequence{kNoTable - 2};  //!< Matches nothing until the first decision.
+  std::atomic<const Decision*> decision{nullptr};
+  std::atomic<uint64_t> retry_at{0};  //!< Registry-mode decisions: GetTickCount64() deadline; 0 = none.
+};
+
+//! What every call reads: constant-initialized atomics, so nothing is constructed at load time
+//! and the fast path has no initialization guard.
+struct HotState {
+  FamilyState families[2];                          //!< [0] Simple, [1] Extended.
+  std::atomic<const TableReader*> reader{nullptr};  //!< Set once, when the table is first trusted.
+  std::atomic<Provider*> ext_bound{nullptr};
+  std::atomic<size_t> session_count{0};
+  std::atomic<size_t> buffer_count{0};
+};
+extern constinit HotState g_hot;
+
+//! The slow path of current(): re-reads the table (or the registry) and rebinds.
+const Decision* rebind_family(Family family) noexcept;
+
+//! The decision for `family` now. Never null. The fast path, inline: one acquire load of the
+//! table's sequence count compared with the family's, then the cached decision.
+inline const Decision* current(Family family) noexcept {
+  FamilyState& fs = g_hot.families[family == Family::kSimple ? 0 : 1];
+  // Acquire on the reader pointer: it was published complete (ensure_table).
+  const TableReader* reader = g_hot.reader.load(std::memory_order_acquire);
+  const uint32_t seq = reader ? reader->sequence() : kNoTable;  // the one acquire load of the count
+  // Acquire: the decision stored before this count (release, in the slow path) is visible.
+  if (seq == fs.sequence.load(std::memory_order_acquire)) {
+    const Decision* d = fs.decision.load(std::memory_order_acquire);
+    const uint64_t retry_at = fs.retry_at.load(std::memory_order_relaxed);
+    if (d != nullptr && (retry_at == 0 || ::GetTickCount64() < retry_at)) return d;
+  }
+  return rebind_family(family);
+}
 
 //! The Extended MAPI provider bound between the first MAPIInitialize and the last
 //! MAPIUninitialize, or nullptr.
-Provider* bound_extended() noexcept;
+inline Provider* bound_extended() noexcept { return g_hot.ext_bound.load(std::memory_order_acquire); }
 
 //! MAPIInitialize / MAPIUninitialize bookkeeping (the exports call these).
 HRESULT initialize(void* init_struct) noexcept;
@@ -94,7 +141,13 @@ void uninitialize() noexcept;
 
 //! Who owns a Simple MAPI session handle or a buffer a Simple MAPI call returned.
 void remember_session(uintptr_t session, Provider* p) noexcept;
-Provider* session_owner(uintptr_t session) noexcept;
+Provider* session_owner_slow(uintptr_t session) noexcept;
+//! The provider of an open session; nullptr for 0 or an unknown handle. With no session open it
+//! costs one relaxed load.
+inline Provider* session_owner(uintptr_t session) noexcept {
+  if (session == 0 || g_hot.session_count.load(std::memory_order_relaxed) == 0) return nullptr;
+  return session_owner_slow(session);
+}
 void forget_session(uintptr_t session) noexcept;
 void remember_buffer(const void* buffer, Provider* p) noexcept;
 Provider* take_buffer_owner(const void* buffer) noexcept;
