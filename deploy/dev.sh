@@ -108,10 +108,25 @@ run_tests() {
   [ "$TOTAL_FAILED" -eq 0 ]
 }
 
+# Runs a command with a temporary Wine prefix of its own (persistent server; removed afterwards).
+with_wine_prefix() {
+  local prefix rc
+  prefix="$(mktemp -d /tmp/mapidispatch-wine.XXXXXX)"
+  "$root/cmake/wine-prefix.sh" setup "$prefix" || return 1
+  ( . "$root/cmake/wine-env.sh" && md_find_wine && export WINEPREFIX="$prefix" && "$@" )
+  rc=$?
+  "$root/cmake/wine-prefix.sh" cleanup "$prefix" >/dev/null
+  return $rc
+}
+
+run_stub_bench() { "$WINE" build/mingw-x64/tests/stub/stub_bench.exe "$@"; }
+
 bench() {
-  PRESETS=native build || return 1
-  say "table benchmarks (build/native/tests/bench/table_bench)"
+  PRESETS="native mingw-x64" build || return 1
+  say "table benchmarks, native (build/native/tests/bench/table_bench)"
   build/native/tests/bench/table_bench --benchmark_counters_tabular=true
+  say "stub benchmarks, Windows x64 under Wine (build/mingw-x64/tests/stub/stub_bench.exe)"
+  with_wine_prefix run_stub_bench
 }
 
 case "${1:-}" in

@@ -1,20 +1,46 @@
 // Copyright MapiDispatch authors.
 //
-// PENDING the resolver (issue #3): until it lands in common/, the registry mode resolves
-// nothing, so a process without a trusted table fails its calls as the Windows stub would with
-// no mail client. This file is where the resolver plugs in.
+// The stub's registry mode: the resolver the service runs, over this process's own HKCU and
+// HKLM, its environment, the live file system and Windows Installer (existing installs only).
+// The answer is for this process's bitness, so a provider of the other bitness comes back
+// kWrongBitness with its reason instead of being loaded.
 
 #include "registry_fallback.h"
 
+#include <windows.h>
+
+#include "mapidispatch/dispatch.h"
+#include "mapidispatch/resolver.h"
+#include "mapidispatch/win32/resolver_win.h"
+#include "stub.h"
+
 namespace mapidispatch::stub {
 
-bool resolve_from_registry(const std::u16string&, ScopeResolution*, std::optional<ScopeResolution>*,
+bool resolve_from_registry(const std::u16string& sid, ScopeResolution* machine, std::optional<ScopeResolution>* user,
                            std::string* why) noexcept {
   try {
-    *why = "registry resolution not available in this build";
+    ResolverOptions options;
+    options.process_machine = machine_of(this_process_bitness());
+    options.stub_paths = win32::default_stub_paths();
+    wchar_t self[MAX_PATH * 4];
+    const DWORD n = ::GetModuleFileNameW(g_self, self, static_cast<DWORD>(std::size(self)));
+    if (n > 0 && n < std::size(self)) options.stub_paths.emplace_back(self, self + n);
+    // HKCU before HKLM is the resolver's rule, so the current user's scope is the whole answer
+    // for this process: it serves as the "machine" scope of decide_dispatch().
+    ScopeResolution scope;
+    const ResolveStatus status = win32::resolve_live(ScopeRequest::current_user(sid), options, &scope);
+    if (status != ResolveStatus::kOk) {
+      *why = "registry resolution failed: " + std::string(to_string(status));
+      return false;
+    }
+    scope.kind = ScopeKind::kMachine;
+    scope.sid.clear();
+    *machine = std::move(scope);
+    user->reset();
+    return true;
   } catch (...) {
+    return false;
   }
-  return false;
 }
 
 }  // namespace mapidispatch::stub

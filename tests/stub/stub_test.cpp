@@ -191,6 +191,42 @@ class World {
 
 bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
 
+// HKCU\Software\Clients\Mail pointing at a test provider, for the registry mode; the previous
+// state comes back when it goes out of scope.
+class RegistryClient {
+ public:
+  explicit RegistryClient(const wchar_t* provider) {
+    RegCreateKeyExW(HKEY_CURRENT_USER, L"Software\\Clients\\Mail", 0, nullptr, 0, KEY_ALL_ACCESS, nullptr, &mail_, nullptr);
+    DWORD size = sizeof old_;
+    had_default_ = RegQueryValueExW(mail_, nullptr, nullptr, nullptr, reinterpret_cast<BYTE*>(old_), &size) == ERROR_SUCCESS;
+    point_at(provider);
+  }
+  void point_at(const wchar_t* provider) {
+    set(mail_, nullptr, kClient);
+    HKEY client = nullptr;
+    RegCreateKeyExW(mail_, kClient, 0, nullptr, 0, KEY_ALL_ACCESS, nullptr, &client, nullptr);
+    const std::wstring path = provider_path(provider);
+    set(client, L"DLLPath", path.c_str());
+    set(client, L"DLLPathEx", path.c_str());
+    RegCloseKey(client);
+  }
+  ~RegistryClient() {
+    RegDeleteTreeW(mail_, kClient);
+    if (had_default_) set(mail_, nullptr, old_); else RegDeleteValueW(mail_, nullptr);
+    RegCloseKey(mail_);
+  }
+
+ private:
+  static void set(HKEY k, const wchar_t* name, const wchar_t* value) {
+    RegSetValueExW(k, name, 0, REG_SZ, reinterpret_cast<const BYTE*>(value),
+                   static_cast<DWORD>((wcslen(value) + 1) * sizeof(wchar_t)));
+  }
+  static constexpr const wchar_t* kClient = L"MapiDispatch Stub Test";
+  HKEY mail_ = nullptr;
+  bool had_default_ = false;
+  wchar_t old_[512] = {};
+};
+
 // Simple MAPI structures, as mapi.h lays them out.
 struct MessageA {
   ULONG reserved; LPSTR subject, note_text, message_type, date_received, conversation_id; ULONG flags;
@@ -356,13 +392,13 @@ MD_CHILD_MAIN(missing_exports_fail_with_the_family_code) {
 
 MD_CHILD_MAIN(stopped_writer_means_registry) {
   World w;
+  RegistryClient registry(L"prov_simple");
   w.publish(machine_scope(L"prov_a", L"prov_a"));
   CHECK_EQ_U(send(w, "1"), 0u);
   CHECK_THAT(starts_with(w.last_call(), "A MAPISendMail"));
-  const size_t before = w.calls().size();
   w.writer().mark_stopped();
-  send(w, "2");  // served by whatever the registry says; never by the stopped table
-  CHECK_EQ_U(w.calls().size(), before);
+  CHECK_EQ_U(send(w, "2"), 0u);  // served by what the registry says, never by the stopped table
+  CHECK_THAT(starts_with(w.last_call(), "S MAPISendMail"));
   CHECK_THAT(w.trace().find("via registry (table: the table's writer has stopped") != std::string::npos);
   w.publish(machine_scope(L"prov_b", L"prov_b"));  // the writer is back
   CHECK_EQ_U(send(w, "3"), 0u);
@@ -372,6 +408,7 @@ MD_CHILD_MAIN(stopped_writer_means_registry) {
 
 MD_CHILD_MAIN(corrupted_table_means_registry) {
   World w;
+  RegistryClient registry(L"prov_simple");
   w.publish(machine_scope(L"prov_a", L"prov_a"));
   CHECK_EQ_U(send(w, "1"), 0u);
   const size_t before = w.calls().size();
@@ -383,14 +420,16 @@ MD_CHILD_MAIN(corrupted_table_means_registry) {
   std::memcpy(&h, bytes.data(), sizeof h);
   bytes[h.payload_end - 8] ^= std::byte{0xFF};  // inside the last record
   seqlock::write_end(count, odd);
-  send(w, "2");
-  CHECK_EQ_U(w.calls().size(), before);
+  CHECK_EQ_U(send(w, "2"), 0u);
+  CHECK_EQ_U(w.calls().size(), before + 1);
+  CHECK_THAT(starts_with(w.last_call(), "S MAPISendMail"));  // the registry's answer
   CHECK_THAT(w.trace().find("table checksum mismatch") != std::string::npos);
   return g_failures;
 }
 
 MD_CHILD_MAIN(untrusted_section_is_ignored) {
   World w;
+  RegistryClient registry(L"prov_simple");
   // A section squatted by a user: a valid table pointing at provider A, but owned by a user SID.
   const std::string name = test::unique_name("mdsquat");
   PSECURITY_DESCRIPTOR sd = nullptr;
@@ -407,8 +446,9 @@ MD_CHILD_MAIN(untrusted_section_is_ignored) {
   void* view = MapViewOfFile(h, FILE_MAP_WRITE, 0, 0, 0);
   std::memcpy(view, image.data(), image.size());
   w.use_section(name);
-  send(w, "x");
-  CHECK_THAT(w.calls().empty());
+  CHECK_EQ_U(send(w, "x"), 0u);
+  CHECK_EQ_U(w.calls().size(), 1u);
+  CHECK_THAT(starts_with(w.last_call(), "S MAPISendMail"));  // the registry, not the squatter's A
   CHECK_THAT(w.trace().find("table: untrusted, ignored: the section is owned by S-1-5-21-1-2-3-1001") != std::string::npos);
   UnmapViewOfFile(view);
   CloseHandle(h);
@@ -460,6 +500,24 @@ MD_CHILD_MAIN(send_mail_w_rules) {
   return g_failures;
 }
 
+MD_CHILD_MAIN(forced_registry_mode_resolves_every_call) {
+  World w;
+  RegistryClient registry(L"prov_simple");
+  w.publish(machine_scope(L"prov_a", L"prov_a"));  // ignored in the forced registry mode
+  SetEnvironmentVariableW(L"MAPIDISPATCH_MODE", L"registry");
+  CHECK_EQ_U(send(w, "1"), 0u);
+  CHECK_THAT(starts_with(w.last_call(), "S MAPISendMail"));
+  registry.point_at(L"prov_b");  // no restart, no table: the next call follows the registry
+  CHECK_EQ_U(send(w, "2"), 0u);
+  CHECK_THAT(starts_with(w.last_call(), "B MAPISendMail"));
+  registry.point_at(L"prov_x86");  // a 32-bit provider for this 64-bit process: never loaded
+  CHECK_EQ_U(send(w, "3"), 2u);
+  CHECK_THAT(GetModuleHandleW(provider_path(L"prov_x86").c_str()) == nullptr);
+  CHECK_THAT(w.trace().find("wrong-bitness") != std::string::npos);
+  CHECK_THAT(w.trace().find("via registry (forced)") != std::string::npos);
+  return g_failures;
+}
+
 // ---- The tests ------------------------------------------------------------------------------
 
 class Stub : public ::testing::TestWithParam<const char*> {};
@@ -476,6 +534,7 @@ INSTANTIATE_TEST_SUITE_P(InAFreshProcess, Stub,
                                            "wrong_bitness_is_never_loaded", "missing_exports_fail_with_the_family_code",
                                            "stopped_writer_means_registry", "corrupted_table_means_registry",
                                            "untrusted_section_is_ignored", "prefirstrun_once_then_error_codes",
+                                           "forced_registry_mode_resolves_every_call",
                                            "send_mail_w_rules"),
                          [](const auto& p) { return std::string(p.param); });
 

@@ -14,9 +14,20 @@ __declspec(dllexport) HRESULT WINAPI MAPIInitialize(void*) { return S_OK; }
 __declspec(dllexport) void WINAPI MAPIUninitialize() {}
 // Exported as "UlAddRef@4" (bench_provider.def): a utility function of the Extended family.
 ULONG WINAPI md_UlAddRef(ULONG* p) { return p ? ++*p : 0; }
+// The rest of the entry points the resolver requires of a provider of each family.
 __declspec(dllexport) ULONG WINAPI MAPILogon(ULONG_PTR, LPSTR, LPSTR, ULONG, ULONG, ULONG_PTR* s) {
   *s = 1;
   return 0;
+}
+__declspec(dllexport) ULONG WINAPI MAPILogoff(ULONG_PTR, ULONG_PTR, ULONG, ULONG) { return 0; }
+__declspec(dllexport) ULONG WINAPI MAPIFreeBuffer(void*) { return 0; }
+__declspec(dllexport) HRESULT WINAPI MAPILogonEx(ULONG_PTR, LPSTR, LPSTR, ULONG, void** s) {
+  *s = nullptr;
+  return S_OK;
+}
+__declspec(dllexport) HRESULT WINAPI MAPIAllocateBuffer(ULONG, void** out) {
+  *out = nullptr;
+  return E_OUTOFMEMORY;
 }
 
 }  // extern "C"
