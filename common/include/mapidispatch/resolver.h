@@ -1,0 +1,158 @@
+// Copyright MapiDispatch authors.
+//
+//! \file
+//! The resolver: registry state in, the answer Windows' MAPI stub would give out, per scope, with
+//! the reason for every part of it. The rules are mapi-stub-behaviour.md sections 1, 2 and 5;
+//! this header says how each is applied. Portable C++; the platform comes in through four
+//! interfaces (Registry, FileSystem, MsiComponents, Environment), so the same code runs in the
+//! service, in the stub (no logging, no Boost, no exceptions out of the entry points), and in
+//! `mapidispatch resolve` on an export.
+//!
+//! The algorithm, for one scope (HKCU below means the scope's user hive; the machine scope has
+//! none):
+//!  1. Default client: (Default) of HKCU\Software\Clients\Mail, else of HKLM's. A name from HKCU
+//!     whose key exists only under HKLM uses the HKLM key. An HKCU default that differs from
+//!     HKLM's is recorded (rule "hkcu-shadows-hklm": the stale per-user default users cannot see).
+//!  2. Client key: MSIComponentID first (Windows Installer qualified component; qualifiers
+//!     "<lcid>\NT" then "<lcid>" for the LCIDs of MSIApplicationLCID, MSIOfficeLCID (REG_MULTI_SZ:
+//!     a subkey, then value names holding DWORD LCIDs, looked up under HKCU\Software\Policy,
+//!     HKCU\Software, then HKLM\Software), the user default LCID (HKCU\Control Panel\International
+//!     Locale), the system default LCID (HKLM\SYSTEM\CurrentControlSet\Control\Nls\Language
+//!     Default), then 1033). INSTALLMODE_EXISTING only, never INSTALLMODE_DEFAULT, whatever
+//!     MSIInstallOnWTS says: resolution never starts an install. A component found serves both
+//!     families; one not installed falls back to DLLPath / DLLPathEx, and a family with neither
+//!     is kComponentNotInstalled.
+//!  3. DLLPath (Simple MAPI) and DLLPathEx (Extended MAPI), REG_SZ or REG_EXPAND_SZ (expanded
+//!     through Environment), SupportUTF8 (DWORD, non-zero = true).
+//!  4. Each path is checked: text (empty, relative, drive-relative, device, `.`/`..`, bad
+//!     characters, reserved names, > 32,767 characters: kInvalidPath), the recursion guard
+//!     (bare mapi32.dll or one of ResolverOptions::stub_paths: kRecursive), UNC policy (denied
+//!     unless allow_unc_paths: kDeniedByPolicy), then the file (kMissing), PE DLL (kNotADll),
+//!     machine (recorded; kWrongBitness only when a process machine is given) and the family's
+//!     exports (kMissingExports, see pe_image.h).
+//!  5. mapi32x: `<system directory>\mapi32x.dll`, usable only if `mapisvc.inf` is beside it;
+//!     checked like a provider of both families; source kFallback.
+//!  6. PreFirstRun of Clients\Mail (HKCU, then HKLM): `<message>*<caption>`, split at the last '*'.
+//!  7. MSMapiApps (HKLM\Software\Microsoft\Windows Messaging Subsystem\MSMapiApps, in the
+//!     resolution's registry view): one AppOverride per value (module name -> client, empty data
+//!     -> mapi32x.dll), in enumeration order, at most max_overrides; each named client resolved
+//!     as in 2-4 (its key: HKLM's; memoised, so thousands of overrides of one client cost one
+//!     resolution). Values that are not file names or not strings are skipped, with a reason.
+//!
+//! Hostile input never crashes and never goes unexplained: each value of the wrong type, string
+//! with hidden data after a NUL, over-long string or path, missing key gives a status and a
+//! reason. Work is bounded: a fixed number of registry reads per client, at most 10 Windows
+//! Installer calls per client, one PE probe per distinct path, max_overrides overrides.
+
+#ifndef MAPIDISPATCH_RESOLVER_H_
+#define MAPIDISPATCH_RESOLVER_H_
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "mapidispatch/environment.h"
+#include "mapidispatch/file_system.h"
+#include "mapidispatch/model.h"
+#include "mapidispatch/msi.h"
+#include "mapidispatch/registry.h"
+
+namespace mapidispatch {
+
+//! The platform the resolver reads. All four must outlive the call.
+//! The stub passes the Win32 implementations (win32::resolve_live does). The service, resolving
+//! other users from LocalSystem, should not expand their REG_EXPAND_SZ paths with its own
+//! environment: make_registry_environment(registry, &request.user_hive, sid, {}) gives the
+//! user's variables from the registry.
+struct ResolverServices {
+  const Registry& registry;
+  const FileSystem& files;
+  const MsiComponents& msi;
+  const Environment& environment;
+};
+
+//! Which scope to resolve.
+struct ScopeRequest {
+  ScopeKind kind = ScopeKind::kMachine;
+  //! kUser: the user's SID ("S-1-5-21-..."), copied to ScopeResolution::sid.
+  std::u16string sid;
+  //! kUser: where the user's hive is. kUsers + prefix <sid> for the service (HKEY_USERS\<sid>);
+  //! kCurrentUser + empty prefix for the stub and for an export's HKEY_CURRENT_USER.
+  HivePath user_hive{RegRoot::kCurrentUser, {}};
+
+  //! The machine scope.
+  static ScopeRequest machine() { return {}; }
+  //! A user scope read from HKEY_USERS\<sid> (the service).
+  static ScopeRequest user_from_users(std::u16string sid);
+  //! A user scope read from HKEY_CURRENT_USER (the stub); `sid` may be empty.
+  static ScopeRequest current_user(std::u16string sid);
+};
+
+//! How to resolve.
+struct ResolverOptions {
+  //! The machine of the process the answer is for. Unset (the service): bitness-neutral, a DLL of
+  //! any machine is kFound and its machine recorded for each stub to compare. Set (the CLI's
+  //! --bitness, a stub resolving for itself): a DLL of another machine is kWrongBitness.
+  std::optional<PeMachine> process_machine;
+  //! The registry view every key is read in.
+  RegView view = RegView::kDefault;
+  //! The administrator's policy (the service's AllowUncPaths parameter, the CLI's --allow-unc):
+  //! UNC provider paths are kDeniedByPolicy unless true.
+  bool allow_unc_paths = false;
+  //! The stub's own files: a provider path naming one of them (or the same file, per
+  //! FileSystem::same_file) is kRecursive. A bare "mapi32.dll" always is.
+  std::vector<std::u16string> stub_paths;
+  //! Where mapi32x.dll and mapisvc.inf are. Empty: %SystemRoot%\System32 from the Environment.
+  std::u16string system_directory;
+  //! At most this many MSMapiApps values are read (the table's limit is 4096).
+  size_t max_overrides = 4096;
+};
+
+//! One step of how an answer was reached.
+struct ExplanationStep {
+  std::string rule;        //!< Stable identifier (docs/resolver.md lists them), e.g. "default-client".
+  std::u16string key;      //!< Full key path, e.g. HKEY_LOCAL_MACHINE\Software\Clients\Mail.
+  std::u16string value;    //!< Value name ("(Default)" for the default value), or empty.
+  std::u16string detail;   //!< What was found and what it means.
+
+  bool operator==(const ExplanationStep&) const = default;
+};
+
+//! How the answer of one scope was reached, in order.
+struct Explanation {
+  std::vector<ExplanationStep> steps;
+  //! The first step with `rule`, or null.
+  const ExplanationStep* find(std::string_view rule) const;
+};
+
+enum class ResolveStatus {
+  kOk,             //!< *out is the answer (whatever its targets' statuses).
+  kOutOfMemory,    //!< Allocation failed; *out is unspecified.
+  kInternalError,  //!< An unexpected exception; *out is unspecified.
+};
+std::string_view to_string(ResolveStatus status);
+
+//! Resolves one scope. Never throws.
+ResolveStatus resolve_scope(const ScopeRequest& request, const ResolverServices& services,
+                            const ResolverOptions& options, ScopeResolution* out,
+                            Explanation* explanation = nullptr) noexcept;
+
+//! The SIDs under HKEY_USERS that have their own Software\Clients\Mail key (the user scopes the
+//! service publishes), in enumeration order; at most `limit`. Skips .DEFAULT, *_Classes and
+//! names that are not SIDs ("S-1-..."). Never throws (an allocation failure is
+//! std::errc::not_enough_memory).
+std::error_code list_user_scopes(const Registry& registry, std::vector<std::u16string>* sids,
+                                 size_t limit = 65535) noexcept;
+
+//! The explanation as text lines ("rule: key [value]: detail"), UTF-8, for logs.
+std::string explanation_to_text(const Explanation& explanation);
+
+//! The MSMapiApps override that applies to a process that loaded `module` (a file name, compared
+//! case-insensitively; a path is reduced to its file name), or null.
+const AppOverride* find_override(const ScopeResolution& resolution, std::u16string_view module);
+
+}  // namespace mapidispatch
+
+#endif  // MAPIDISPATCH_RESOLVER_H_

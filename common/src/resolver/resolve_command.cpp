@@ -1,0 +1,489 @@
+// Copyright MapiDispatch authors.
+
+#include "mapidispatch/resolve_command.h"
+
+#include <fstream>
+#include <iterator>
+#include <new>
+#include <optional>
+
+#include "mapidispatch/json_writer.h"
+#include "mapidispatch/reg_file.h"
+#include "mapidispatch/resolver.h"
+#include "mapidispatch/text.h"
+
+namespace mapidispatch {
+namespace {
+
+using text::utf16_to_utf8;
+using text::utf8_to_utf16;
+
+constexpr char kUsage[] =
+    "usage: mapidispatch resolve --from FILE.reg [--user SID | --machine] [--module NAME]\n"
+    "                            [--bitness x86|x64|arm64] [--root DIR] [--json] [--allow-unc]\n"
+    "                            [--stub-path PATH]... [--system-dir PATH]\n"
+    "                            [--msi-component {GUID},QUALIFIER=PATH]...\n"
+    "Resolves a registry export (reg export / regedit, UTF-16 or ANSI) as the MAPI stub would and\n"
+    "explains the answer. Without --user or --machine, the export's HKEY_CURRENT_USER is the user's\n"
+    "if it has one, else the machine scope is resolved. --root DIR maps the export's paths\n"
+    "(C:\\X\\a.dll -> DIR/C/X/a.dll) so files are checked; without it they are not.\n";
+
+struct Args {
+  std::string from;
+  std::optional<std::string> user;
+  bool machine = false;
+  std::optional<std::string> module;
+  std::optional<PeMachine> bitness;
+  std::optional<std::string> root;
+  bool json = false;
+  bool allow_unc = false;
+  std::vector<std::string> stub_paths;
+  std::optional<std::string> system_dir;
+  struct Msi {
+    std::u16string category, qualifier, path;
+  };
+  std::vector<Msi> msi;
+  bool help = false;
+};
+
+// Parses args; "" on success, else the message naming the bad argument.
+std::string parse_args(const std::vector<std::string>& args, Args* a) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string arg = args[i];
+    std::optional<std::string> inline_value;
+    if (arg.rfind("--", 0) == 0) {
+      const size_t eq = arg.find('=');
+      if (eq != std::string::npos) {
+        inline_value = arg.substr(eq + 1);
+        arg.resize(eq);
+      }
+    }
+    auto take = [&](std::string* v) -> std::string {
+      if (inline_value) {
+        *v = *inline_value;
+      } else if (i + 1 < args.size()) {
+        *v = args[++i];
+      } else {
+        return "the argument " + arg + " needs a value";
+      }
+      if (v->empty()) return "the argument " + arg + " needs a non-empty value";
+      return {};
+    };
+    auto flag = [&]() -> std::string {
+      if (inline_value) return "the argument " + arg + " takes no value";
+      return {};
+    };
+    std::string v;
+    std::string e;
+    if (arg == "--help" || arg == "-h") {
+      a->help = true;
+    } else if (arg == "--from") {
+      if (!(e = take(&v)).empty()) return e;
+      if (!a->from.empty()) return "the argument --from is given twice";
+      a->from = v;
+    } else if (arg == "--user") {
+      if (!(e = take(&v)).empty()) return e;
+      if (v.rfind("S-1-", 0) != 0 && v.rfind("s-1-", 0) != 0) return "the argument --user needs a SID (S-1-...), not '" + v + "'";
+      if (v.find('\\') != std::string::npos || v.size() > 184) return "the argument --user is not a SID: '" + v + "'";
+      a->user = v;
+    } else if (arg == "--machine") {
+      if (!(e = flag()).empty()) return e;
+      a->machine = true;
+    } else if (arg == "--module") {
+      if (!(e = take(&v)).empty()) return e;
+      a->module = v;
+    } else if (arg == "--bitness") {
+      if (!(e = take(&v)).empty()) return e;
+      if (v == "x86") a->bitness = PeMachine::kI386;
+      else if (v == "x64") a->bitness = PeMachine::kAmd64;
+      else if (v == "arm64") a->bitness = PeMachine::kArm64;
+      else return "the argument --bitness must be x86, x64 or arm64, not '" + v + "'";
+    } else if (arg == "--root") {
+      if (!(e = take(&v)).empty()) return e;
+      a->root = v;
+    } else if (arg == "--json") {
+      if (!(e = flag()).empty()) return e;
+      a->json = true;
+    } else if (arg == "--allow-unc") {
+      if (!(e = flag()).empty()) return e;
+      a->allow_unc = true;
+    } else if (arg == "--stub-path") {
+      if (!(e = take(&v)).empty()) return e;
+      a->stub_paths.push_back(v);
+    } else if (arg == "--system-dir") {
+      if (!(e = take(&v)).empty()) return e;
+      a->system_dir = v;
+    } else if (arg == "--msi-component") {
+      if (!(e = take(&v)).empty()) return e;
+      const size_t comma = v.find(',');
+      const size_t eq = v.find('=', comma == std::string::npos ? 0 : comma);
+      if (comma == std::string::npos || eq == std::string::npos || comma == 0 || eq == comma + 1 || eq + 1 == v.size()) {
+        return "the argument --msi-component needs {GUID},QUALIFIER=PATH, not '" + v + "'";
+      }
+      a->msi.push_back({utf8_to_utf16(v.substr(0, comma)), utf8_to_utf16(v.substr(comma + 1, eq - comma - 1)),
+                        utf8_to_utf16(v.substr(eq + 1))});
+    } else {
+      return "unknown argument '" + arg + "'";
+    }
+  }
+  if (a->help) return {};
+  if (a->from.empty()) return "the argument --from FILE.reg is required";
+  if (a->user && a->machine) return "the arguments --user and --machine exclude each other";
+  return {};
+}
+
+// Reports every path as unchecked: resolve ran without --root.
+class UncheckedFileSystem final : public FileSystem {
+ public:
+  FileKind stat(std::u16string_view, std::error_code* ec) const override {
+    *ec = std::make_error_code(std::errc::operation_not_supported);
+    return FileKind::kMissing;
+  }
+  std::error_code open(std::u16string_view, std::unique_ptr<ByteSource>*) const override {
+    return std::make_error_code(std::errc::operation_not_supported);
+  }
+  std::u16string description() const override {
+    return u"nothing: files are not checked without --root DIR (statuses 'missing' mean 'not checked')";
+  }
+};
+
+struct Effective {
+  const char* from;  // "override", "default", "fallback", "none"
+  const Target* target;
+};
+
+Effective effective(const ScopeResolution& r, const AppOverride* o, bool simple) {
+  const Target* candidate = &(simple ? r.simple : r.extended);
+  const char* from = "default";
+  if (o != nullptr) {
+    candidate = o->uses_mapi32x ? &r.mapi32x : &(simple ? o->simple : o->extended);
+    from = "override";
+  }
+  if (candidate->status == TargetStatus::kFound) return {from, candidate};
+  if (r.mapi32x.status == TargetStatus::kFound) return {"fallback", &r.mapi32x};
+  return {"none", candidate};
+}
+
+void json_target(JsonWriter* w, const Target& t) {
+  w->begin_object();
+  w->member("status", to_string(t.status));
+  w->member("machine", to_string(t.machine));
+  w->member("source", to_string(t.source));
+  w->member("path", std::u16string_view(t.path));
+  w->member("client", std::u16string_view(t.client));
+  w->member("reason", std::u16string_view(t.reason));
+  w->end_object();
+}
+
+struct Context {
+  const Args& args;
+  const RegFileResult& parsed;
+  const ScopeRequest& request;
+  const ResolverOptions& options;
+  const ScopeResolution& r;
+  const Explanation& why;
+  const AppOverride* module_override;
+  std::u16string hkcu_display;
+};
+
+void write_json(const Context& c, std::ostream& out) {
+  std::string s;
+  JsonWriter w(&s);
+  w.begin_object();
+  w.member("schema", "mapidispatch.resolve/1");
+  w.key("input");
+  w.begin_object();
+  w.member("file", std::string_view(c.args.from));
+  w.member("format", to_string(c.parsed.format));
+  w.member("encoding", to_string(c.parsed.encoding));
+  w.member("keys", static_cast<uint64_t>(c.parsed.keys));
+  w.member("values", static_cast<uint64_t>(c.parsed.values));
+  w.end_object();
+  w.key("options");
+  w.begin_object();
+  w.member("bitness", c.options.process_machine ? to_string(*c.options.process_machine) : std::string_view("neutral"));
+  w.member("registry_view", to_string(c.options.view));
+  w.member("allow_unc", c.options.allow_unc_paths);
+  w.key("root");
+  if (c.args.root) w.value(std::string_view(*c.args.root)); else w.null();
+  w.member("files_checked", c.args.root.has_value());
+  w.member("system_directory", std::u16string_view(c.options.system_directory));
+  w.key("stub_paths");
+  w.begin_array();
+  for (const auto& p : c.options.stub_paths) w.value(std::u16string_view(p));
+  w.end_array();
+  w.end_object();
+  w.member("status", "ok");
+  w.key("scope");
+  w.begin_object();
+  w.member("kind", to_string(c.r.kind));
+  w.member("sid", std::u16string_view(c.r.sid));
+  w.key("hkcu");
+  if (c.request.kind == ScopeKind::kUser) w.value(std::u16string_view(c.hkcu_display)); else w.null();
+  w.end_object();
+  w.key("default_client");
+  w.begin_object();
+  w.member("name", std::u16string_view(c.r.default_client));
+  w.member("source", to_string(c.r.default_source));
+  w.end_object();
+  w.key("simple");
+  json_target(&w, c.r.simple);
+  w.key("extended");
+  json_target(&w, c.r.extended);
+  w.key("mapi32x");
+  json_target(&w, c.r.mapi32x);
+  w.member("supports_utf8", c.r.supports_utf8);
+  w.key("prefirstrun");
+  w.begin_object();
+  w.member("message", std::u16string_view(c.r.prefirstrun_message));
+  w.member("caption", std::u16string_view(c.r.prefirstrun_caption));
+  w.end_object();
+  w.key("overrides");
+  w.begin_array();
+  for (const auto& o : c.r.overrides) {
+    w.begin_object();
+    w.member("module", std::u16string_view(o.module));
+    w.member("client", std::u16string_view(o.client));
+    w.member("uses_mapi32x", o.uses_mapi32x);
+    w.member("supports_utf8", o.supports_utf8);
+    w.key("simple");
+    json_target(&w, o.simple);
+    w.key("extended");
+    json_target(&w, o.extended);
+    w.end_object();
+  }
+  w.end_array();
+  w.key("effective");
+  w.begin_object();
+  w.key("module");
+  if (c.args.module) w.value(std::string_view(*c.args.module)); else w.null();
+  w.key("override");
+  if (c.module_override) w.value(std::u16string_view(c.module_override->module)); else w.null();
+  for (const bool simple : {true, false}) {
+    const Effective e = effective(c.r, c.module_override, simple);
+    w.key(simple ? "simple" : "extended");
+    w.begin_object();
+    w.member("from", e.from);
+    w.key("target");
+    json_target(&w, *e.target);
+    w.end_object();
+  }
+  w.end_object();
+  w.key("explanation");
+  w.begin_array();
+  for (const auto& step : c.why.steps) {
+    w.begin_object();
+    w.member("rule", std::string_view(step.rule));
+    w.member("key", std::u16string_view(step.key));
+    w.member("value", std::u16string_view(step.value));
+    w.member("detail", std::u16string_view(step.detail));
+    w.end_object();
+  }
+  w.end_array();
+  w.end_object();
+  out << s;
+}
+
+void text_target(std::ostream& out, const char* label, const Target& t) {
+  out << label << to_string(t.status);
+  if (t.machine != PeMachine::kUnknown) out << " " << to_string(t.machine);
+  if (!t.path.empty()) out << "  " << utf16_to_utf8(t.path);
+  out << "\n                  source " << to_string(t.source);
+  if (!t.client.empty()) out << ", client " << utf16_to_utf8(t.client);
+  if (!t.reason.empty()) out << ": " << utf16_to_utf8(t.reason);
+  out << "\n";
+}
+
+void write_text(const Context& c, std::ostream& out) {
+  out << "Export:           " << c.args.from << " (" << to_string(c.parsed.format) << ", " << to_string(c.parsed.encoding)
+      << ", " << c.parsed.keys << " keys, " << c.parsed.values << " values)\n";
+  out << "Scope:            " << to_string(c.r.kind);
+  if (c.request.kind == ScopeKind::kUser) {
+    if (!c.r.sid.empty()) out << " " << utf16_to_utf8(c.r.sid);
+    out << " (HKCU = " << utf16_to_utf8(c.hkcu_display) << ")";
+  }
+  out << "\nProcess:          "
+      << (c.options.process_machine ? std::string(to_string(*c.options.process_machine)) : std::string("bitness-neutral"))
+      << "\nDefault client:   "
+      << (c.r.default_client.empty() ? std::string("(none)") : utf16_to_utf8(c.r.default_client) + " (" +
+                                                                   std::string(to_string(c.r.default_source)) + ")")
+      << "\n";
+  text_target(out, "Simple MAPI:      ", c.r.simple);
+  text_target(out, "Extended MAPI:    ", c.r.extended);
+  text_target(out, "mapi32x fallback: ", c.r.mapi32x);
+  out << "SupportUTF8:      " << (c.r.supports_utf8 ? "yes" : "no") << "\n";
+  if (!c.r.prefirstrun_message.empty() || !c.r.prefirstrun_caption.empty()) {
+    out << "PreFirstRun:      \"" << utf16_to_utf8(c.r.prefirstrun_message) << "\" (caption \""
+        << utf16_to_utf8(c.r.prefirstrun_caption) << "\")\n";
+  }
+  out << "Overrides:        " << c.r.overrides.size() << "\n";
+  for (const auto& o : c.r.overrides) {
+    out << "  " << utf16_to_utf8(o.module) << " -> ";
+    if (o.uses_mapi32x) {
+      out << "mapi32x.dll\n";
+    } else {
+      out << "client " << utf16_to_utf8(o.client) << ": simple " << to_string(o.simple.status) << ", extended "
+          << to_string(o.extended.status) << "\n";
+    }
+  }
+  out << "Effective";
+  if (c.args.module) out << " for a process loading " << *c.args.module;
+  if (c.module_override) out << " (override " << utf16_to_utf8(c.module_override->module) << ")";
+  out << ":\n";
+  for (const bool simple : {true, false}) {
+    const Effective e = effective(c.r, c.module_override, simple);
+    out << (simple ? "  Simple MAPI:    " : "  Extended MAPI:  ") << e.from << " -> " << to_string(e.target->status);
+    if (!e.target->path.empty()) out << "  " << utf16_to_utf8(e.target->path);
+    out << "\n";
+  }
+  out << "Explanation:\n";
+  size_t n = 0;
+  for (const auto& step : c.why.steps) {
+    out << "  " << ++n << ". " << step.rule << ": ";
+    if (!step.key.empty()) {
+      out << utf16_to_utf8(step.key);
+      if (!step.value.empty()) out << " [" << utf16_to_utf8(step.value) << "]";
+      out << ": ";
+    }
+    out << utf16_to_utf8(step.detail) << "\n";
+  }
+}
+
+int run(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
+  Args args;
+  if (const std::string e = parse_args(argv, &args); !e.empty()) {
+    err << "mapidispatch resolve: " << e << "\n" << kUsage;
+    return kResolveExitUsage;
+  }
+  if (args.help) {
+    out << kUsage;
+    return kResolveExitOk;
+  }
+
+  std::ifstream in(local_path_from_utf8(args.from), std::ios::binary);
+  if (!in) {
+    err << "mapidispatch resolve: cannot read " << args.from << ": the file does not exist or is not readable\n";
+    return kResolveExitInput;
+  }
+  std::vector<uint8_t> bytes;
+  char buf[65536];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+    bytes.insert(bytes.end(), buf, buf + in.gcount());
+    if (bytes.size() > kMaxRegFileBytes) {
+      err << "mapidispatch resolve: " << args.from << " is larger than 256 MiB: not a registry export this reader accepts\n";
+      return kResolveExitInput;
+    }
+  }
+  if (in.bad()) {
+    err << "mapidispatch resolve: cannot read " << args.from << ": read error\n";
+    return kResolveExitInput;
+  }
+  MemoryRegistry registry;
+  const RegFileResult parsed = parse_reg_file(bytes, &registry);
+  if (!parsed.ok) {
+    err << "mapidispatch resolve: " << args.from;
+    if (parsed.line != 0) err << ":" << parsed.line;
+    err << ": " << parsed.message << "\n";
+    return kResolveExitInput;
+  }
+
+  // The scope: --user SID reads HKEY_USERS\SID (or the export's HKEY_CURRENT_USER if the export
+  // has no such hive but has an HKEY_CURRENT_USER: `reg export HKCU\...` run as that user).
+  ScopeRequest request;
+  std::u16string scope_note;
+  if (args.user) {
+    const std::u16string sid = utf8_to_utf16(*args.user);
+    request = ScopeRequest::user_from_users(sid);
+    std::unique_ptr<RegistryKey> probe;
+    if (registry.open(RegRoot::kUsers, sid, RegView::kDefault, &probe) && registry.has_content(RegRoot::kCurrentUser)) {
+      request = ScopeRequest::current_user(sid);
+      scope_note = u"the export has no HKEY_USERS\\" + sid + u": its HKEY_CURRENT_USER is taken as that user's hive";
+    }
+  } else if (!args.machine && registry.has_content(RegRoot::kCurrentUser)) {
+    request = ScopeRequest::current_user({});
+  }
+
+  const HivePath* user_hive = request.kind == ScopeKind::kUser ? &request.user_hive : nullptr;
+  const MapEnvironment env = make_registry_environment(registry, user_hive, request.sid, args.bitness);
+  const bool wow64 = registry_is_64bit_windows(registry);
+  const std::u16string system_root = env.lookup(u"SystemRoot").value_or(u"C:\\Windows");
+
+  ResolverOptions options;
+  options.process_machine = args.bitness;
+  options.view = args.bitness == PeMachine::kI386 ? RegView::k32 : RegView::k64;
+  options.allow_unc_paths = args.allow_unc;
+  options.stub_paths = {system_root + u"\\System32\\mapi32.dll"};
+  if (wow64) options.stub_paths.push_back(system_root + u"\\SysWOW64\\mapi32.dll");
+  for (const auto& p : args.stub_paths) options.stub_paths.push_back(utf8_to_utf16(p));
+  if (args.system_dir) {
+    options.system_directory = utf8_to_utf16(*args.system_dir);
+  } else {
+    options.system_directory =
+        system_root + (args.bitness == PeMachine::kI386 && wow64 ? u"\\SysWOW64" : u"\\System32");
+  }
+
+  MemoryMsiComponents msi(!args.msi.empty(), args.msi.empty()
+                                                  ? u"not available offline (give --msi-component {GUID},QUALIFIER=PATH)"
+                                                  : u"the --msi-component list");
+  for (const auto& m : args.msi) msi.add(m.category, m.qualifier, m.path);
+  UncheckedFileSystem unchecked;
+  std::optional<RootedFileSystem> rooted;
+  if (args.root) {
+    std::error_code ec;
+    const auto root = local_path_from_utf8(*args.root);
+    if (!std::filesystem::is_directory(root, ec)) {
+      err << "mapidispatch resolve: the argument --root must name a folder: " << *args.root << " is not one\n";
+      return kResolveExitUsage;
+    }
+    rooted.emplace(root);
+  }
+  const FileSystem& files = rooted ? static_cast<const FileSystem&>(*rooted) : unchecked;
+  const ResolverServices services{registry, files, msi, env};
+
+  ScopeResolution r;
+  Explanation why;
+  const ResolveStatus status = resolve_scope(request, services, options, &r, &why);
+  if (status != ResolveStatus::kOk) {
+    err << "mapidispatch resolve: resolution failed: " << to_string(status) << "\n";
+    return kResolveExitInternal;
+  }
+  if (!scope_note.empty()) why.steps.insert(why.steps.begin() + 1, {"scope", {}, {}, scope_note});
+  const AppOverride* o = args.module ? find_override(r, utf8_to_utf16(*args.module)) : nullptr;
+  if (args.module) {
+    why.steps.push_back({"module", {}, {},
+                         o ? u"MSMapiApps has an override for " + o->module + u": it decides for that process"
+                           : u"MSMapiApps has no override for " + utf8_to_utf16(*args.module) +
+                                 u": the scope's default applies"});
+  }
+  const Context c{args, parsed, request, options, r, why, o,
+                  request.kind == ScopeKind::kUser ? request.user_hive.display() : std::u16string()};
+  if (args.json) {
+    write_json(c, out);
+  } else {
+    write_text(c, out);
+  }
+  out.flush();
+  return kResolveExitOk;
+}
+
+}  // namespace
+
+int run_resolve_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) noexcept {
+  try {
+    return run(args, out, err);
+  } catch (const std::bad_alloc&) {
+    try {
+      err << "mapidispatch resolve: out of memory\n";
+    } catch (...) {
+    }
+    return kResolveExitInternal;
+  } catch (...) {
+    try {
+      err << "mapidispatch resolve: internal error\n";
+    } catch (...) {
+    }
+    return kResolveExitInternal;
+  }
+}
+
+}  // namespace mapidispatch
