@@ -2,6 +2,8 @@
 
 #include "mapidispatch/dispatch.h"
 
+#include "mapidispatch/text.h"
+
 namespace mapidispatch {
 namespace {
 
@@ -17,7 +19,7 @@ TargetStatus effective_status(const Target& t, Bitness bitness) {
 }
 
 std::string describe(const Target& t, TargetStatus status, Bitness bitness) {
-  std::string s = to_utf8(t.path.empty() ? u"(no path)" : std::u16string_view(t.path));
+  std::string s = text::utf16_to_utf8(t.path.empty() ? u"(no path)" : std::u16string_view(t.path));
   s += " is ";
   s += to_string(status);
   if (status == TargetStatus::kWrongBitness) {
@@ -29,7 +31,7 @@ std::string describe(const Target& t, TargetStatus status, Bitness bitness) {
   }
   if (!t.reason.empty()) {
     s += ": ";
-    s += to_utf8(t.reason);
+    s += text::utf16_to_utf8(t.reason);
   }
   return s;
 }
@@ -93,36 +95,6 @@ bool equal_file_names(std::u16string_view a, std::u16string_view b) {
   return true;
 }
 
-std::string to_utf8(std::u16string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    uint32_t cp = s[i];
-    if (cp >= 0xD800 && cp <= 0xDBFF && i + 1 < s.size() && s[i + 1] >= 0xDC00 && s[i + 1] <= 0xDFFF) {
-      cp = 0x10000 + ((cp - 0xD800) << 10) + (s[i + 1] - 0xDC00);
-      ++i;
-    } else if (cp >= 0xD800 && cp <= 0xDFFF) {
-      cp = 0xFFFD;
-    }
-    if (cp < 0x80) {
-      out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-      out += static_cast<char>(0xC0 | (cp >> 6));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-      out += static_cast<char>(0xE0 | (cp >> 12));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-      out += static_cast<char>(0xF0 | (cp >> 18));
-      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-  }
-  return out;
-}
-
 DispatchDecision decide_dispatch(const ScopeResolution& machine, const ScopeResolution* user,
                                  std::span<const std::u16string> loaded_modules, Bitness bitness,
                                  Family family) {
@@ -130,7 +102,7 @@ DispatchDecision decide_dispatch(const ScopeResolution& machine, const ScopeReso
   DispatchDecision d;
   d.prefirstrun_message = scope.prefirstrun_message;
   d.prefirstrun_caption = scope.prefirstrun_caption;
-  const std::string scope_name = user != nullptr ? "user " + to_utf8(user->sid) : std::string("machine");
+  const std::string scope_name = user != nullptr ? "user " + text::utf16_to_utf8(user->sid) : std::string("machine");
 
   // 1. MSMapiApps: a per-process decision, made before the default client is even looked at.
   for (const AppOverride& o : scope.overrides) {
@@ -142,8 +114,8 @@ DispatchDecision decide_dispatch(const ScopeResolution& machine, const ScopeReso
     const TargetStatus status = effective_status(t, bitness);
     take(&d, t, status, DecisionSource::kOverride);
     d.supports_utf8 = o.uses_mapi32x ? false : o.supports_utf8;
-    d.reason = "MSMapiApps override for loaded module " + to_utf8(o.module) + " -> " +
-               (o.uses_mapi32x ? std::string("mapi32x.dll") : "client " + to_utf8(o.client)) + ": " +
+    d.reason = "MSMapiApps override for loaded module " + text::utf16_to_utf8(o.module) + " -> " +
+               (o.uses_mapi32x ? std::string("mapi32x.dll") : "client " + text::utf16_to_utf8(o.client)) + ": " +
                describe(t, status, bitness);
     // Usable or not, the override decides: the Windows stub loads the override's DLL and fails
     // if it cannot, it does not fall through to the default client. The reason says why.
@@ -155,7 +127,7 @@ DispatchDecision decide_dispatch(const ScopeResolution& machine, const ScopeReso
   const TargetStatus status = effective_status(t, bitness);
   take(&d, t, status, user != nullptr ? DecisionSource::kUserScope : DecisionSource::kMachineScope);
   d.supports_utf8 = scope.supports_utf8;
-  const std::string client = scope.default_client.empty() ? std::string("(none)") : to_utf8(scope.default_client);
+  const std::string client = scope.default_client.empty() ? std::string("(none)") : text::utf16_to_utf8(scope.default_client);
   d.reason = std::string(to_string(family)) + " MAPI, " + scope_name + " scope, default client " + client +
              ": " + describe(t, status, bitness);
   if (d.usable) return d;
@@ -167,7 +139,7 @@ DispatchDecision decide_dispatch(const ScopeResolution& machine, const ScopeReso
     take(&d, scope.mapi32x, fallback_status, DecisionSource::kFallback);
     d.client.clear();
     d.supports_utf8 = false;
-    d.reason = why + "; using the mapi32x.dll fallback " + to_utf8(scope.mapi32x.path);
+    d.reason = why + "; using the mapi32x.dll fallback " + text::utf16_to_utf8(scope.mapi32x.path);
     return d;
   }
 

@@ -15,6 +15,7 @@
 #include "mapidispatch/section_trust.h"
 #include "mapidispatch/shared_section.h"
 #include "mapidispatch/table.h"
+#include "mapidispatch/text.h"
 #include "mapidispatch/win32/section_security.h"
 #include "registry_fallback.h"
 #include "stub.h"
@@ -56,7 +57,7 @@ std::wstring env(const wchar_t* name) {
   return std::wstring(buf, n);
 }
 
-std::string narrow(const std::wstring& w) { return to_utf8(std::u16string_view(reinterpret_cast<const char16_t*>(w.data()), w.size())); }
+std::string narrow(const std::wstring& w) { return text::utf16_to_utf8(std::u16string_view(reinterpret_cast<const char16_t*>(w.data()), w.size())); }
 
 std::wstring wide(const std::u16string& s) { return std::wstring(s.begin(), s.end()); }
 
@@ -130,7 +131,7 @@ void read_settings_locked(Globals& s) {
   s.section_name = name.empty() ? std::string(kDefaultSectionName) : narrow(name);
   s.user_sid = process_user_sid();
   trace("stub: mode=" + std::string(s.registry_mode ? "registry" : "table") + " section=" + s.section_name +
-        " user=" + to_utf8(s.user_sid));
+        " user=" + text::utf16_to_utf8(s.user_sid));
 }
 
 // Maps the table if it is not mapped yet and it is time to try. Under bind_lock.

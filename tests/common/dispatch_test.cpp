@@ -124,12 +124,5 @@ TEST(Dispatch, EmptyOverrideMeansMapi32x) {
   EXPECT_EQ(d.path, u"C:\\Windows\\System32\\mapi32x.dll");
 }
 
-TEST(Dispatch, Utf8ConversionHandlesSurrogates) {
-  EXPECT_EQ(to_utf8(u"a\u00e9\u6d4b"), "a\xC3\xA9\xE6\xB5\x8B");
-  EXPECT_EQ(to_utf8(u"\U0001F600"), "\xF0\x9F\x98\x80");
-  const char16_t lone[] = {0xD800, u'x', 0};
-  EXPECT_EQ(to_utf8(lone), "\xEF\xBF\xBDx");
-}
-
 }  // namespace
 }  // namespace mapidispatch

@@ -25,6 +25,7 @@
 #include "mapidispatch/dispatch.h"
 #include "mapidispatch/shared_section.h"
 #include "mapidispatch/table.h"
+#include "hkcu_mail_client.h"
 
 namespace {
 
@@ -127,37 +128,6 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-// HKCU\Software\Clients\Mail pointing at the bench provider, restored by the destructor.
-class RegistrySetup {
- public:
-  explicit RegistrySetup(const std::wstring& dll) {
-    RegCreateKeyExW(HKEY_CURRENT_USER, L"Software\\Clients\\Mail", 0, nullptr, 0, KEY_ALL_ACCESS, nullptr, &mail_, nullptr);
-    DWORD size = sizeof old_;
-    had_default_ = RegQueryValueExW(mail_, nullptr, nullptr, nullptr, reinterpret_cast<BYTE*>(old_), &size) == ERROR_SUCCESS;
-    set(mail_, nullptr, kClient);
-    HKEY client = nullptr;
-    RegCreateKeyExW(mail_, kClient, 0, nullptr, 0, KEY_ALL_ACCESS, nullptr, &client, nullptr);
-    set(client, L"DLLPath", dll.c_str());
-    set(client, L"DLLPathEx", dll.c_str());
-    RegCloseKey(client);
-  }
-  ~RegistrySetup() {
-    RegDeleteTreeW(mail_, kClient);
-    if (had_default_) set(mail_, nullptr, old_); else RegDeleteValueW(mail_, nullptr);
-    RegCloseKey(mail_);
-  }
-
- private:
-  static void set(HKEY k, const wchar_t* name, const wchar_t* value) {
-    RegSetValueExW(k, name, 0, REG_SZ, reinterpret_cast<const BYTE*>(value),
-                   static_cast<DWORD>((wcslen(value) + 1) * sizeof(wchar_t)));
-  }
-  static constexpr const wchar_t* kClient = L"MapiDispatch Bench";
-  HKEY mail_ = nullptr;
-  bool had_default_ = false;
-  wchar_t old_[512] = {};
-};
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -188,7 +158,7 @@ int main(int argc, char** argv) {
   writer.publish(scopes);
   SetEnvironmentVariableW(L"MAPIDISPATCH_SECTION", std::wstring(section.begin(), section.end()).c_str());
   SetEnvironmentVariableW(L"MAPIDISPATCH_NO_UI", L"1");
-  RegistrySetup registry(provider);
+  test::HkcuMailClient registry(L"MapiDispatch Bench", provider);
 
   wchar_t tmp[MAX_PATH];
   GetTempPathW(MAX_PATH, tmp);

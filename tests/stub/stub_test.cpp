@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "../support/test_main.h"
+#include "hkcu_mail_client.h"
 #include "mapidispatch/seqlock.h"
 #include "mapidispatch/shared_section.h"
 #include "mapidispatch/table.h"
@@ -191,40 +192,11 @@ class World {
 
 bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
 
-// HKCU\Software\Clients\Mail pointing at a test provider, for the registry mode; the previous
-// state comes back when it goes out of scope.
-class RegistryClient {
+// The registry mode's client: HKCU\Software\Clients\Mail pointing at a test provider.
+class RegistryClient : public test::HkcuMailClient {
  public:
-  explicit RegistryClient(const wchar_t* provider) {
-    RegCreateKeyExW(HKEY_CURRENT_USER, L"Software\\Clients\\Mail", 0, nullptr, 0, KEY_ALL_ACCESS, nullptr, &mail_, nullptr);
-    DWORD size = sizeof old_;
-    had_default_ = RegQueryValueExW(mail_, nullptr, nullptr, nullptr, reinterpret_cast<BYTE*>(old_), &size) == ERROR_SUCCESS;
-    point_at(provider);
-  }
-  void point_at(const wchar_t* provider) {
-    set(mail_, nullptr, kClient);
-    HKEY client = nullptr;
-    RegCreateKeyExW(mail_, kClient, 0, nullptr, 0, KEY_ALL_ACCESS, nullptr, &client, nullptr);
-    const std::wstring path = provider_path(provider);
-    set(client, L"DLLPath", path.c_str());
-    set(client, L"DLLPathEx", path.c_str());
-    RegCloseKey(client);
-  }
-  ~RegistryClient() {
-    RegDeleteTreeW(mail_, kClient);
-    if (had_default_) set(mail_, nullptr, old_); else RegDeleteValueW(mail_, nullptr);
-    RegCloseKey(mail_);
-  }
-
- private:
-  static void set(HKEY k, const wchar_t* name, const wchar_t* value) {
-    RegSetValueExW(k, name, 0, REG_SZ, reinterpret_cast<const BYTE*>(value),
-                   static_cast<DWORD>((wcslen(value) + 1) * sizeof(wchar_t)));
-  }
-  static constexpr const wchar_t* kClient = L"MapiDispatch Stub Test";
-  HKEY mail_ = nullptr;
-  bool had_default_ = false;
-  wchar_t old_[512] = {};
+  explicit RegistryClient(const wchar_t* provider) : HkcuMailClient(L"MapiDispatch Stub Test", provider_path(provider)) {}
+  void point_at(const wchar_t* provider) { HkcuMailClient::point_at(provider_path(provider)); }
 };
 
 // Simple MAPI structures, as mapi.h lays them out.

@@ -69,9 +69,6 @@ DispatchDecision decide_dispatch(const ScopeResolution& machine, const ScopeReso
 //! practice; non-ASCII units must match exactly).
 bool equal_file_names(std::u16string_view a, std::u16string_view b);
 
-//! UTF-16 to UTF-8 (lone surrogates become U+FFFD), for reasons and logs.
-std::string to_utf8(std::u16string_view s);
-
 }  // namespace mapidispatch
 
 #endif  // MAPIDISPATCH_DISPATCH_H_
