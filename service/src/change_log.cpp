@@ -1,0 +1,77 @@
+// Copyright MapiDispatch authors.
+
+#include "change_log.h"
+
+#include <map>
+
+#include "text.h"
+
+namespace mapidispatch::service {
+namespace {
+
+std::string key_of(const ScopeResolution& s) { return s.kind == ScopeKind::kMachine ? std::string() : utf8(s.sid); }
+
+void compare_target(const std::string& label, const char* family, const Target& a, const Target& b,
+                    std::vector<std::string>* out) {
+  if (a.path == b.path && a.status == b.status && a.machine == b.machine) return;
+  out->push_back(label + " " + family + ": " + describe_target(a) + " -> " + describe_target(b));
+}
+
+}  // namespace
+
+std::string describe_target(const Target& t) {
+  if (t.path.empty()) return "(none: " + std::string(to_string(t.status)) + ")";
+  std::string s = utf8(t.path) + " (" + std::string(to_string(t.status));
+  if (t.machine != PeMachine::kUnknown) s += ", " + std::string(to_string(t.machine));
+  return s + ")";
+}
+
+std::string scope_label(const ScopeResolution& s) {
+  return s.kind == ScopeKind::kMachine ? std::string("machine") : "user " + utf8(s.sid);
+}
+
+std::vector<std::string> describe_changes(std::span<const ScopeResolution> before,
+                                          std::span<const ScopeResolution> after) {
+  std::map<std::string, const ScopeResolution*> old_scopes, new_scopes;
+  for (const auto& s : before) old_scopes[key_of(s)] = &s;
+  for (const auto& s : after) new_scopes[key_of(s)] = &s;
+  std::vector<std::string> out;
+  for (const auto& [key, now] : new_scopes) {
+    const std::string label = scope_label(*now);
+    const auto it = old_scopes.find(key);
+    if (it == old_scopes.end()) {
+      out.push_back(label + ": added (client '" + utf8(now->default_client) + "', simple " +
+                    describe_target(now->simple) + ", extended " + describe_target(now->extended) + ")");
+      continue;
+    }
+    const ScopeResolution& was = *it->second;
+    if (was.default_client != now->default_client || was.default_source != now->default_source)
+      out.push_back(label + " client: '" + utf8(was.default_client) + "' (" + std::string(to_string(was.default_source)) +
+                    ") -> '" + utf8(now->default_client) + "' (" + std::string(to_string(now->default_source)) + ")");
+    compare_target(label, "simple", was.simple, now->simple, &out);
+    compare_target(label, "extended", was.extended, now->extended, &out);
+    compare_target(label, "mapi32x", was.mapi32x, now->mapi32x, &out);
+    if (was.overrides != now->overrides)
+      out.push_back(label + " overrides: " + std::to_string(was.overrides.size()) + " -> " +
+                    std::to_string(now->overrides.size()) + " (changed)");
+    if (was.supports_utf8 != now->supports_utf8)
+      out.push_back(label + " SupportUTF8: " + (was.supports_utf8 ? "1" : "0") + " -> " + (now->supports_utf8 ? "1" : "0"));
+    if (was.prefirstrun_message != now->prefirstrun_message || was.prefirstrun_caption != now->prefirstrun_caption)
+      out.push_back(label + " PreFirstRun changed");
+  }
+  for (const auto& [key, was] : old_scopes)
+    if (new_scopes.find(key) == new_scopes.end()) out.push_back(scope_label(*was) + ": removed");
+  return out;
+}
+
+std::string join_changes(const std::vector<std::string>& items) {
+  if (items.empty()) return "no change";
+  std::string s;
+  for (const auto& i : items) {
+    if (!s.empty()) s += "; ";
+    s += i;
+  }
+  return s;
+}
+
+}  // namespace mapidispatch::service

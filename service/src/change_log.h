@@ -1,0 +1,34 @@
+// Copyright MapiDispatch authors.
+//
+//! \file
+//! What changed between two publishes, in words for the log: one line per publish, listing per
+//! scope the old target and the new one. Portable.
+
+#ifndef MAPIDISPATCH_SERVICE_CHANGE_LOG_H_
+#define MAPIDISPATCH_SERVICE_CHANGE_LOG_H_
+
+#include <span>
+#include <string>
+#include <vector>
+
+#include "mapidispatch/model.h"
+
+namespace mapidispatch::service {
+
+//! "C:\x\olmapi32.dll (found, x64)" or "(none: not-configured)".
+std::string describe_target(const Target& t);
+
+//! "machine" or "user S-1-5-21-...".
+std::string scope_label(const ScopeResolution& s);
+
+//! One item per difference: "machine simple: A -> B", "user S-1-...: added (client X)",
+//! "user S-1-...: removed", "machine overrides: 2 -> 3". Empty if nothing differs.
+std::vector<std::string> describe_changes(std::span<const ScopeResolution> before,
+                                          std::span<const ScopeResolution> after);
+
+//! The items joined with "; ", or "no change" if there are none.
+std::string join_changes(const std::vector<std::string>& items);
+
+}  // namespace mapidispatch::service
+
+#endif  // MAPIDISPATCH_SERVICE_CHANGE_LOG_H_

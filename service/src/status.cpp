@@ -1,0 +1,197 @@
+// Copyright MapiDispatch authors.
+
+#include "status.h"
+
+#include <iomanip>
+
+#include "change_log.h"
+#include "cli.h"
+#include "mapidispatch/shared_section.h"
+#include "mapidispatch/table_layout.h"
+#include "platform.h"
+#include "text.h"
+
+namespace mapidispatch::service {
+namespace {
+
+void print_target_text(const char* label, const Target& t, std::ostream& out) {
+  out << "  " << std::left << std::setw(16) << label;
+  if (t.path.empty()) {
+    out << "(none) [" << to_string(t.status) << "]\n";
+  } else {
+    out << utf8(t.path) << " [" << to_string(t.status) << ", " << to_string(t.machine) << ", from "
+        << to_string(t.source) << "]\n";
+  }
+  if (!t.client.empty()) out << "  " << std::setw(16) << "" << "client: " << utf8(t.client) << "\n";
+  if (!t.reason.empty()) out << "  " << std::setw(16) << "" << "why: " << utf8(t.reason) << "\n";
+}
+
+void print_scope_text(const ScopeResolution& s, std::ostream& out) {
+  out << "\nScope " << scope_label(s) << "\n";
+  out << "  " << std::left << std::setw(16) << "Default client:"
+      << (s.default_client.empty() ? std::string("(none)") : utf8(s.default_client)) << " (from "
+      << to_string(s.default_source) << ")" << (s.supports_utf8 ? ", SupportUTF8" : "") << "\n";
+  print_target_text("Simple MAPI:", s.simple, out);
+  print_target_text("Extended MAPI:", s.extended, out);
+  print_target_text("mapi32x.dll:", s.mapi32x, out);
+  if (s.overrides.empty()) {
+    out << "  " << std::setw(16) << "Overrides:" << "(none)\n";
+  } else {
+    for (const AppOverride& o : s.overrides) {
+      out << "  " << std::setw(16) << "Override:" << utf8(o.module) << " -> "
+          << (o.uses_mapi32x ? std::string("mapi32x.dll") : "client '" + utf8(o.client) + "'") << "\n";
+      out << "  " << std::setw(16) << "" << "simple " << describe_target(o.simple) << ", extended "
+          << describe_target(o.extended) << "\n";
+    }
+  }
+  if (!s.prefirstrun_message.empty())
+    out << "  " << std::setw(16) << "PreFirstRun:" << utf8(s.prefirstrun_message) << "\n";
+}
+
+std::string json_target(const Target& t) {
+  return "{\"status\":" + json_quote(to_string(t.status)) + ",\"machine\":" + json_quote(to_string(t.machine)) +
+         ",\"source\":" + json_quote(to_string(t.source)) + ",\"path\":" + json_quote(utf8(t.path)) +
+         ",\"client\":" + json_quote(utf8(t.client)) + ",\"reason\":" + json_quote(utf8(t.reason)) + "}";
+}
+
+std::string json_scope(const ScopeResolution& s) {
+  std::string j = "{\"kind\":" + json_quote(to_string(s.kind)) + ",\"sid\":" + json_quote(utf8(s.sid)) +
+                  ",\"default_client\":" + json_quote(utf8(s.default_client)) +
+                  ",\"default_source\":" + json_quote(to_string(s.default_source)) +
+                  ",\"supports_utf8\":" + (s.supports_utf8 ? "true" : "false") + ",\"simple\":" + json_target(s.simple) +
+                  ",\"extended\":" + json_target(s.extended) + ",\"mapi32x\":" + json_target(s.mapi32x) +
+                  ",\"prefirstrun_message\":" + json_quote(utf8(s.prefirstrun_message)) +
+                  ",\"prefirstrun_caption\":" + json_quote(utf8(s.prefirstrun_caption)) + ",\"overrides\":[";
+  for (size_t i = 0; i < s.overrides.size(); ++i) {
+    const AppOverride& o = s.overrides[i];
+    if (i) j += ",";
+    j += "{\"module\":" + json_quote(utf8(o.module)) + ",\"client\":" + json_quote(utf8(o.client)) +
+         ",\"uses_mapi32x\":" + (o.uses_mapi32x ? "true" : "false") + ",\"simple\":" + json_target(o.simple) +
+         ",\"extended\":" + json_target(o.extended) + "}";
+  }
+  return j + "]}";
+}
+
+bool has_table(const StatusReport& r) {
+  return r.opened && (r.read_result == TableError::kOk || r.read_result == TableError::kWriterStopped);
+}
+
+}  // namespace
+
+StatusReport collect_status(const std::string& section, const std::string& service_name) {
+  StatusReport r;
+  r.section = section;
+  r.service_name = service_name;
+  r.service_state = service_state(service_name);
+  std::unique_ptr<ReadOnlySection> s;
+  if (const std::error_code ec = ReadOnlySection::open(section, &s)) {
+    r.open_error = ec.message();
+    return r;
+  }
+  r.opened = true;
+  r.trust = section_trust(*s);
+  r.read_result = TableReader(s->bytes()).read_all(&r.snapshot);
+  if (has_table(r)) r.writer_alive = process_alive(r.snapshot.info.writer_pid);
+  return r;
+}
+
+bool stubs_trust(const StatusReport& r) {
+  return r.opened && r.read_result == TableError::kOk && (!r.trust || r.trust->trusted);
+}
+
+int status_exit_code(const StatusReport& r) {
+  if (!r.opened || r.read_result == TableError::kNotInitialized) return kStatusNoTable;
+  if (!stubs_trust(r) || r.writer_alive == std::optional<bool>(false)) return kStatusFallback;
+  return kStatusValid;
+}
+
+std::string verdict_line(const StatusReport& r) {
+  if (!r.opened) return "no table (" + r.open_error + "): stubs read the registry";
+  if (r.trust && !r.trust->trusted) return "NOT TRUSTED (" + r.trust->reason + "): stubs read the registry";
+  switch (r.read_result) {
+    case TableError::kOk:
+      if (r.writer_alive == std::optional<bool>(false))
+        return "valid, but its writer process is gone (killed?): stubs use it until the service restarts";
+      return "valid and kept up to date: stubs use it";
+    case TableError::kWriterStopped:
+      return "writer stopped (service stopped): stubs read the registry";
+    default:
+      return make_error_code(r.read_result).message() + ": stubs read the registry";
+  }
+}
+
+void print_status_text(const StatusReport& r, std::ostream& out) {
+  out << std::left << std::setw(12) << "Section:" << r.section << "\n";
+  if (!r.service_state.empty())
+    out << std::setw(12) << "Service:" << r.service_name << " (" << r.service_state << ")\n";
+  out << std::setw(12) << "Table:" << verdict_line(r) << "\n";
+  if (!has_table(r)) return;
+  const TableInfo& i = r.snapshot.info;
+  out << std::setw(12) << "Generation:" << i.generation << "\n";
+  out << std::setw(12) << "Published:" << format_filetime(i.publish_time) << "\n";
+  out << std::setw(12) << "Writer:" << "pid " << i.writer_pid;
+  if (r.writer_alive) out << (*r.writer_alive ? " (running)" : " (not running)");
+  out << ((i.flags & layout::kFlagWriterStopped) ? ", flagged stopped" : "") << "\n";
+  if (r.trust) out << std::setw(12) << "Security:" << (r.trust->trusted ? "owner and DACL trusted" : r.trust->reason) << "\n";
+  out << std::setw(12) << "Size:" << i.payload_end << " of " << i.total_size << " bytes, " << i.scope_count
+      << " scope(s), ABI " << layout::kAbiMajor << "." << i.abi_minor << "\n";
+  print_scope_text(r.snapshot.machine, out);
+  for (const auto& u : r.snapshot.users) print_scope_text(u, out);
+}
+
+void print_status_json(const StatusReport& r, std::ostream& out) {
+  out << "{\"section\":" << json_quote(r.section) << ",\"service\":" << json_quote(r.service_name)
+      << ",\"service_state\":" << json_quote(r.service_state) << ",\"opened\":" << (r.opened ? "true" : "false")
+      << ",\"open_error\":" << json_quote(r.open_error)
+      << ",\"read_result\":" << json_quote(to_string_table_error(r.read_result))
+      << ",\"stubs_use_table\":" << (stubs_trust(r) ? "true" : "false")
+      << ",\"verdict\":" << json_quote(verdict_line(r));
+  if (r.trust)
+    out << ",\"trusted\":" << (r.trust->trusted ? "true" : "false") << ",\"trust_reason\":" << json_quote(r.trust->reason);
+  if (has_table(r)) {
+    const TableInfo& i = r.snapshot.info;
+    out << ",\"generation\":" << i.generation << ",\"publish_time\":" << json_quote(format_filetime(i.publish_time))
+        << ",\"publish_filetime\":" << i.publish_time << ",\"writer_pid\":" << i.writer_pid
+        << ",\"writer_alive\":" << (r.writer_alive ? (*r.writer_alive ? "true" : "false") : "null")
+        << ",\"writer_stopped\":" << ((i.flags & layout::kFlagWriterStopped) ? "true" : "false")
+        << ",\"payload_bytes\":" << i.payload_end << ",\"section_bytes\":" << i.total_size
+        << ",\"scopes\":[" << json_scope(r.snapshot.machine);
+    for (const auto& u : r.snapshot.users) out << "," << json_scope(u);
+    out << "]";
+  }
+  out << "}\n";
+}
+
+std::string_view to_string_table_error(TableError e) {
+  switch (e) {
+    case TableError::kOk: return "ok";
+    case TableError::kBusy: return "busy";
+    case TableError::kWriterStopped: return "writer-stopped";
+    case TableError::kNotInitialized: return "not-initialized";
+    case TableError::kBadMagic: return "bad-magic";
+    case TableError::kBadAbi: return "bad-abi";
+    case TableError::kBadHeader: return "bad-header";
+    case TableError::kBadDirectory: return "bad-directory";
+    case TableError::kBadChecksum: return "bad-checksum";
+    case TableError::kBadRecord: return "bad-record";
+    case TableError::kNoMachineScope: return "no-machine-scope";
+    case TableError::kRegionTooSmall: return "region-too-small";
+    case TableError::kTooLarge: return "too-large";
+    case TableError::kOutOfMemory: return "out-of-memory";
+    case TableError::kWriterExists: return "writer-exists";
+    case TableError::kUntrusted: return "untrusted";
+  }
+  return "unknown";
+}
+
+int cmd_status(const Args& a, std::ostream& out, std::ostream&) {
+  const StatusReport r = collect_status(section_for(a), a.value("--service-name", kDefaultServiceName));
+  if (a.has("--json")) {
+    print_status_json(r, out);
+  } else {
+    print_status_text(r, out);
+  }
+  return status_exit_code(r);
+}
+
+}  // namespace mapidispatch::service

@@ -1,0 +1,54 @@
+// Copyright MapiDispatch authors.
+//
+//! \file
+//! `mapidispatch status`: the table read as a stub reads it, for administrators (text) and for
+//! scripts (--json). Portable: the native build reads a POSIX table.
+
+#ifndef MAPIDISPATCH_SERVICE_STATUS_H_
+#define MAPIDISPATCH_SERVICE_STATUS_H_
+
+#include <optional>
+#include <ostream>
+#include <string>
+
+#include "mapidispatch/section_trust.h"
+#include "mapidispatch/table.h"
+
+namespace mapidispatch::service {
+
+//! Exit codes of `status`.
+inline constexpr int kStatusValid = 0;      //!< A valid table, kept by a live writer.
+inline constexpr int kStatusFallback = 1;   //!< A table stubs do not trust: they use the registry.
+inline constexpr int kStatusNoTable = 3;    //!< No section, or nothing published in it.
+
+struct StatusReport {
+  std::string section;
+  std::string service_name;
+  std::string service_state;             //!< "" if not applicable.
+  bool opened = false;
+  std::string open_error;                //!< Why the section could not be opened.
+  TableError read_result = TableError::kNotInitialized;
+  TableSnapshot snapshot;                //!< Filled for kOk and kWriterStopped.
+  std::optional<bool> writer_alive;
+  std::optional<TrustVerdict> trust;
+};
+
+//! Short stable name of a read result, for JSON ("ok", "writer-stopped", "bad-checksum"...).
+std::string_view to_string_table_error(TableError e);
+
+//! Opens `section` read-only and reads every scope.
+StatusReport collect_status(const std::string& section, const std::string& service_name);
+
+//! Whether stubs would use this table (valid, kept, trusted, writer alive).
+bool stubs_trust(const StatusReport& r);
+//! The exit code for the report.
+int status_exit_code(const StatusReport& r);
+//! One line saying what stubs do with the table, e.g. "valid: stubs use it".
+std::string verdict_line(const StatusReport& r);
+
+void print_status_text(const StatusReport& r, std::ostream& out);
+void print_status_json(const StatusReport& r, std::ostream& out);
+
+}  // namespace mapidispatch::service
+
+#endif  // MAPIDISPATCH_SERVICE_STATUS_H_

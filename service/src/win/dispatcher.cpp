@@ -1,0 +1,381 @@
+// Copyright MapiDispatch authors.
+
+#include "win/dispatcher.h"
+
+#include <algorithm>
+
+#include <boost/asio/post.hpp>
+
+#include "change_log.h"
+#include "mapidispatch/seqlock.h"
+#include "mapidispatch/table_layout.h"
+#include "text.h"
+#include "win/logging.h"
+#include "win/registry.h"
+
+namespace mapidispatch::service {
+namespace {
+
+HANDLE make_stop_event() { return ::CreateEventW(nullptr, TRUE, FALSE, nullptr); }
+
+std::string params_diff(const Parameters& a, const Parameters& b) {
+  std::string d;
+  auto add = [&d](const char* name, const std::string& x, const std::string& y) {
+    if (x == y) return;
+    if (!d.empty()) d += ", ";
+    d += std::string(name) + " " + x + " -> " + y;
+  };
+  add("DebounceMs", std::to_string(a.debounce_ms), std::to_string(b.debounce_ms));
+  add("RevalidateMinutes", std::to_string(a.revalidate_minutes), std::to_string(b.revalidate_minutes));
+  add("SectionName", a.section_name, b.section_name);
+  add("SectionSizeKB", std::to_string(a.section_size_kb), std::to_string(b.section_size_kb));
+  add("LogLevel", std::string(to_string(a.log_level)), std::string(to_string(b.log_level)));
+  add("AllowUncPaths", a.allow_unc_paths ? "1" : "0", b.allow_unc_paths ? "1" : "0");
+  add("DebugCrashMidPublish", std::to_string(a.debug_crash_mid_publish), std::to_string(b.debug_crash_mid_publish));
+  return d.empty() ? "no value changed" : d;
+}
+
+}  // namespace
+
+Dispatcher::Dispatcher(DispatcherOptions options, std::unique_ptr<ScopeSource> source)
+    : options_(std::move(options)),
+      source_(std::move(source)),
+      state_(options_.service_name),
+      stop_event_(io_, make_stop_event()),
+      debounce_timer_(io_),
+      revalidate_timer_(io_) {}
+
+Dispatcher::~Dispatcher() = default;
+
+std::string Dispatcher::section_name_for(const Parameters& p) const {
+  return options_.section_override ? *options_.section_override : p.section_name;
+}
+
+std::error_code Dispatcher::open_section(const Parameters& p, std::unique_ptr<WritableSection>* section,
+                                         std::unique_ptr<TableWriter>* writer) {
+  const std::string name = section_name_for(p);
+  if (const std::error_code ec = WritableSection::create(name, p.section_size_kb * 1024u, section)) {
+    events().error("cannot open the table section {}: {} ({}: {})", name,
+                   ec == TableError::kWriterExists ? "another MapiDispatch service already publishes it"
+                   : ec == TableError::kUntrusted  ? "it exists and is not owned and protected by SYSTEM or "
+                                                     "Administrators (a squatter?); stubs will not trust it"
+                                                   : "creation failed",
+                   ec.value(), ec.message());
+    return ec;
+  }
+  std::string warning;
+  const uint64_t persisted = state_.load_generation(&warning);
+  if (!warning.empty()) events().warn("{}", warning);
+  *writer = std::make_unique<TableWriter>((*section)->bytes(), ::GetCurrentProcessId(), persisted);
+  if ((*writer)->recovered_odd_count())
+    events().warn("section {}: the previous writer died in the middle of a publish (generation {}); the table "
+                  "is flagged stopped until the first publish completes it",
+                  name, (*writer)->recovered_generation());
+  log().info("section {} {} ({} bytes); generation continues from {} (section {}, persisted {})", name,
+             (*section)->created() ? "created" : "reopened", (*section)->bytes().size(), (*writer)->generation(),
+             (*writer)->recovered_generation(), persisted);
+  return {};
+}
+
+std::error_code Dispatcher::run(const Hooks& hooks) {
+  auto progress = [&hooks] {
+    if (hooks.on_progress) hooks.on_progress();
+  };
+  std::vector<std::string> warnings;
+  params_ = read_parameters(options_.service_name, &warnings);
+  for (const auto& w : warnings) events().warn("{}", w);
+  set_log_level(params_.log_level);
+  section_name_ = section_name_for(params_);
+  progress();
+
+  if (const std::error_code ec = open_section(params_, &section_, &writer_)) return ec;
+  progress();
+
+  start_watches();
+  progress();
+
+  resolve_and_publish("start", true);
+  if (hooks.on_running) hooks.on_running();
+  events().info("MapiDispatch started: section {}, generation {}, {} user hive(s) watched, debounce {} ms, "
+                "revalidation every {} min",
+                section_name_, writer_->generation(), user_watches_.size(), params_.debounce_ms,
+                params_.revalidate_minutes);
+
+  schedule_revalidation();
+  stop_event_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec == boost::asio::error::operation_aborted) return;
+    shutdown();
+  });
+  io_.run();
+  return {};
+}
+
+void Dispatcher::shutdown() {
+  ++stats_.wakeups;
+  stopping_ = true;
+  debounce_timer_.cancel();
+  revalidate_timer_.cancel();
+  for (auto& w : fixed_watches_) w->stop();
+  for (auto& [sid, w] : user_watches_) w->stop();
+  fixed_watches_.clear();
+  user_watches_.clear();
+  // Stubs must stop trusting a table that nobody keeps true any more.
+  if (writer_) {
+    if (const std::error_code ec = writer_->mark_stopped())
+      events().error("flagging the table stopped failed: {} {}", ec.value(), ec.message());
+    if (const std::error_code ec = state_.save_generation(writer_->generation()))
+      events().warn("{}", describe_failure("saving the generation", ec));
+  }
+  const uint64_t generation = writer_ ? writer_->generation() : 0;
+  writer_.reset();
+  section_.reset();  // on this thread: it owns the writer lock
+  events().info("MapiDispatch stopped: table flagged \"writer stopped\" at generation {}; stubs read the registry",
+                generation);
+  io_.stop();
+}
+
+void Dispatcher::start_watches() {
+  auto changed = [this](KeyWatch& w) {
+    ++stats_.wakeups;
+    ++stats_.notifications;
+    on_change(w.label());
+  };
+  fixed_watches_.push_back(std::make_unique<KeyWatch>(io_, HKEY_LOCAL_MACHINE, kClientsMailPath, true,
+                                                      "HKLM\\Software\\Clients\\Mail", changed));
+  fixed_watches_.push_back(std::make_unique<KeyWatch>(io_, HKEY_LOCAL_MACHINE, kMsMapiAppsPath, true,
+                                                      "HKLM\\...\\MSMapiApps", changed));
+  // HKEY_USERS itself: user hives loading and unloading (logon, logoff, RunAs, services).
+  fixed_watches_.push_back(std::make_unique<KeyWatch>(io_, HKEY_USERS, L"", false, "HKEY_USERS", [this](KeyWatch&) {
+    ++stats_.wakeups;
+    ++stats_.notifications;
+    rescan_users(false);
+    on_change("HKEY_USERS");
+  }));
+  for (auto& w : fixed_watches_)
+    if (const std::error_code ec = w->start())
+      events().error("watch {}: {}; the periodic revalidation retries", w->label(),
+                     describe_failure("RegNotifyChangeKeyValue", ec));
+  rescan_users(false);
+}
+
+void Dispatcher::rescan_users(bool release_all) {
+  std::vector<std::u16string> sids;
+  try {
+    sids = source_->user_sids();
+  } catch (const std::exception& e) {
+    events().error("listing the user hives failed: {}", e.what());
+    return;
+  }
+  const std::set<std::u16string> present(sids.begin(), sids.end());
+  // Once a released hive has gone the logoff is complete: the users still logged on are
+  // watched again (and the gone one too if its hive comes back).
+  const bool logoff_done = std::any_of(released_users_.begin(), released_users_.end(),
+                                       [&](const std::u16string& sid) { return present.count(sid) == 0; });
+  if (logoff_done) released_users_.clear();
+  if (release_all) {
+    // A logoff: the profile service unloads the hives of users without sessions, which our open
+    // keys would hold (Event ID 1530). Release them all; the unload's HKEY_USERS notification,
+    // the next logon or the revalidation watch the remaining users again.
+    for (auto& [sid, w] : user_watches_) released_users_.insert(sid);
+    user_watches_.clear();
+  }
+  for (auto it = user_watches_.begin(); it != user_watches_.end();) {
+    if (present.count(it->first)) {
+      ++it;
+    } else {
+      log().info("user hive {} unloaded: no longer watched", utf8(it->first));
+      it = user_watches_.erase(it);
+    }
+  }
+  for (const auto& sid : sids) {
+    if (user_watches_.count(sid) || released_users_.count(sid)) continue;
+    auto w = std::make_unique<KeyWatch>(io_, HKEY_USERS, std::wstring(as_wide(sid)) + L"\\" + kClientsMailPath, true,
+                                        "HKU\\" + utf8(sid) + "\\Software\\Clients\\Mail", [this](KeyWatch& kw) {
+                                          ++stats_.wakeups;
+                                          ++stats_.notifications;
+                                          on_change(kw.label());
+                                        });
+    if (const std::error_code ec = w->start()) {
+      events().warn("watch {}: {}", w->label(), describe_failure("RegNotifyChangeKeyValue", ec));
+      continue;
+    }
+    log().info("user hive {} loaded: watched", utf8(sid));
+    user_watches_.emplace(sid, std::move(w));
+  }
+  users_ = std::move(sids);
+}
+
+void Dispatcher::on_change(const std::string& why) {
+  if (stopping_) return;
+  log().debug("change notified: {}", why);
+  if (debounce_pending_) return;  // coalesced into the publish already scheduled
+  debounce_pending_ = true;
+  // A fixed window from the first notification, not restarted by later ones: a burst costs one
+  // publish, and a steady stream of writes cannot postpone the publish forever.
+  debounce_timer_.expires_after(std::chrono::milliseconds(params_.debounce_ms));
+  debounce_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    ++stats_.wakeups;
+    debounce_pending_ = false;
+    resolve_and_publish("registry change", false);
+  });
+}
+
+void Dispatcher::resolve_and_publish(const char* reason, bool force) {
+  if (!writer_ || stopping_) return;
+  std::vector<ScopeResolution> scopes;
+  ++stats_.resolves;
+  try {
+    ResolveOptions opts;
+    opts.allow_unc_paths = params_.allow_unc_paths;
+    scopes = source_->resolve_all(users_, opts);
+  } catch (const std::exception& e) {
+    events().error("resolving ({}) failed: {}; the table keeps generation {}", reason, e.what(), writer_->generation());
+    return;
+  }
+  if (!force && have_published_ && scopes == published_) {
+    log().debug("resolved ({}): no answer changed; generation {} stays", reason, writer_->generation());
+    return;
+  }
+  if (params_.debug_crash_mid_publish != 0 && section_name_.rfind("Local\\", 0) == 0) crash_mid_publish(scopes);
+  const uint64_t before = writer_->generation();
+  if (const std::error_code ec = writer_->publish(scopes)) {
+    events().error("publish ({}) failed: {} {}; the table keeps generation {}", reason, ec.value(), ec.message(),
+                   before);
+    return;
+  }
+  ++stats_.publishes;
+  const std::string changes =
+      join_changes(describe_changes(have_published_ ? std::span<const ScopeResolution>(published_)
+                                                    : std::span<const ScopeResolution>(),
+                                    scopes));
+  log().info("published generation {} ({}, {} scope(s), {} bytes): {}", writer_->generation(), reason, scopes.size(),
+             writer_->payload_bytes(), changes);
+  published_ = std::move(scopes);
+  have_published_ = true;
+  if (const std::error_code ec = state_.save_generation(writer_->generation()))
+    events().warn("{}", describe_failure("saving the generation to the State key", ec));
+}
+
+void Dispatcher::crash_mid_publish(std::span<const ScopeResolution> scopes) {
+  // Test hook: what a crash in the middle of TableWriter::publish leaves behind: an odd count and
+  // the first half of the next image over the current one. Then die as TerminateProcess does.
+  log().warn("DebugCrashMidPublish: abandoning the publish of generation {} half-written", writer_->generation() + 1);
+  log().flush();
+  std::vector<std::byte> image;
+  const auto region = section_->bytes();
+  if (!build_table_image(scopes, writer_->generation() + 1, filetime_now(), ::GetCurrentProcessId(),
+                         static_cast<uint32_t>(std::min<size_t>(region.size(), layout::kMaxTotalSize)), &image)) {
+    auto* count = reinterpret_cast<uint32_t*>(region.data() + offsetof(layout::TableHeader, sequence));
+    seqlock::write_begin(count);
+    const size_t half = (image.size() / 2) & ~size_t{3};
+    constexpr size_t kAfterCount = offsetof(layout::TableHeader, sequence) + 4;
+    seqlock::copy_in(region.data(), image.data(), offsetof(layout::TableHeader, sequence));
+    if (half > kAfterCount) seqlock::copy_in(region.data() + kAfterCount, image.data() + kAfterCount, half - kAfterCount);
+  }
+  ::TerminateProcess(::GetCurrentProcess(), 0xDEAD);
+}
+
+void Dispatcher::schedule_revalidation() {
+  revalidate_timer_.expires_after(std::chrono::minutes(params_.revalidate_minutes));
+  revalidate_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    on_revalidate();
+  });
+}
+
+void Dispatcher::on_revalidate() {
+  ++stats_.wakeups;
+  // Watches that failed to re-arm get another chance; released users are watched again.
+  for (auto& w : fixed_watches_)
+    if (!w->armed())
+      if (const std::error_code ec = w->start())
+        events().error("watch {}: {}", w->label(), describe_failure("RegNotifyChangeKeyValue", ec));
+  released_users_.clear();
+  rescan_users(false);
+  resolve_and_publish("revalidation", false);
+  schedule_revalidation();
+}
+
+void Dispatcher::reload_parameters() {
+  ++stats_.wakeups;
+  if (stopping_) return;
+  std::vector<std::string> warnings;
+  Parameters next = read_parameters(options_.service_name, &warnings);
+  for (const auto& w : warnings) events().warn("{}", w);
+  const Parameters prev = params_;
+  events().info("parameters reread (PARAMCHANGE): {}", params_diff(prev, next));
+  const std::string next_section = section_name_for(next);
+  if (next_section != section_name_) {
+    std::unique_ptr<WritableSection> section;
+    std::unique_ptr<TableWriter> writer;
+    if (open_section(next, &section, &writer)) {
+      events().error("keeping section {}: the new section {} could not be opened", section_name_, next_section);
+      next.section_name = prev.section_name;
+      next.section_size_kb = prev.section_size_kb;
+    } else {
+      writer_->mark_stopped();
+      // The new section continues the count of the old one.
+      const uint64_t generation = writer_->generation();
+      writer_.reset();
+      section_.reset();
+      section_ = std::move(section);
+      writer_ = std::make_unique<TableWriter>(section_->bytes(), ::GetCurrentProcessId(), generation);
+      events().info("moved the table from section {} to {}", section_name_, next_section);
+      section_name_ = next_section;
+      have_published_ = false;
+    }
+  }
+  params_ = next;
+  set_log_level(params_.log_level);
+  if (prev.revalidate_minutes != params_.revalidate_minutes) schedule_revalidation();
+  resolve_and_publish("parameters changed", !have_published_);
+}
+
+void Dispatcher::write_stats() {
+  ++stats_.wakeups;
+  UniqueHkey service;
+  if (open_key(HKEY_LOCAL_MACHINE, service_key_path(options_.service_name), KEY_CREATE_SUB_KEY, &service)) return;
+  UniqueHkey state;
+  if (::RegCreateKeyExW(service.get(), L"State", 0, nullptr, REG_OPTION_NON_VOLATILE, KEY_SET_VALUE | KEY_WOW64_64KEY,
+                        nullptr, state.put(), nullptr) != ERROR_SUCCESS)
+    return;
+  write_qword(state.get(), L"WakeUps", stats_.wakeups);
+  write_qword(state.get(), L"Notifications", stats_.notifications);
+  write_qword(state.get(), L"Resolves", stats_.resolves);
+  write_qword(state.get(), L"Publishes", stats_.publishes);
+  log().info("statistics: {} wake-ups, {} notifications, {} resolves, {} publishes", stats_.wakeups,
+             stats_.notifications, stats_.resolves, stats_.publishes);
+}
+
+void Dispatcher::request_stop() { ::SetEvent(stop_event_.native_handle()); }
+
+void Dispatcher::request_refresh() {
+  boost::asio::post(io_, [this] {
+    ++stats_.wakeups;
+    if (stopping_) return;
+    events().info("refresh requested (control {}): full re-resolve and publish", kControlRefresh);
+    released_users_.clear();
+    rescan_users(false);
+    resolve_and_publish("refresh requested", true);
+  });
+}
+
+void Dispatcher::request_reload_parameters() {
+  boost::asio::post(io_, [this] { reload_parameters(); });
+}
+
+void Dispatcher::request_user_rescan(bool logoff) {
+  boost::asio::post(io_, [this, logoff] {
+    ++stats_.wakeups;
+    if (stopping_) return;
+    rescan_users(logoff);
+    on_change(logoff ? "session logoff" : "session change");
+  });
+}
+
+void Dispatcher::request_write_stats() {
+  boost::asio::post(io_, [this] { write_stats(); });
+}
+
+}  // namespace mapidispatch::service

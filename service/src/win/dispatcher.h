@@ -1,0 +1,141 @@
+// Copyright MapiDispatch authors.
+//
+//! \file
+//! The service's engine, shared by the SCM entry point and `run --console`: one thread, one
+//! Boost.Asio event loop that owns the table section, the registry watches, the debounce and
+//! revalidation timers and the stop event. Nothing in it polls: the loop sleeps until a
+//! registry notification, a timer, a control request or the stop event.
+//!
+//! Threading: run() runs the loop on the calling thread, which creates, publishes and destroys
+//! the section (its writer lock belongs to that thread). The request_*() functions may be called
+//! from any thread (the SCM's control handler): they never block; they signal the stop event or
+//! post work to the loop.
+//!
+//! Publishing: a notification re-arms its watch (key_watch.h), then starts the debounce timer
+//! if it is not already running; when it fires, everything is resolved once and published if
+//! any answer changed (a forced refresh always publishes). One log line per publish lists what
+//! changed. The generation is persisted after each publish (state_store.h).
+
+#ifndef MAPIDISPATCH_SERVICE_WIN_DISPATCHER_H_
+#define MAPIDISPATCH_SERVICE_WIN_DISPATCHER_H_
+
+#include <utility>  // before Boost (Boost 1.74 with GCC 12 in C++20)
+
+#include <windows.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/windows/object_handle.hpp>
+
+#include "mapidispatch/shared_section.h"
+#include "mapidispatch/table.h"
+#include "parameters.h"
+#include "scope_source.h"
+#include "win/key_watch.h"
+#include "win/state_store.h"
+
+namespace mapidispatch::service {
+
+//! The custom control code that forces a full re-resolve and publish (`sc control X 128`).
+inline constexpr DWORD kControlRefresh = 128;
+//! Diagnostic control code: write the loop's counters to the State key (WakeUps, Publishes,
+//! Notifications, Resolves), for the idle-cost benchmark.
+inline constexpr DWORD kControlWriteStats = 129;
+
+struct DispatcherOptions {
+  std::wstring service_name;
+  std::optional<std::string> section_override;  //!< --section: wins over the SectionName parameter.
+};
+
+//! Counters of the loop (read on the loop thread, or after run() returned).
+struct DispatcherStats {
+  uint64_t wakeups = 0;        //!< Handlers run: notifications, timers, control requests.
+  uint64_t notifications = 0;  //!< Registry notifications received.
+  uint64_t resolves = 0;
+  uint64_t publishes = 0;
+};
+
+class Dispatcher {
+ public:
+  struct Hooks {
+    std::function<void()> on_progress;  //!< Start-up made progress (SCM checkpoint).
+    std::function<void()> on_running;   //!< The first table is published (or could not be).
+  };
+
+  Dispatcher(DispatcherOptions options, std::unique_ptr<ScopeSource> source);
+  ~Dispatcher();
+  Dispatcher(const Dispatcher&) = delete;
+  Dispatcher& operator=(const Dispatcher&) = delete;
+
+  //! Runs until request_stop(). Returns an error if start-up failed (no section); a clean stop
+  //! returns no error. Before it returns the table is flagged "writer stopped" and the section
+  //! closed.
+  std::error_code run(const Hooks& hooks);
+
+  // Thread-safe, non-blocking.
+  void request_stop();
+  void request_refresh();
+  void request_reload_parameters();
+  //! A session logged on or off (SERVICE_CONTROL_SESSIONCHANGE). `logoff`: the hives of users
+  //! without sessions are about to unload, so user watches release their handles.
+  void request_user_rescan(bool logoff);
+  void request_write_stats();
+
+  const DispatcherStats& stats() const { return stats_; }
+
+ private:
+  std::error_code open_section(const Parameters& p, std::unique_ptr<WritableSection>* section,
+                               std::unique_ptr<TableWriter>* writer);
+  void start_watches();
+  void rescan_users(bool release_all);
+  void on_change(const std::string& why);
+  void resolve_and_publish(const char* reason, bool force);
+  void crash_mid_publish(std::span<const ScopeResolution> scopes);
+  void schedule_revalidation();
+  void on_revalidate();
+  void reload_parameters();
+  void write_stats();
+  void shutdown();
+  std::string section_name_for(const Parameters& p) const;
+
+  DispatcherOptions options_;
+  std::unique_ptr<ScopeSource> source_;
+  StateStore state_;
+  Parameters params_;
+
+  boost::asio::io_context io_{1};
+  boost::asio::windows::object_handle stop_event_;
+  boost::asio::steady_timer debounce_timer_;
+  boost::asio::steady_timer revalidate_timer_;
+  bool debounce_pending_ = false;
+  bool stopping_ = false;
+
+  std::string section_name_;
+  std::unique_ptr<WritableSection> section_;
+  std::unique_ptr<TableWriter> writer_;
+  std::vector<ScopeResolution> published_;
+  bool have_published_ = false;
+
+  std::vector<std::unique_ptr<KeyWatch>> fixed_watches_;
+  std::map<std::u16string, std::unique_ptr<KeyWatch>> user_watches_;
+  std::set<std::u16string> released_users_;  // watches dropped at a logoff, until their hive unloads
+  std::vector<std::u16string> users_;
+
+  DispatcherStats stats_;
+};
+
+}  // namespace mapidispatch::service
+
+#endif  // MAPIDISPATCH_SERVICE_WIN_DISPATCHER_H_

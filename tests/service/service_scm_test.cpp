@@ -1,0 +1,416 @@
+// Copyright MapiDispatch authors.
+//
+// The service for real: mapidispatch.exe installed under a unique name in the Service Control
+// Manager (Wine's, in the test prefix), publishing into a unique Local\ section, driven through
+// the registry and control codes, read as a stub reads it. Every wait has a deadline; the
+// service is uninstalled whatever the test's outcome.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <thread>
+#include <fstream>
+#include <sstream>
+
+#include "../support/test_main.h"
+#include "mapidispatch/table_layout.h"
+#include "service_test_util.h"
+#include "win/logging.h"
+
+namespace mapidispatch::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+const std::wstring kMail = L"Software\\Clients\\Mail";
+
+std::string narrow(const std::wstring& w) {
+  std::string s;
+  for (const wchar_t c : w) s += static_cast<char>(c < 0x80 ? c : '?');
+  return s;
+}
+
+std::u16string u16w(const std::wstring& w) { return std::u16string(w.begin(), w.end()); }
+
+// Points HKLM's default mail client at a new client whose DLLPath is `dll`.
+void set_client(const std::wstring& client, const std::wstring& dll) {
+  ASSERT_TRUE(reg_set_sz(HKEY_LOCAL_MACHINE, kMail + L"\\" + client, L"DLLPath", dll));
+  ASSERT_TRUE(reg_set_sz(HKEY_LOCAL_MACHINE, kMail, L"", client));
+}
+
+std::wstring unique_client(const char* stem) {
+  static int n = 0;
+  return L"MDTest." + std::wstring(stem, stem + std::strlen(stem)) + L"." + std::to_wstring(::GetCurrentProcessId()) +
+         L"." + std::to_wstring(n++);
+}
+
+class ServiceTest : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    for (const auto& c : clients_) reg_delete_tree(HKEY_LOCAL_MACHINE, kMail + L"\\" + c);
+  }
+  std::wstring client(const char* stem) {
+    clients_.push_back(unique_client(stem));
+    return clients_.back();
+  }
+  std::vector<std::wstring> clients_;
+};
+
+#define START_SERVICE(svc, probe)                                        \
+  ASSERT_TRUE((svc).ok()) << (svc).error();                              \
+  {                                                                      \
+    const std::string started = (svc).start();                           \
+    ASSERT_EQ(started, "") << started;                                   \
+  }                                                                      \
+  ASSERT_TRUE((probe).open()) << "the section " << (svc).section() << " never appeared"
+
+TEST_F(ServiceTest, InstallStartPublishStopFlagsTable) {
+  TestService svc("lifecycle");
+  TableProbe probe(svc.section());
+  ASSERT_TRUE(svc.ok()) << svc.error();
+
+  // install: recovery actions, failure-actions flag, Event Log source.
+  SC_HANDLE scm = ::OpenSCManagerW(nullptr, nullptr, SC_MANAGER_CONNECT);
+  ASSERT_NE(scm, nullptr);
+  SC_HANDLE h = ::OpenServiceW(scm, svc.name().c_str(), SERVICE_QUERY_CONFIG);
+  ASSERT_NE(h, nullptr) << win_error_text("OpenService", ::GetLastError());
+  std::vector<BYTE> buf(8192);
+  DWORD needed = 0;
+  if (::QueryServiceConfig2W(h, SERVICE_CONFIG_FAILURE_ACTIONS, buf.data(), static_cast<DWORD>(buf.size()), &needed)) {
+    const auto* fa = reinterpret_cast<const SERVICE_FAILURE_ACTIONSW*>(buf.data());
+    ASSERT_EQ(fa->cActions, 3u);
+    EXPECT_EQ(fa->lpsaActions[0].Type, SC_ACTION_RESTART);
+    EXPECT_EQ(fa->lpsaActions[0].Delay, 5000u);
+    EXPECT_EQ(fa->dwResetPeriod, 86400u);
+  } else {
+    // Wine's SCM accepts the recovery actions but cannot report them back.
+    const DWORD e = ::GetLastError();
+    ASSERT_TRUE(e == ERROR_INVALID_LEVEL || e == ERROR_CALL_NOT_IMPLEMENTED || e == ERROR_INVALID_PARAMETER)
+        << win_error_text("QueryServiceConfig2(FAILURE_ACTIONS)", e);
+    std::printf("note: this SCM cannot report failure actions back (%s)\n",
+                win_error_text("QueryServiceConfig2", e).c_str());
+  }
+  std::vector<BYTE> cfg(8192);
+  ASSERT_TRUE(::QueryServiceConfigW(h, reinterpret_cast<QUERY_SERVICE_CONFIGW*>(cfg.data()), static_cast<DWORD>(cfg.size()), &needed));
+  const auto* qc = reinterpret_cast<const QUERY_SERVICE_CONFIGW*>(cfg.data());
+  EXPECT_EQ(qc->dwServiceType & SERVICE_WIN32_OWN_PROCESS, static_cast<DWORD>(SERVICE_WIN32_OWN_PROCESS));
+  EXPECT_NE(std::wstring(qc->lpBinaryPathName).find(L" service --service-name "), std::wstring::npos);
+  ::CloseServiceHandle(h);
+  ::CloseServiceHandle(scm);
+  HKEY ev = nullptr;
+  ASSERT_EQ(::RegOpenKeyExW(HKEY_LOCAL_MACHINE,
+                            (L"SYSTEM\\CurrentControlSet\\Services\\EventLog\\Application\\" + svc.name()).c_str(), 0,
+                            KEY_READ, &ev),
+            ERROR_SUCCESS);
+  ::RegCloseKey(ev);
+
+  START_SERVICE(svc, probe);
+  DWORD pid = 0;
+  ASSERT_EQ(svc.state(&pid), static_cast<DWORD>(SERVICE_RUNNING));
+  TableSnapshot snap;
+  ASSERT_TRUE(probe.wait_generation_above(0, 10s, &snap));
+  EXPECT_EQ(snap.info.writer_pid, pid);
+  EXPECT_EQ(snap.info.flags & layout::kFlagWriterStopped, 0u);
+
+  // status, as an administrator runs it: exit 0 and the generation.
+  std::string out;
+  EXPECT_EQ(run_mapidispatch({L"status", L"--service-name", svc.name(), L"--json"}, &out), 0) << out;
+  EXPECT_NE(out.find("\"generation\":" + std::to_string(snap.info.generation)), std::string::npos) << out;
+  EXPECT_NE(out.find("\"stubs_use_table\":true"), std::string::npos) << out;
+  EXPECT_EQ(run_mapidispatch({L"status", L"--service-name", svc.name()}, &out), 0) << out;
+  EXPECT_NE(out.find("valid and kept up to date"), std::string::npos) << out;
+
+  const std::string stopped = svc.stop();
+  ASSERT_EQ(stopped, "");
+  TableSnapshot after;
+  EXPECT_EQ(probe.read(&after), TableError::kWriterStopped);
+  EXPECT_EQ(after.info.generation, snap.info.generation);
+  EXPECT_EQ(run_mapidispatch({L"status", L"--section", std::wstring(svc.section().begin(), svc.section().end())}, &out), 1)
+      << out;
+  EXPECT_NE(out.find("writer stopped"), std::string::npos) << out;
+
+  // The log file says what happened.
+  std::stringstream text;
+  text << read_text_file(service::log_file_path(svc.name()));
+  EXPECT_NE(text.str().find("published generation"), std::string::npos) << text.str();
+  EXPECT_NE(text.str().find("MapiDispatch stopped"), std::string::npos) << text.str();
+}
+
+TEST_F(ServiceTest, RegistryChangePublishesNewGeneration) {
+  TestService svc("change");
+  TableProbe probe(svc.section());
+  START_SERVICE(svc, probe);
+  const uint64_t g0 = probe.generation();
+  ASSERT_GT(g0, 0u);
+  const std::wstring c = client("change");
+  const std::wstring dll = system_dll();
+  set_client(c, dll);
+  TableSnapshot snap;
+  ASSERT_TRUE(probe.wait_generation_above(g0, 10s, &snap, [&](const TableSnapshot& s) {
+    return s.machine.default_client == u16w(c);
+  })) << "generation stayed " << probe.generation();
+  EXPECT_EQ(snap.machine.simple.path, u16w(dll));
+  // kernel32.dll is a real x64 DLL without MAPI exports: found on disk, machine recorded.
+  EXPECT_NE(snap.machine.simple.status, TargetStatus::kMissing);
+  EXPECT_EQ(snap.machine.simple.machine, PeMachine::kAmd64);
+  ASSERT_EQ(svc.stop(), "");
+}
+
+TEST_F(ServiceTest, BurstOfWritesIsCoalesced) {
+  TestService svc("burst", 250);
+  TableProbe probe(svc.section());
+  START_SERVICE(svc, probe);
+  const std::wstring c = client("burst");
+  set_client(c, L"C:\\burst\\start.dll");
+  ASSERT_TRUE(probe.wait_generation_above(0, 10s, nullptr, [&](const TableSnapshot& s) {
+    return s.machine.simple.path == u"C:\\burst\\start.dll";
+  }));
+  const uint64_t g0 = probe.generation();
+  const auto begin = std::chrono::steady_clock::now();
+  for (int i = 0; i < 1000; ++i)
+    ASSERT_TRUE(reg_set_sz(HKEY_LOCAL_MACHINE, kMail + L"\\" + c, L"DLLPath", L"C:\\burst\\" + std::to_wstring(i) + L".dll"));
+  const auto written = std::chrono::steady_clock::now() - begin;
+  TableSnapshot snap;
+  ASSERT_TRUE(probe.wait_generation_above(g0, 20s, &snap, [&](const TableSnapshot& s) {
+    return s.machine.simple.path == u"C:\\burst\\999.dll";
+  })) << "final state never published; table has " << narrow(std::wstring(snap.machine.simple.path.begin(), snap.machine.simple.path.end()));
+  // Let a trailing publish, if any, land before counting.
+  std::this_thread::sleep_for(600ms);
+  const uint64_t publishes = probe.generation() - g0;
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(written).count();
+  std::printf("1000 writes in %lld ms -> %llu publishes (debounce 250 ms)\n", static_cast<long long>(ms),
+              static_cast<unsigned long long>(publishes));
+  // One publish per debounce window the burst spans, plus one for the writes during the last.
+  EXPECT_LE(publishes, static_cast<uint64_t>(ms / 250 + 2));
+  ASSERT_EQ(probe.read(&snap), TableError::kOk);
+  EXPECT_EQ(snap.machine.simple.path, u"C:\\burst\\999.dll");
+  ASSERT_EQ(svc.stop(), "");
+}
+
+TEST_F(ServiceTest, Control128ForcesPublishAndRefreshCommandSendsIt) {
+  TestService svc("refresh");
+  TableProbe probe(svc.section());
+  START_SERVICE(svc, probe);
+  const uint64_t g0 = probe.generation();
+  ASSERT_EQ(svc.control(128), "");
+  ASSERT_TRUE(probe.wait_generation_above(g0, 10s)) << "no publish after control 128";
+  const uint64_t g1 = probe.generation();
+  std::string out;
+  ASSERT_EQ(run_mapidispatch({L"refresh", L"--service-name", svc.name()}, &out), 0) << out;
+  ASSERT_TRUE(probe.wait_generation_above(g1, 10s)) << "no publish after 'mapidispatch refresh'";
+  ASSERT_EQ(svc.stop(), "");
+  // refresh of a stopped service: a clear failure.
+  EXPECT_EQ(run_mapidispatch({L"refresh", L"--service-name", svc.name()}, &out), 1) << out;
+  EXPECT_NE(out.find("not running"), std::string::npos) << out;
+}
+
+TEST_F(ServiceTest, KillAndRestartKeepsGenerationGrowing) {
+  TestService svc("kill");
+  TableProbe probe(svc.section());
+  START_SERVICE(svc, probe);
+  ASSERT_EQ(svc.control(128), "");
+  ASSERT_TRUE(probe.wait_generation_above(1, 10s));
+  const uint64_t g_before = probe.generation();
+  ASSERT_EQ(svc.kill(), "");
+  // Killed, not stopped: the table is intact but nobody keeps it; status says so.
+  TableSnapshot snap;
+  EXPECT_EQ(probe.read(&snap), TableError::kOk);
+  std::string out;
+  EXPECT_EQ(run_mapidispatch({L"status", L"--section", std::wstring(svc.section().begin(), svc.section().end())}, &out), 1)
+      << out;
+  EXPECT_NE(out.find("not running"), std::string::npos) << out;
+
+  // Restarted while a reader still maps the section: it continues the count.
+  ASSERT_EQ(svc.start(), "");
+  ASSERT_TRUE(probe.wait_generation_above(g_before, 10s));
+  const uint64_t g_restart = probe.generation();
+
+  // Stopped, and nobody maps the section: it vanishes; the persisted generation continues it.
+  ASSERT_EQ(svc.stop(), "");
+  probe.close();
+  ASSERT_EQ(svc.start(), "");
+  ASSERT_TRUE(probe.open());
+  ASSERT_TRUE(probe.wait_generation_above(g_restart, 10s)) << "generation went back to " << probe.generation();
+  ASSERT_EQ(svc.stop(), "");
+}
+
+TEST_F(ServiceTest, CrashMidPublishIsNeverAcceptedAndRestartCompletesIt) {
+  TestService svc("crash");
+  TableProbe probe(svc.section());
+  START_SERVICE(svc, probe);
+  const uint64_t g_before = probe.generation();
+  ASSERT_TRUE(svc.set_parameter(L"DebugCrashMidPublish", 1));
+  ASSERT_EQ(svc.control(SERVICE_CONTROL_PARAMCHANGE), "");
+  // PARAMCHANGE itself re-resolves (nothing changed: no publish); a registry change then
+  // publishes, and the hook abandons that publish half-written.
+  std::this_thread::sleep_for(300ms);
+  const std::wstring c = client("crash");
+  set_client(c, system_dll());
+  ASSERT_TRUE(svc.wait_process_exit(30s)) << "the service did not die mid-publish";
+  ASSERT_TRUE(svc.set_parameter(L"DebugCrashMidPublish", 0));
+
+  // A reader never accepts the half-written state: the count is odd, reads give up (kBusy).
+  TableSnapshot snap;
+  EXPECT_EQ(probe.sequence() & 1u, 1u);
+  for (int i = 0; i < 50; ++i) ASSERT_NE(probe.read(&snap), TableError::kOk) << "accepted a half-written table";
+
+  // The SCM's recovery action may already be restarting it; start() accepts either.
+  ASSERT_EQ(svc.start(), "");
+  ASSERT_TRUE(probe.wait_generation_above(g_before, 10s, &snap, [&](const TableSnapshot& s) {
+    return s.machine.default_client == u16w(c);
+  })) << "generation " << probe.generation();
+  EXPECT_EQ(probe.sequence() & 1u, 0u);
+  EXPECT_GT(snap.info.generation, g_before + 1) << "the half-written generation must not be reused";
+  ASSERT_EQ(svc.stop(), "");
+}
+
+TEST_F(ServiceTest, KeyDeletedAndRecreatedIsFollowed) {
+  // Start with no Clients\Mail at all: the service watches Software\Clients until it appears.
+  ASSERT_TRUE(reg_delete_tree(HKEY_LOCAL_MACHINE, kMail));
+  TestService svc("delete");
+  TableProbe probe(svc.section());
+  START_SERVICE(svc, probe);
+  TableSnapshot snap;
+  ASSERT_TRUE(probe.wait_generation_above(0, 10s, &snap));
+  EXPECT_TRUE(snap.machine.default_client.empty());
+
+  const std::wstring c1 = client("created");
+  set_client(c1, system_dll());
+  ASSERT_TRUE(probe.wait_generation_above(snap.info.generation, 10s, &snap, [&](const TableSnapshot& s) {
+    return s.machine.default_client == u16w(c1);
+  })) << "the key's creation was not seen";
+
+  ASSERT_TRUE(reg_delete_tree(HKEY_LOCAL_MACHINE, kMail));
+  ASSERT_TRUE(probe.wait_generation_above(snap.info.generation, 10s, &snap, [&](const TableSnapshot& s) {
+    return s.machine.default_client.empty();
+  })) << "the key's deletion was not seen";
+
+  const std::wstring c2 = client("recreated");
+  set_client(c2, system_dll(L"user32.dll"));
+  ASSERT_TRUE(probe.wait_generation_above(snap.info.generation, 10s, &snap, [&](const TableSnapshot& s) {
+    return s.machine.default_client == u16w(c2);
+  })) << "the recreated key was not watched";
+  EXPECT_EQ(snap.machine.simple.path, u16w(system_dll(L"user32.dll")));
+
+  // And the watch stays on the recreated key: a value change is seen.
+  ASSERT_TRUE(reg_set_sz(HKEY_LOCAL_MACHINE, kMail + L"\\" + c2, L"DLLPath", system_dll(L"gdi32.dll")));
+  ASSERT_TRUE(probe.wait_generation_above(snap.info.generation, 10s, &snap, [&](const TableSnapshot& s) {
+    return s.machine.simple.path == u16w(system_dll(L"gdi32.dll"));
+  }));
+  ASSERT_EQ(svc.stop(), "");
+}
+
+TEST_F(ServiceTest, BadParametersKeepDefaultsAndServiceRuns) {
+  TestService svc("badparams");
+  TableProbe probe(svc.section());
+  START_SERVICE(svc, probe);
+  const std::wstring params = svc.parameters_key();
+  ASSERT_TRUE(reg_set_sz(HKEY_LOCAL_MACHINE, params, L"DebounceMs", L"fast"));
+  ASSERT_TRUE(reg_set_dword(HKEY_LOCAL_MACHINE, params, L"RevalidateMinutes", 0));
+  ASSERT_TRUE(reg_set_dword(HKEY_LOCAL_MACHINE, params, L"LogLevel", 3));
+  ASSERT_EQ(svc.control(SERVICE_CONTROL_PARAMCHANGE), "");
+  const uint64_t g0 = probe.generation();
+  const std::wstring c = client("params");
+  set_client(c, system_dll());
+  ASSERT_TRUE(probe.wait_generation_above(g0, 10s, nullptr, [&](const TableSnapshot& s) {
+    return s.machine.default_client == u16w(c);
+  })) << "the service stopped publishing after bad parameters";
+  EXPECT_EQ(svc.state(), static_cast<DWORD>(SERVICE_RUNNING));
+  ASSERT_EQ(svc.stop(), "");
+  std::stringstream text;
+  text << read_text_file(service::log_file_path(svc.name()));
+  EXPECT_NE(text.str().find("parameter DebounceMs: has type REG_SZ, expected REG_DWORD; using the default"),
+            std::string::npos)
+      << text.str();
+  EXPECT_NE(text.str().find("parameter RevalidateMinutes: 0 is out of range"), std::string::npos);
+  EXPECT_NE(text.str().find("parameter LogLevel: has type REG_DWORD, expected REG_SZ"), std::string::npos);
+}
+
+// A user hive loaded into HKEY_USERS (as at a logon) with its own Clients\Mail default, then
+// unloaded (logoff).
+TEST_F(ServiceTest, UserHiveAppearsAndDisappears) {
+  // Privileges RegLoadKey / RegSaveKey need.
+  HANDLE token = nullptr;
+  ASSERT_TRUE(::OpenProcessToken(::GetCurrentProcess(), TOKEN_ADJUST_PRIVILEGES | TOKEN_QUERY, &token));
+  for (const wchar_t* priv : {SE_RESTORE_NAME, SE_BACKUP_NAME}) {
+    TOKEN_PRIVILEGES tp{};
+    tp.PrivilegeCount = 1;
+    tp.Privileges[0].Attributes = SE_PRIVILEGE_ENABLED;
+    ::LookupPrivilegeValueW(nullptr, priv, &tp.Privileges[0].Luid);
+    ::AdjustTokenPrivileges(token, FALSE, &tp, 0, nullptr, nullptr);
+  }
+  ::CloseHandle(token);
+
+  // A hive file with Software\Clients\Mail (Default) = the client.
+  const std::wstring scratch = L"Software\\MapiDispatchTest\\Hive." + std::to_wstring(::GetCurrentProcessId());
+  const std::wstring c = client("user");
+  ASSERT_TRUE(reg_set_sz(HKEY_CURRENT_USER, scratch + L"\\Software\\Clients\\Mail", L"", c));
+  ASSERT_TRUE(reg_set_sz(HKEY_CURRENT_USER, scratch + L"\\Software\\Clients\\Mail\\" + c, L"DLLPath", system_dll()));
+  wchar_t temp[MAX_PATH];
+  ::GetTempPathW(MAX_PATH, temp);
+  const std::wstring hive = std::wstring(temp) + L"md-test-hive-" + std::to_wstring(::GetCurrentProcessId()) + L".dat";
+  ::DeleteFileW(hive.c_str());
+  HKEY k = nullptr;
+  ASSERT_EQ(::RegOpenKeyExW(HKEY_CURRENT_USER, scratch.c_str(), 0, KEY_READ, &k), ERROR_SUCCESS);
+  const LSTATUS saved = ::RegSaveKeyW(k, hive.c_str(), nullptr);
+  ::RegCloseKey(k);
+  reg_delete_tree(HKEY_CURRENT_USER, scratch);
+  ASSERT_EQ(saved, ERROR_SUCCESS) << win_error_text("RegSaveKey", static_cast<DWORD>(saved));
+
+  TestService svc("hive");
+  TableProbe probe(svc.section());
+  START_SERVICE(svc, probe);
+  const std::wstring sid = L"S-1-5-21-1111111111-2222222222-3333333333-" + std::to_wstring(1000 + ::GetCurrentProcessId() % 9000);
+  TableSnapshot snap;
+  ASSERT_TRUE(probe.wait_generation_above(0, 10s, &snap));
+  const uint64_t g0 = snap.info.generation;
+
+  const LSTATUS loaded = ::RegLoadKeyW(HKEY_USERS, sid.c_str(), hive.c_str());
+  ASSERT_EQ(loaded, ERROR_SUCCESS) << win_error_text("RegLoadKey", static_cast<DWORD>(loaded));
+  const bool appeared = probe.wait_generation_above(g0, 15s, &snap, [&](const TableSnapshot& s) {
+    return std::any_of(s.users.begin(), s.users.end(), [&](const ScopeResolution& u) {
+      return u.sid == u16w(sid) && u.default_client == u16w(c);
+    });
+  });
+  const LSTATUS unloaded = ::RegUnLoadKeyW(HKEY_USERS, sid.c_str());
+  ::DeleteFileW(hive.c_str());
+  ASSERT_TRUE(appeared) << "the user scope never appeared";
+  ASSERT_EQ(unloaded, ERROR_SUCCESS) << win_error_text("RegUnLoadKey", static_cast<DWORD>(unloaded));
+  ASSERT_TRUE(probe.wait_generation_above(snap.info.generation, 15s, &snap, [&](const TableSnapshot& s) {
+    return std::none_of(s.users.begin(), s.users.end(), [&](const ScopeResolution& u) { return u.sid == u16w(sid); });
+  })) << "the user scope stayed after the hive unloaded";
+  ASSERT_EQ(svc.stop(), "");
+}
+
+TEST(ServiceCommandLine, BadCommandLinesAreUsageErrors) {
+  std::string out;
+  EXPECT_EQ(run_mapidispatch({L"frobnicate"}, &out), 2) << out;
+  EXPECT_NE(out.find("unknown command"), std::string::npos) << out;
+  EXPECT_EQ(run_mapidispatch({L"status", L"--json", L"--json"}, &out), 2) << out;
+  EXPECT_EQ(run_mapidispatch({L"install", L"--start", L"sometimes", L"--service-name", L"X"}, &out), 2) << out;
+  EXPECT_EQ(run_mapidispatch({L"status", L"--section", L"NoPrefix"}, &out), 2) << out;
+  EXPECT_EQ(run_mapidispatch({L"run"}, &out), 2) << out;
+  EXPECT_EQ(run_mapidispatch({L"explain", L"--bitness", L"x128"}, &out), 2) << out;
+  EXPECT_EQ(run_mapidispatch({L"service"}, &out), 2) << out;  // not started by the SCM
+  EXPECT_EQ(run_mapidispatch({}, &out), 2) << out;
+  EXPECT_EQ(run_mapidispatch({L"help"}, &out), 0) << out;
+  EXPECT_NE(out.find("refresh"), std::string::npos);
+}
+
+TEST(ServiceCommandLine, ExplainReadsTheTableOrTheRegistry) {
+  std::string out;
+  // No table under this name: explain falls back to the registry, as a stub would.
+  EXPECT_EQ(run_mapidispatch({L"explain", L"--section", L"Local\\MapiDispatchTest.NoTable", L"--module", L"outlook.exe",
+                              L"--bitness", L"x86"},
+                             &out),
+            0)
+      << out;
+  EXPECT_NE(out.find("the registry, as stubs do"), std::string::npos) << out;
+  EXPECT_NE(out.find("Simple MAPI"), std::string::npos) << out;
+  EXPECT_NE(out.find("Extended MAPI"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace mapidispatch::test

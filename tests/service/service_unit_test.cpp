@@ -1,0 +1,299 @@
+// Copyright MapiDispatch authors.
+//
+// The portable parts of mapidispatch.exe: parameters validation (any type, any length), the
+// command line, the per-publish change log, `status` against a real section.
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "../support/table_samples.h"
+#include "../support/test_main.h"
+#include "change_log.h"
+#include "cli.h"
+#include "mapidispatch/shared_section.h"
+#include "mapidispatch/table.h"
+#include "parameters.h"
+#include "status.h"
+#include "text.h"
+
+#ifdef _WIN32
+#include <windows.h>
+#else
+#include <unistd.h>
+#endif
+
+namespace mapidispatch::service {
+namespace {
+
+using Values = std::map<std::string, RawValue, std::less<>>;
+
+Parameters parse(const Values& values, std::vector<std::string>* warnings) {
+  return parse_parameters(
+      [&](std::string_view name) {
+        const auto it = values.find(name);
+        return it == values.end() ? RawValue{} : it->second;
+      },
+      warnings);
+}
+
+RawValue raw(uint32_t type, std::vector<uint8_t> bytes) {
+  RawValue v;
+  v.present = true;
+  v.type = type;
+  for (const auto b : bytes) v.data.push_back(static_cast<std::byte>(b));
+  return v;
+}
+
+TEST(Parameters, AbsentValuesTakeDefaultsSilently) {
+  std::vector<std::string> warnings;
+  const Parameters p = parse({}, &warnings);
+  EXPECT_TRUE(warnings.empty());
+  EXPECT_EQ(p, Parameters());
+  EXPECT_EQ(p.debounce_ms, 200u);
+  EXPECT_EQ(p.revalidate_minutes, 15u);
+  EXPECT_EQ(p.section_name, kDefaultSectionName);
+  EXPECT_EQ(p.log_level, LogLevel::kInfo);
+  EXPECT_FALSE(p.allow_unc_paths);
+}
+
+TEST(Parameters, GoodValuesAreTaken) {
+  std::vector<std::string> warnings;
+#ifdef _WIN32
+  const char* section = "Local\\Test.Section";
+#else
+  const char* section = "/Test.Section";
+#endif
+  const Parameters p = parse({{"DebounceMs", RawValue::dword(0)},
+                              {"RevalidateMinutes", RawValue::dword(1440)},
+                              {"SectionName", RawValue::string(utf16(section))},
+                              {"SectionSizeKB", RawValue::dword(64)},
+                              {"LogLevel", RawValue::string(u"WARNING", kRegExpandSz)},
+                              {"AllowUncPaths", RawValue::dword(1)}},
+                             &warnings);
+  EXPECT_TRUE(warnings.empty()) << warnings.front();
+  EXPECT_EQ(p.debounce_ms, 0u);
+  EXPECT_EQ(p.revalidate_minutes, 1440u);
+  EXPECT_EQ(p.section_name, section);
+  EXPECT_EQ(p.section_size_kb, 64u);
+  EXPECT_EQ(p.log_level, LogLevel::kWarn);
+  EXPECT_TRUE(p.allow_unc_paths);
+}
+
+TEST(Parameters, WrongTypeWrongLengthAndOutOfRangeFallBackWithOneWarningEach) {
+  std::vector<std::string> warnings;
+  const Parameters p = parse({{"DebounceMs", RawValue::string(u"100")},
+                              {"RevalidateMinutes", RawValue::dword(0)},
+                              {"SectionSizeKB", raw(kRegDword, {1, 2, 3})},
+                              {"LogLevel", RawValue::string(u"verbose")},
+                              {"AllowUncPaths", RawValue::dword(2)},
+                              {"SectionName", RawValue::qword(7)}},
+                             &warnings);
+  EXPECT_EQ(p, Parameters());
+  ASSERT_EQ(warnings.size(), 6u);
+  EXPECT_EQ(warnings[0], "parameter DebounceMs: has type REG_SZ, expected REG_DWORD; using the default (200)");
+  EXPECT_EQ(warnings[1], "parameter RevalidateMinutes: 0 is out of range 1 to 1440; using the default (15)");
+  EXPECT_EQ(warnings[2], "parameter SectionSizeKB: is 3 bytes long, expected 4; using the default (4096)");
+}
+
+TEST(Parameters, HostileStringsAreRejected) {
+  std::vector<std::string> warnings;
+  // Odd byte length, embedded NUL with hidden text, no terminator, huge.
+  Parameters p = parse({{"LogLevel", raw(kRegSz, {'i', 0, 'n'})}}, &warnings);
+  EXPECT_EQ(p.log_level, LogLevel::kInfo);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("odd byte length"), std::string::npos);
+
+  warnings.clear();
+  p = parse({{"LogLevel", raw(kRegSz, {'o', 0, 'f', 0, 'f', 0, 0, 0, 'x', 0})}}, &warnings);
+  EXPECT_EQ(p.log_level, LogLevel::kInfo);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("embedded NUL"), std::string::npos);
+
+  warnings.clear();
+  p = parse({{"LogLevel", raw(kRegSz, {'o', 0, 'f', 0, 'f', 0})}}, &warnings);  // unterminated is fine
+  EXPECT_EQ(p.log_level, LogLevel::kOff);
+  EXPECT_TRUE(warnings.empty());
+
+  warnings.clear();
+  p = parse({{"SectionName", RawValue::string(std::u16string(100000, u'A'))}}, &warnings);
+  EXPECT_EQ(p.section_name, kDefaultSectionName);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("characters long"), std::string::npos);
+
+  warnings.clear();
+  p = parse({{"DebounceMs", raw(kRegBinary, {})}}, &warnings);
+  EXPECT_EQ(p.debounce_ms, 200u);
+  EXPECT_EQ(warnings.size(), 1u);
+}
+
+TEST(Parameters, SectionNames) {
+  std::string why;
+#ifdef _WIN32
+  EXPECT_TRUE(validate_section_name("Global\\MapiDispatch.Table", &why));
+  EXPECT_TRUE(validate_section_name("Local\\x", &why));
+  EXPECT_FALSE(validate_section_name("MapiDispatch.Table", &why));
+  EXPECT_FALSE(validate_section_name("Local\\", &why));
+  EXPECT_FALSE(validate_section_name("Local\\a\\b", &why));
+  EXPECT_FALSE(validate_section_name("Global\\" + std::string(201, 'x'), &why));
+#else
+  EXPECT_TRUE(validate_section_name("/MapiDispatch.Table", &why));
+  EXPECT_FALSE(validate_section_name("MapiDispatch.Table", &why));
+  EXPECT_FALSE(validate_section_name("/a/b", &why));
+  EXPECT_FALSE(validate_section_name("/", &why));
+#endif
+}
+
+TEST(Parameters, EverySpecIsDocumentedWithItsDefault) {
+  EXPECT_EQ(parameter_specs().size(), 7u);
+  for (const auto& s : parameter_specs()) {
+    EXPECT_NE(std::string(s.name), "");
+    EXPECT_NE(std::string(s.default_text), "");
+    EXPECT_NE(std::string(s.description), "");
+  }
+}
+
+TEST(RawValues, QwordAndDword) {
+  uint64_t q = 0;
+  std::string why;
+  EXPECT_TRUE(raw_to_qword(RawValue::qword(0x123456789ABCDEF0ull), &q, &why));
+  EXPECT_EQ(q, 0x123456789ABCDEF0ull);
+  EXPECT_TRUE(raw_to_qword(RawValue::dword(7), &q, &why));
+  EXPECT_EQ(q, 7u);
+  EXPECT_FALSE(raw_to_qword(raw(kRegQword, {1, 2}), &q, &why));
+  EXPECT_FALSE(raw_to_qword(RawValue::string(u"5"), &q, &why));
+}
+
+// ---- Command line ----------------------------------------------------------------------------
+
+int cli(const std::vector<std::string>& args, std::string* out, std::string* err) {
+  std::ostringstream o, e;
+  const int rc = run_cli(args, o, e);
+  *out = o.str();
+  *err = e.str();
+  return rc;
+}
+
+TEST(CommandLine, UsageErrorsExitTwoWithAClearMessage) {
+  std::string out, err;
+  EXPECT_EQ(cli({}, &out, &err), kExitUsage);
+  EXPECT_NE(err.find("no command given"), std::string::npos);
+  EXPECT_EQ(cli({"bogus"}, &out, &err), kExitUsage);
+  EXPECT_NE(err.find("unknown command 'bogus'"), std::string::npos);
+  EXPECT_EQ(cli({"status", "--nope"}, &out, &err), kExitUsage);
+  EXPECT_NE(err.find("unknown option '--nope'"), std::string::npos);
+  EXPECT_EQ(cli({"status", "--section"}, &out, &err), kExitUsage);
+  EXPECT_NE(err.find("needs a value"), std::string::npos);
+  EXPECT_EQ(cli({"status", "--json=yes"}, &out, &err), kExitUsage);
+  EXPECT_EQ(cli({"status", "--json", "--json"}, &out, &err), kExitUsage);
+  EXPECT_EQ(cli({"status", "extra"}, &out, &err), kExitUsage);
+  EXPECT_EQ(cli({"status", "--section", "bad"}, &out, &err), kExitUsage);
+  EXPECT_NE(err.find("--section"), std::string::npos);
+  EXPECT_EQ(cli({"refresh", "--service-name", "a/b"}, &out, &err), kExitUsage);
+  EXPECT_EQ(cli({"refresh", "--service-name", ""}, &out, &err), kExitUsage);
+  EXPECT_EQ(cli({"help"}, &out, &err), kExitOk);
+  EXPECT_NE(out.find("explain"), std::string::npos);
+}
+
+TEST(CommandLine, OptionsParse) {
+  Args a;
+  std::string error;
+  const OptionSpec specs[] = {{"--module", true, true}, {"--json", false, false}, {"--user", true, false}};
+  const std::vector<std::string> args = {"--module", "a.exe", "--module=b.dll", "--json", "--user", "S-1-5-21-1"};
+  ASSERT_TRUE(parse_options(args, specs, &a, &error)) << error;
+  EXPECT_EQ(a.values("--module"), (std::vector<std::string>{"a.exe", "b.dll"}));
+  EXPECT_TRUE(a.has("--json"));
+  EXPECT_EQ(a.value("--user"), "S-1-5-21-1");
+  EXPECT_EQ(a.value("--missing", "x"), "x");
+}
+
+// ---- Change log ------------------------------------------------------------------------------
+
+TEST(ChangeLog, SaysWhatChangedPerScope) {
+  auto before = test::sample_scopes(2);
+  auto after = before;
+  after[0].simple.path = u"C:\\New\\mapi.dll";
+  after.pop_back();
+  ScopeResolution added = test::sample_user(9);
+  after.push_back(added);
+  const auto items = describe_changes(before, after);
+  const std::string line = join_changes(items);
+  EXPECT_NE(line.find("machine simple: "), std::string::npos) << line;
+  EXPECT_NE(line.find("-> C:\\New\\mapi.dll (found"), std::string::npos) << line;
+  EXPECT_NE(line.find("user " + utf8(added.sid) + ": added"), std::string::npos) << line;
+  EXPECT_NE(line.find(": removed"), std::string::npos) << line;
+  EXPECT_EQ(join_changes(describe_changes(before, before)), "no change");
+}
+
+TEST(Text, Utf8RoundTripAndFiletime) {
+  const std::u16string s = u"Caf\u00e9 \U0001F600 \\\\server";
+  EXPECT_EQ(utf16(utf8(s)), s);
+  EXPECT_EQ(utf8(std::u16string(1, static_cast<char16_t>(0xD800))), "\xEF\xBF\xBD");
+  EXPECT_EQ(format_filetime(0), "never");
+  EXPECT_EQ(format_filetime(116444736000000000ULL), "1970-01-01 00:00:00.000 UTC");
+  EXPECT_EQ(json_quote("a\"b\\c\n\x01"), "\"a\\\"b\\\\c\\n\\u0001\"");
+}
+
+TEST(Text, SplitsCommandLinesAsTheCRuntimeDoes) {
+  using V = std::vector<std::u16string>;
+  EXPECT_EQ(split_command_line(u"\"C:\\Program Files\\md.exe\" status --json"),
+            (V{u"C:\\Program Files\\md.exe", u"status", u"--json"}));
+  EXPECT_EQ(split_command_line(u"md.exe  \"a b\"   c"), (V{u"md.exe", u"a b", u"c"}));
+  EXPECT_EQ(split_command_line(u"md.exe a\\\\\"b c\""), (V{u"md.exe", u"a\\b c"}));       // 2n: n, toggle
+  EXPECT_EQ(split_command_line(u"md.exe a\\\"b"), (V{u"md.exe", u"a\"b"}));                 // 2n+1: literal quote
+  EXPECT_EQ(split_command_line(u"md.exe Local\\x\\y"), (V{u"md.exe", u"Local\\x\\y"}));  // plain backslashes
+  EXPECT_EQ(split_command_line(u"md.exe \"\""), (V{u"md.exe", u""}));
+  EXPECT_EQ(split_command_line(u"md.exe \"a\"\"b\""), (V{u"md.exe", u"a\"b"}));
+  EXPECT_EQ(split_command_line(u""), (V{u""}));
+}
+
+// ---- status against a real section ------------------------------------------------------------
+
+uint32_t self_pid() {
+#ifdef _WIN32
+  return ::GetCurrentProcessId();
+#else
+  return static_cast<uint32_t>(::getpid());
+#endif
+}
+
+TEST(Status, ReadsThePublishedTableAsAStubDoes) {
+  const std::string name = test::unique_name("md-status");
+  std::unique_ptr<WritableSection> section;
+  ASSERT_FALSE(WritableSection::create(name, 256 * 1024, &section));
+  TableWriter writer(section->bytes(), self_pid(), 41);
+  ASSERT_FALSE(writer.publish(test::sample_scopes(2)));
+
+  std::string out, err;
+  EXPECT_EQ(cli({"status", "--section", name}, &out, &err), kStatusValid) << out << err;
+  EXPECT_NE(out.find("Generation: 42"), std::string::npos) << out;
+  EXPECT_NE(out.find("valid and kept up to date"), std::string::npos) << out;
+  EXPECT_NE(out.find("(running)"), std::string::npos) << out;
+  EXPECT_NE(out.find("Scope machine"), std::string::npos) << out;
+  EXPECT_NE(out.find("Scope user " + utf8(test::sample_user(1).sid)), std::string::npos) << out;
+
+  EXPECT_EQ(cli({"status", "--section", name, "--json"}, &out, &err), kStatusValid);
+  EXPECT_NE(out.find("\"generation\":42"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"writer_alive\":true"), std::string::npos) << out;
+  EXPECT_EQ(out.front(), '{');
+
+  ASSERT_FALSE(writer.mark_stopped());
+  EXPECT_EQ(cli({"status", "--section", name}, &out, &err), kStatusFallback) << out;
+  EXPECT_NE(out.find("writer stopped"), std::string::npos) << out;
+  EXPECT_EQ(cli({"status", "--section", name, "--json"}, &out, &err), kStatusFallback);
+  EXPECT_NE(out.find("\"writer_stopped\":true"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"stubs_use_table\":false"), std::string::npos) << out;
+  section.reset();
+  remove_shared_section(name);
+}
+
+TEST(Status, NoSectionIsExitThree) {
+  std::string out, err;
+  EXPECT_EQ(cli({"status", "--section", test::unique_name("md-none")}, &out, &err), kStatusNoTable) << out << err;
+  EXPECT_NE(out.find("no table"), std::string::npos) << out;
+  EXPECT_EQ(cli({"status", "--section", test::unique_name("md-none"), "--json"}, &out, &err), kStatusNoTable);
+  EXPECT_NE(out.find("\"opened\":false"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace mapidispatch::service
