@@ -422,18 +422,27 @@ void prefirstrun_once(const Decision& d) noexcept {
     if (d.prefirstrun_message.empty()) return;
     trace("prefirstrun: " + narrow(d.prefirstrun_message) + " | " + narrow(d.prefirstrun_caption));
     // Never in session 0 (services) and never on an invisible window station: nobody could
-    // answer the box, and the call would hang.
+    // answer the box, and the call would hang. user32 is loaded only here, so the stub does not
+    // bring it into processes (services, consoles) that never show this box.
     DWORD session = 0;
     if (!::ProcessIdToSessionId(::GetCurrentProcessId(), &session) || session == 0) return;
-    HWINSTA ws = ::GetProcessWindowStation();
-    USEROBJECTFLAGS flags{};
-    if (ws == nullptr || !::GetUserObjectInformationW(ws, UOI_FLAGS, &flags, sizeof flags, nullptr) ||
-        (flags.dwFlags & WSF_VISIBLE) == 0)
-      return;
     if (env(L"MAPIDISPATCH_NO_UI") == L"1") return;
-    ::MessageBoxW(nullptr, d.prefirstrun_message.c_str(),
-                  d.prefirstrun_caption.empty() ? L"Mail" : d.prefirstrun_caption.c_str(),
-                  MB_OK | MB_ICONINFORMATION | MB_SETFOREGROUND);
+    HMODULE user32 = ::LoadLibraryExW(L"user32.dll", nullptr, LOAD_LIBRARY_SEARCH_SYSTEM32);
+    if (user32 == nullptr) return;
+    using GetWinsta = HWINSTA(WINAPI*)();
+    using GetObjectInfo = BOOL(WINAPI*)(HANDLE, int, PVOID, DWORD, LPDWORD);
+    using MsgBox = int(WINAPI*)(HWND, LPCWSTR, LPCWSTR, UINT);
+    const auto get_winsta = reinterpret_cast<GetWinsta>(reinterpret_cast<void*>(::GetProcAddress(user32, "GetProcessWindowStation")));
+    const auto get_info = reinterpret_cast<GetObjectInfo>(reinterpret_cast<void*>(::GetProcAddress(user32, "GetUserObjectInformationW")));
+    const auto message_box = reinterpret_cast<MsgBox>(reinterpret_cast<void*>(::GetProcAddress(user32, "MessageBoxW")));
+    if (get_winsta == nullptr || get_info == nullptr || message_box == nullptr) return;
+    HWINSTA ws = get_winsta();
+    USEROBJECTFLAGS flags{};
+    if (ws == nullptr || !get_info(ws, UOI_FLAGS, &flags, sizeof flags, nullptr) || (flags.dwFlags & WSF_VISIBLE) == 0)
+      return;
+    message_box(nullptr, d.prefirstrun_message.c_str(),
+                d.prefirstrun_caption.empty() ? L"Mail" : d.prefirstrun_caption.c_str(),
+                MB_OK | MB_ICONINFORMATION | MB_SETFOREGROUND);
   } catch (...) {
   }
 }

@@ -119,6 +119,38 @@ std::vector<ResolverCase> make_cases() {
                  EXPECT_TRUE(o.says("client-key-hklm"));
                  EXPECT_FALSE(o.says("hkcu-shadows-hklm"));  // the same client, in another case
                }});
+  v.push_back({"RegisteredMapiDispatchForwardsToItsUpstream", std::string(kHklmContoso) + R"(
+[HKEY_LOCAL_MACHINE\Software\Clients\Mail]
+@="MapiDispatch"
+[HKEY_LOCAL_MACHINE\Software\Clients\Mail\MapiDispatch]
+"DLLPath"="C:\\Program Files\\MapiDispatch\\x64\\mapi32.dll"
+"DLLPathEx"="C:\\Program Files\\MapiDispatch\\x64\\mapi32.dll"
+"UpstreamClient"="Contoso"
+)",
+               [](World& w) {
+                 contoso_files(w);
+                 w.request = ScopeRequest::machine();
+               },
+               [](const Outcome& o) {
+                 EXPECT_EQ(o.r.default_client, u"MapiDispatch");
+                 EXPECT_TARGET(o.r.simple, TargetStatus::kFound);
+                 EXPECT_EQ(o.r.simple.path, kContosoDll);
+                 EXPECT_EQ(o.r.simple.client, u"Contoso");
+                 EXPECT_TRUE(o.says("upstream-client", "'Contoso'"));
+               }});
+  v.push_back({"UpstreamClientIsFollowedOneHopOnly", std::string(kHklmContoso) + R"(
+[HKEY_LOCAL_MACHINE\Software\Clients\Mail]
+@="A"
+[HKEY_LOCAL_MACHINE\Software\Clients\Mail\A]
+"UpstreamClient"="B"
+[HKEY_LOCAL_MACHINE\Software\Clients\Mail\B]
+"UpstreamClient"="A"
+)",
+               [](World& w) { w.request = ScopeRequest::machine(); },
+               [](const Outcome& o) {
+                 EXPECT_TARGET(o.r.simple, TargetStatus::kNotConfigured);
+                 EXPECT_TRUE(o.says("upstream-client", "not followed further"));
+               }});
   v.push_back({"MachineScopeIgnoresHkcu", std::string(kHklmContoso) + R"(
 [HKEY_CURRENT_USER\Software\Clients\Mail]
 @="Fabrikam"

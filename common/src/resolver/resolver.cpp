@@ -321,6 +321,9 @@ class Resolver {
 
   // ---- 2.-4. A client's targets ---------------------------------------------------------------
 
+  // True while resolve_client() follows an UpstreamClient: an upstream is not followed again.
+  bool following_upstream_ = false;
+
   ClientResult resolve_client(const std::u16string& name, ValueSource name_source) {
     ClientResult r;
     r.simple.client = r.extended.client = name;
@@ -358,6 +361,25 @@ class Resolver {
     }
     const std::u16string key_name = display(*where, sub);
     note("client-key", key_name, {}, u"client " + quote(name) + u" is read from this key");
+
+    // MapiDispatch registered as a mail client: its key points DLLPath/DLLPathEx at the stub and
+    // names, in UpstreamClient, the client that really serves the calls (the one the
+    // administrator chose, or the default before MapiDispatch was installed). Followed one hop.
+    const StringValue upstream = read_string(*key, key_name, u"UpstreamClient", 255);
+    if (upstream.present && upstream.usable && !upstream.text.empty() && !text::iequals(upstream.text, name)) {
+      if (following_upstream_) {
+        note("upstream-client", key_name, u"UpstreamClient",
+             u"names " + quote(upstream.text) + u", but this client is itself an upstream: not followed further");
+      } else {
+        note("upstream-client", key_name, u"UpstreamClient",
+             u"client " + quote(name) + u" is MapiDispatch's registration: the calls go to its upstream client " +
+                 quote(upstream.text));
+        following_upstream_ = true;
+        ClientResult up = resolve_client(upstream.text, ValueSource::kHklm);
+        following_upstream_ = false;
+        return up;
+      }
+    }
 
     if (const auto utf8 = read_dword(*key, key_name, u"SupportUTF8")) {
       r.supports_utf8 = *utf8 != 0;
