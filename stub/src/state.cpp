@@ -15,6 +15,7 @@
 #include "mapidispatch/section_trust.h"
 #include "mapidispatch/shared_section.h"
 #include "mapidispatch/table.h"
+#include "mapidispatch/table_layout.h"
 #include "mapidispatch/text.h"
 #include "mapidispatch/win32/section_security.h"
 #include "registry_fallback.h"
@@ -156,10 +157,16 @@ void ensure_table_locked(Globals& s) {
     trace("table: untrusted, ignored: " + verdict.reason + "; using the registry");
     return;
   }
+  if (section->bytes().size() < sizeof(layout::TableHeader)) {
+    trace("table: the section is too small for a table; using the registry");
+    return;
+  }
   s.section = std::move(section);
   s.reader_storage.emplace(s.section->bytes());
   // Release: the reader object is complete before another thread's acquire load can see it.
   g_hot.reader.store(&*s.reader_storage, std::memory_order_release);
+  // The mapping is at least a page, so the header's count word (offset 16) is inside it.
+  g_hot.count.store(reinterpret_cast<const uint32_t*>(s.section->bytes().data() + 16), std::memory_order_release);
 }
 
 Provider* load_provider_locked(Globals& s, const std::u16string& path16, std::string* why) {

@@ -103,8 +103,14 @@ struct FamilyState {
 
 //! What every call reads: constant-initialized atomics, so nothing is constructed at load time
 //! and the fast path has no initialization guard.
+//! What the count pointer points at while no table is mapped.
+inline constexpr uint32_t kNoTableCount = kNoTable;
+
 struct HotState {
   FamilyState families[2];                          //!< [0] Simple, [1] Extended.
+  //! The table's sequence count word, or kNoTableCount: never null, so the fast path needs no
+  //! test. Set once (release), when the table is first trusted, after `reader`.
+  std::atomic<const uint32_t*> count{&kNoTableCount};
   std::atomic<const TableReader*> reader{nullptr};  //!< Set once, when the table is first trusted.
   std::atomic<Provider*> ext_bound{nullptr};
   std::atomic<size_t> session_count{0};
@@ -119,9 +125,8 @@ const Decision* rebind_family(Family family) noexcept;
 //! table's sequence count compared with the family's, then the cached decision.
 inline const Decision* current(Family family) noexcept {
   FamilyState& fs = g_hot.families[family == Family::kSimple ? 0 : 1];
-  // Acquire on the reader pointer: it was published complete (ensure_table).
-  const TableReader* reader = g_hot.reader.load(std::memory_order_acquire);
-  const uint32_t seq = reader ? reader->sequence() : kNoTable;  // the one acquire load of the count
+  // Acquire on the pointer: the mapping it points into was published complete (ensure_table).
+  const uint32_t seq = seqlock::read_begin(g_hot.count.load(std::memory_order_acquire));  // the count
   // Acquire: the decision stored before this count (release, in the slow path) is visible.
   if (seq == fs.sequence.load(std::memory_order_acquire)) {
     const Decision* d = fs.decision.load(std::memory_order_acquire);
