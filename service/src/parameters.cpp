@@ -287,4 +287,74 @@ Parameters parse_parameters(const std::function<RawValue(std::string_view name)>
   return p;
 }
 
+std::string_view to_string(SettingSource source) {
+  switch (source) {
+    case SettingSource::kDefault: return "default";
+    case SettingSource::kParameters: return "parameters";
+    case SettingSource::kPolicy: return "policy";
+  }
+  return "unknown";
+}
+
+bool policy_may_set(std::string_view name) { return name != "SectionName" && name != "DebugCrashMidPublish"; }
+
+namespace {
+
+// The settings `status` reports, in the order of parameter_specs(); the test hook is left out.
+constexpr const char* kSettingNames[] = {"DebounceMs", "RevalidateMinutes", "SectionName", "SectionSizeKB",
+                                         "LogLevel", "AllowUncPaths"};
+
+std::string setting_text(const Parameters& p, std::string_view name) {
+  if (name == "DebounceMs") return std::to_string(p.debounce_ms);
+  if (name == "RevalidateMinutes") return std::to_string(p.revalidate_minutes);
+  if (name == "SectionName") return p.section_name;
+  if (name == "SectionSizeKB") return std::to_string(p.section_size_kb);
+  if (name == "LogLevel") return std::string(to_string(p.log_level));
+  if (name == "AllowUncPaths") return p.allow_unc_paths ? "1" : "0";
+  return {};
+}
+
+void copy_setting(const Parameters& from, std::string_view name, Parameters* to) {
+  if (name == "DebounceMs") to->debounce_ms = from.debounce_ms;
+  else if (name == "RevalidateMinutes") to->revalidate_minutes = from.revalidate_minutes;
+  else if (name == "SectionSizeKB") to->section_size_kb = from.section_size_kb;
+  else if (name == "LogLevel") to->log_level = from.log_level;
+  else if (name == "AllowUncPaths") to->allow_unc_paths = from.allow_unc_paths;
+}
+
+// Validates one value on its own: the Parameters it gives, and whether it was accepted.
+bool parse_one(std::string_view name, const RawValue& v, Parameters* out, std::vector<std::string>* why) {
+  *out = parse_parameters([&](std::string_view n) { return n == name ? v : RawValue{}; }, why);
+  return why->empty();
+}
+
+}  // namespace
+
+Parameters parse_effective_parameters(const std::function<RawValue(std::string_view name)>& get_policy,
+                                      const std::function<RawValue(std::string_view name)>& get_parameters,
+                                      std::vector<std::string>* warnings, std::vector<EffectiveSetting>* settings) {
+  Parameters p = parse_parameters(get_parameters, warnings);
+  for (const char* name : kSettingNames) {
+    SettingSource source = SettingSource::kDefault;
+    std::vector<std::string> why;
+    Parameters one;
+    if (const RawValue v = get_parameters(name); v.present && parse_one(name, v, &one, &why)) source = SettingSource::kParameters;
+    if (policy_may_set(name)) {
+      if (const RawValue v = get_policy(name); v.present) {
+        why.clear();
+        if (parse_one(name, v, &one, &why)) {
+          copy_setting(one, name, &p);
+          source = SettingSource::kPolicy;
+        } else if (warnings != nullptr) {
+          for (const auto& w : why)
+            warnings->push_back("Group Policy value " + std::string(name) + " ignored (" + w + "); the " +
+                                (source == SettingSource::kParameters ? "Parameters value" : "default") + " applies");
+        }
+      }
+    }
+    if (settings != nullptr) settings->push_back({name, setting_text(p, name), source});
+  }
+  return p;
+}
+
 }  // namespace mapidispatch::service

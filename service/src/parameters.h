@@ -81,6 +81,33 @@ std::span<const ParameterSpec> parameter_specs();
 Parameters parse_parameters(const std::function<RawValue(std::string_view name)>& get,
                             std::vector<std::string>* warnings);
 
+//! Where an effective setting came from.
+enum class SettingSource { kDefault, kParameters, kPolicy };
+std::string_view to_string(SettingSource source);  //!< "default", "parameters", "policy"
+
+//! One setting as the service applies it.
+struct EffectiveSetting {
+  std::string name;   //!< The registry value name, e.g. "DebounceMs".
+  std::string value;  //!< As text, e.g. "200", "info", "Global\\MapiDispatch.Table".
+  SettingSource source = SettingSource::kDefault;
+  bool operator==(const EffectiveSetting&) const = default;
+};
+
+//! The Group Policy key: HKLM\SOFTWARE\Policies\MapiDispatch (ADMX: deploy/policy).
+inline constexpr char kPolicyKeyPath[] = "SOFTWARE\\Policies\\MapiDispatch";
+
+//! Whether Group Policy may set `name`. SectionName (stubs read the default name) and the test
+//! hook DebugCrashMidPublish never come from policy.
+bool policy_may_set(std::string_view name);
+
+//! Parameters with Group Policy on top. For each setting a valid policy value wins over a valid
+//! Parameters value, which wins over the default. An invalid policy value is reported in
+//! `warnings` ("Group Policy value ... ignored") and the Parameters value or the default applies.
+//! `settings` (optional) receives every setting's effective value and source, for `status`.
+Parameters parse_effective_parameters(const std::function<RawValue(std::string_view name)>& get_policy,
+                                      const std::function<RawValue(std::string_view name)>& get_parameters,
+                                      std::vector<std::string>* warnings, std::vector<EffectiveSetting>* settings);
+
 //! Whether `name` is acceptable as a section name on this platform; `why` says why not.
 //! Windows: "Global\\" or "Local\\" then 1 to 200 characters without a backslash.
 //! POSIX: "/" then 1 to 200 characters without a slash.

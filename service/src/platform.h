@@ -15,6 +15,7 @@
 #include "mapidispatch/model.h"
 #include "mapidispatch/section_trust.h"
 #include "mapidispatch/shared_section.h"
+#include "parameters.h"
 
 namespace mapidispatch::service {
 
@@ -27,6 +28,10 @@ std::optional<TrustVerdict> section_trust(const ReadOnlySection& section);
 //! "running", "stopped", "start-pending", ... of the named service; "" if there is no SCM here,
 //! "not installed" if it does not exist.
 std::string service_state(const std::string& service_name);
+
+//! The service's effective settings and where each comes from (Group Policy, Parameters, the
+//! default); empty where there is no registry.
+std::vector<EffectiveSetting> effective_settings(const std::string& service_name);
 
 //! The calling user's SID ("S-1-5-21-..."), empty if unknown.
 std::u16string current_user_sid();

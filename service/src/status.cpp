@@ -83,6 +83,7 @@ StatusReport collect_status(const std::string& section, const std::string& servi
   r.section = section;
   r.service_name = service_name;
   r.service_state = service_state(service_name);
+  r.settings = effective_settings(service_name);
   std::unique_ptr<ReadOnlySection> s;
   if (const std::error_code ec = ReadOnlySection::open(section, &s)) {
     r.open_error = ec.message();
@@ -125,6 +126,11 @@ void print_status_text(const StatusReport& r, std::ostream& out) {
   if (!r.service_state.empty())
     out << std::setw(12) << "Service:" << r.service_name << " (" << r.service_state << ")\n";
   out << std::setw(12) << "Table:" << verdict_line(r) << "\n";
+  if (!r.settings.empty()) {
+    out << "Settings (source: policy = HKLM\\SOFTWARE\\Policies\\MapiDispatch, parameters = the service's Parameters key):\n";
+    for (const auto& st : r.settings)
+      out << "  " << std::setw(18) << st.name << std::setw(28) << st.value << "(" << to_string(st.source) << ")\n";
+  }
   if (!has_table(r)) return;
   const TableInfo& i = r.snapshot.info;
   out << std::setw(12) << "Generation:" << i.generation << "\n";
@@ -146,6 +152,11 @@ void print_status_json(const StatusReport& r, std::ostream& out) {
       << ",\"read_result\":" << json_quote(to_string_table_error(r.read_result))
       << ",\"stubs_use_table\":" << (stubs_trust(r) ? "true" : "false")
       << ",\"verdict\":" << json_quote(verdict_line(r));
+  out << ",\"settings\":[";
+  for (size_t k = 0; k < r.settings.size(); ++k)
+    out << (k ? "," : "") << "{\"name\":" << json_quote(r.settings[k].name) << ",\"value\":" << json_quote(r.settings[k].value)
+        << ",\"source\":" << json_quote(to_string(r.settings[k].source)) << "}";
+  out << "]";
   if (r.trust)
     out << ",\"trusted\":" << (r.trust->trusted ? "true" : "false") << ",\"trust_reason\":" << json_quote(r.trust->reason);
   if (has_table(r)) {

@@ -13,6 +13,7 @@
 
 #include "mapidispatch/section_trust.h"
 #include "mapidispatch/table.h"
+#include "parameters.h"
 
 namespace mapidispatch::service {
 
@@ -31,6 +32,7 @@ struct StatusReport {
   TableSnapshot snapshot;                //!< Filled for kOk and kWriterStopped.
   std::optional<bool> writer_alive;
   std::optional<TrustVerdict> trust;
+  std::vector<EffectiveSetting> settings;  //!< The service's settings and their sources.
 };
 
 //! Short stable name of a read result, for JSON ("ok", "writer-stopped", "bad-checksum"...).

@@ -328,6 +328,36 @@ TEST_F(ServiceTest, BadParametersKeepDefaultsAndServiceRuns) {
   EXPECT_NE(text.str().find("parameter LogLevel: has type REG_DWORD, expected REG_SZ"), std::string::npos);
 }
 
+// Group Policy: a value under HKLM\SOFTWARE\Policies\MapiDispatch takes effect when the policy
+// key changes (a policy refresh), without PARAMCHANGE or a restart. Observed through the table: a
+// UNC provider path is denied by default and resolved once policy allows UNC paths.
+TEST_F(ServiceTest, GroupPolicyAppliesWithoutRestart) {
+  const std::wstring policy = L"SOFTWARE\\Policies\\MapiDispatch";
+  reg_delete_tree(HKEY_LOCAL_MACHINE, policy);
+  struct Cleanup {
+    std::wstring key;
+    ~Cleanup() { reg_delete_tree(HKEY_LOCAL_MACHINE, key); }
+  } cleanup{policy};
+  TestService svc("policy");
+  TableProbe probe(svc.section());
+  START_SERVICE(svc, probe);
+  const std::wstring c = client("policy");
+  set_client(c, L"\\\\fileserver\\mapi\\provider.dll");
+  uint64_t g0 = probe.generation();
+  ASSERT_TRUE(probe.wait_generation_above(g0, 10s, nullptr, [&](const TableSnapshot& s) {
+    return s.machine.default_client == u16w(c) && s.machine.simple.status == TargetStatus::kDeniedByPolicy;
+  })) << "a UNC path must be denied without the policy";
+  g0 = probe.generation();
+  ASSERT_TRUE(reg_set_dword(HKEY_LOCAL_MACHINE, policy, L"AllowUncPaths", 1));
+  ASSERT_TRUE(probe.wait_generation_above(g0, 10s, nullptr, [&](const TableSnapshot& s) {
+    return s.machine.default_client == u16w(c) && s.machine.simple.status != TargetStatus::kDeniedByPolicy;
+  })) << "the policy change was not applied without a restart";
+  EXPECT_EQ(svc.state(), static_cast<DWORD>(SERVICE_RUNNING));
+  ASSERT_EQ(svc.stop(), "");
+  const std::string log = read_text_file(service::log_file_path(svc.name()));
+  EXPECT_NE(log.find("parameters reread (Group Policy change)"), std::string::npos) << log;
+}
+
 // A user hive loaded into HKEY_USERS (as at a logon) with its own Clients\Mail default, then
 // unloaded (logoff).
 TEST_F(ServiceTest, UserHiveAppearsAndDisappears) {

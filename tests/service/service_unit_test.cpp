@@ -153,6 +153,70 @@ TEST(Parameters, EverySpecIsDocumentedWithItsDefault) {
   }
 }
 
+// Group Policy (HKLM\SOFTWARE\Policies\MapiDispatch) over Parameters over the default.
+Parameters effective(const Values& policy, const Values& params, std::vector<std::string>* warnings,
+                     std::vector<EffectiveSetting>* settings) {
+  auto getter = [](const Values& values) {
+    return [&values](std::string_view name) {
+      const auto it = values.find(name);
+      return it == values.end() ? RawValue{} : it->second;
+    };
+  };
+  return parse_effective_parameters(getter(policy), getter(params), warnings, settings);
+}
+
+const EffectiveSetting* setting(const std::vector<EffectiveSetting>& v, const char* name) {
+  for (const auto& s : v)
+    if (s.name == name) return &s;
+  return nullptr;
+}
+
+TEST(Policy, PolicyWinsOverParametersWhichWinOverDefaults) {
+  std::vector<std::string> warnings;
+  std::vector<EffectiveSetting> settings;
+  const Parameters p = effective({{"DebounceMs", RawValue::dword(50)}, {"LogLevel", RawValue::string(u"debug")}},
+                                 {{"DebounceMs", RawValue::dword(900)}, {"RevalidateMinutes", RawValue::dword(30)}},
+                                 &warnings, &settings);
+  EXPECT_TRUE(warnings.empty());
+  EXPECT_EQ(p.debounce_ms, 50u);
+  EXPECT_EQ(p.revalidate_minutes, 30u);
+  EXPECT_EQ(p.log_level, LogLevel::kDebug);
+  EXPECT_EQ(p.section_size_kb, 4096u);
+  ASSERT_NE(setting(settings, "DebounceMs"), nullptr);
+  EXPECT_EQ(*setting(settings, "DebounceMs"), (EffectiveSetting{"DebounceMs", "50", SettingSource::kPolicy}));
+  EXPECT_EQ(*setting(settings, "RevalidateMinutes"), (EffectiveSetting{"RevalidateMinutes", "30", SettingSource::kParameters}));
+  EXPECT_EQ(*setting(settings, "LogLevel"), (EffectiveSetting{"LogLevel", "debug", SettingSource::kPolicy}));
+  EXPECT_EQ(*setting(settings, "SectionSizeKB"), (EffectiveSetting{"SectionSizeKB", "4096", SettingSource::kDefault}));
+}
+
+TEST(Policy, InvalidPolicyValueIsIgnoredWithAWarning) {
+  std::vector<std::string> warnings;
+  std::vector<EffectiveSetting> settings;
+  const Parameters p = effective({{"DebounceMs", RawValue::dword(999999)}, {"AllowUncPaths", RawValue::string(u"yes")}},
+                                 {{"DebounceMs", RawValue::dword(300)}}, &warnings, &settings);
+  EXPECT_EQ(p.debounce_ms, 300u);
+  EXPECT_FALSE(p.allow_unc_paths);
+  ASSERT_EQ(warnings.size(), 2u);
+  EXPECT_NE(warnings[0].find("Group Policy value DebounceMs ignored"), std::string::npos) << warnings[0];
+  EXPECT_NE(warnings[0].find("the Parameters value applies"), std::string::npos) << warnings[0];
+  EXPECT_NE(warnings[1].find("the default applies"), std::string::npos) << warnings[1];
+  EXPECT_EQ(setting(settings, "DebounceMs")->source, SettingSource::kParameters);
+  EXPECT_EQ(setting(settings, "AllowUncPaths")->source, SettingSource::kDefault);
+}
+
+TEST(Policy, SectionNameAndTheTestHookNeverComeFromPolicy) {
+  std::vector<std::string> warnings;
+  std::vector<EffectiveSetting> settings;
+  const Parameters p = effective({{"SectionName", RawValue::string(u"Local\\Elsewhere")},
+                                  {"DebugCrashMidPublish", RawValue::dword(1)}},
+                                 {}, &warnings, &settings);
+  EXPECT_EQ(p.section_name, Parameters().section_name);
+  EXPECT_EQ(p.debug_crash_mid_publish, 0u);
+  EXPECT_EQ(setting(settings, "SectionName")->source, SettingSource::kDefault);
+  EXPECT_FALSE(policy_may_set("SectionName"));
+  EXPECT_TRUE(policy_may_set("DebounceMs"));
+}
+
 TEST(RawValues, QwordAndDword) {
   uint64_t q = 0;
   std::string why;

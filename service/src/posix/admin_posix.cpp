@@ -40,6 +40,8 @@ std::optional<TrustVerdict> section_trust(const ReadOnlySection&) { return std::
 
 std::string service_state(const std::string&) { return {}; }
 
+std::vector<EffectiveSetting> effective_settings(const std::string&) { return {}; }
+
 std::u16string current_user_sid() { return {}; }
 
 bool resolve_from_registry(std::vector<ScopeResolution>*, std::string* why) {

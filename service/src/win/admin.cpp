@@ -265,6 +265,13 @@ std::optional<TrustVerdict> section_trust(const ReadOnlySection& section) {
   return evaluate_table_trust(desc);
 }
 
+std::vector<EffectiveSetting> effective_settings(const std::string& service_name) {
+  std::vector<std::string> ignored;
+  std::vector<EffectiveSetting> settings;
+  read_parameters(wide(service_name), &ignored, &settings);
+  return settings;
+}
+
 std::string service_state(const std::string& service_name) {
   UniqueScHandle scm(::OpenSCManagerW(nullptr, nullptr, SC_MANAGER_CONNECT));
   if (!scm) return "unknown (" + describe_failure("OpenSCManager", last_error()) + ")";

@@ -144,6 +144,13 @@ void Dispatcher::start_watches() {
                                                       "HKLM\\Software\\Clients\\Mail", changed));
   fixed_watches_.push_back(std::make_unique<KeyWatch>(io_, HKEY_LOCAL_MACHINE, kMsMapiAppsPath, true,
                                                       "HKLM\\...\\MSMapiApps", changed));
+  // Group Policy: a policy refresh that changes HKLM\SOFTWARE\Policies\MapiDispatch applies
+  // without a restart, as PARAMCHANGE does. Watched from its parent while it does not exist.
+  fixed_watches_.push_back(std::make_unique<KeyWatch>(io_, HKEY_LOCAL_MACHINE, wide(kPolicyKeyPath), true,
+                                                      "HKLM\\SOFTWARE\\Policies\\MapiDispatch", [this](KeyWatch&) {
+                                                        ++stats_.notifications;
+                                                        reload_parameters("Group Policy change");
+                                                      }));
   // HKEY_USERS itself: user hives loading and unloading (logon, logoff, RunAs, services).
   fixed_watches_.push_back(std::make_unique<KeyWatch>(io_, HKEY_USERS, L"", false, "HKEY_USERS", [this](KeyWatch&) {
     ++stats_.wakeups;
@@ -297,14 +304,14 @@ void Dispatcher::on_revalidate() {
   schedule_revalidation();
 }
 
-void Dispatcher::reload_parameters() {
+void Dispatcher::reload_parameters(const char* why) {
   ++stats_.wakeups;
   if (stopping_) return;
   std::vector<std::string> warnings;
   Parameters next = read_parameters(options_.service_name, &warnings);
   for (const auto& w : warnings) events().warn("{}", w);
   const Parameters prev = params_;
-  events().info("parameters reread (PARAMCHANGE): {}", params_diff(prev, next));
+  events().info("parameters reread ({}): {}", why, params_diff(prev, next));
   const std::string next_section = section_name_for(next);
   if (next_section != section_name_) {
     std::unique_ptr<WritableSection> section;
@@ -362,7 +369,7 @@ void Dispatcher::request_refresh() {
 }
 
 void Dispatcher::request_reload_parameters() {
-  boost::asio::post(io_, [this] { reload_parameters(); });
+  boost::asio::post(io_, [this] { reload_parameters("PARAMCHANGE"); });
 }
 
 void Dispatcher::request_user_rescan(bool logoff) {

@@ -105,7 +105,8 @@ class Dispatcher {
   void crash_mid_publish(std::span<const ScopeResolution> scopes);
   void schedule_revalidation();
   void on_revalidate();
-  void reload_parameters();
+  //! Rereads Parameters and Group Policy; `why` names the trigger for the log.
+  void reload_parameters(const char* why);
   void write_stats();
   void shutdown();
   std::string section_name_for(const Parameters& p) const;

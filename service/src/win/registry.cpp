@@ -48,22 +48,30 @@ std::error_code read_raw(HKEY key, std::wstring_view name, RawValue* out) {
   return win_error(ERROR_MORE_DATA);
 }
 
-Parameters read_parameters(std::wstring_view service_name, std::vector<std::string>* warnings) {
-  UniqueHkey key;
-  const std::error_code ec = open_key(HKEY_LOCAL_MACHINE, parameters_key_path(service_name), KEY_QUERY_VALUE, &key);
-  if (ec && ec.value() != ERROR_FILE_NOT_FOUND && warnings)
+Parameters read_parameters(std::wstring_view service_name, std::vector<std::string>* warnings,
+                           std::vector<EffectiveSetting>* settings) {
+  // The service's Parameters, and Group Policy's values on top (parse_effective_parameters).
+  auto getter = [warnings](const UniqueHkey& key, const char* what) {
+    return [&key, warnings, what](std::string_view name) {
+      RawValue v;
+      if (!key) return v;
+      if (const std::error_code rc = read_raw(key.get(), wide(name), &v); rc && warnings)
+        warnings->push_back(std::string(what) + " " + std::string(name) + ": cannot read (" + std::to_string(rc.value()) +
+                            ": " + rc.message() + ")");
+      return v;
+    };
+  };
+  UniqueHkey params;
+  if (const std::error_code ec = open_key(HKEY_LOCAL_MACHINE, parameters_key_path(service_name), KEY_QUERY_VALUE, &params);
+      ec && ec.value() != ERROR_FILE_NOT_FOUND && warnings)
     warnings->push_back("cannot open the Parameters key (" + std::to_string(ec.value()) + ": " + ec.message() +
                         "); using the defaults");
-  return parse_parameters(
-      [&](std::string_view name) {
-        RawValue v;
-        if (!key) return v;
-        if (const std::error_code rc = read_raw(key.get(), wide(name), &v); rc && warnings)
-          warnings->push_back("parameter " + std::string(name) + ": cannot read (" + std::to_string(rc.value()) +
-                              ": " + rc.message() + ")");
-        return v;
-      },
-      warnings);
+  UniqueHkey policy;
+  if (const std::error_code ec = open_key(HKEY_LOCAL_MACHINE, wide(kPolicyKeyPath), KEY_QUERY_VALUE, &policy);
+      ec && ec.value() != ERROR_FILE_NOT_FOUND && warnings)
+    warnings->push_back("cannot open the policy key HKLM\\" + std::string(kPolicyKeyPath) + " (" + std::to_string(ec.value()) +
+                        ": " + ec.message() + "); policy is not applied");
+  return parse_effective_parameters(getter(policy, "Group Policy value"), getter(params, "parameter"), warnings, settings);
 }
 
 std::u16string read_string(HKEY key, std::wstring_view name, bool* bad_type) {

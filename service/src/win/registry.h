@@ -36,8 +36,10 @@ std::error_code open_key(HKEY root, std::wstring_view path, REGSAM access, Uniqu
 //! the size query and the read). A missing value is present=false with no error.
 std::error_code read_raw(HKEY key, std::wstring_view name, RawValue* out);
 
-//! Reads the service's Parameters (absent key = all defaults) and validates them.
-Parameters read_parameters(std::wstring_view service_name, std::vector<std::string>* warnings);
+//! Reads the service's Parameters (absent key = all defaults) with Group Policy's values
+//! (HKLM\SOFTWARE\Policies\MapiDispatch) on top, validated: parse_effective_parameters().
+Parameters read_parameters(std::wstring_view service_name, std::vector<std::string>* warnings,
+                           std::vector<EffectiveSetting>* settings = nullptr);
 
 //! Convenience for string values: REG_SZ / REG_EXPAND_SZ (expanded), empty if absent or bad.
 std::u16string read_string(HKEY key, std::wstring_view name, bool* bad_type = nullptr);
