@@ -355,7 +355,7 @@ struct ParamSpec {
   const wchar_t* property;       // the MSI property an administrator sets
 };
 
-// Keep in step with docs/service.md (Parameters) and docs/admin.md.
+// Keep in step with README.md (Parameters, Group Policy).
 const ParamSpec kParams[] = {
     {L"DebounceMs", Kind::kDword, L"200", 0, 60000, L"DEBOUNCEMS"},
     {L"RevalidateMinutes", Kind::kDword, L"15", 1, 1440, L"REVALIDATEMINUTES"},

@@ -5,7 +5,7 @@
 //!
 //! Exit codes of every command: 0 success, 1 the operation failed (message on stderr), 2 the
 //! command line is wrong (usage error on stderr). `status` has its own, documented in
-//! docs/service.md.
+//! README.md ("The service in detail").
 
 #ifndef MAPIDISPATCH_SERVICE_CLI_H_
 #define MAPIDISPATCH_SERVICE_CLI_H_

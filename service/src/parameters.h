@@ -66,7 +66,7 @@ struct Parameters {
   bool operator==(const Parameters&) const = default;
 };
 
-//! Documentation of one parameter (docs/service.md is generated from the same facts).
+//! Documentation of one parameter (README.md "Parameters" says the same).
 struct ParameterSpec {
   const char* name;         //!< Registry value name.
   const char* type;         //!< "REG_DWORD", "REG_SZ".

@@ -8,7 +8,7 @@
   presentation element's refId is an element of its policy;
 - every policy is a Machine policy under SOFTWARE\\Policies\\MapiDispatch, and its value has the
   name and the type of a service parameter (the list in mapidispatch_setup.cpp, which is the
-  list of docs/service.md), with the same range;
+  list of README.md), with the same range;
 - every parameter an administrator may set through a property has a policy.
 Prints one line per problem and exits 1 if there is any.
 """

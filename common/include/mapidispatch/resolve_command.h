@@ -3,7 +3,7 @@
 //! \file
 //! `mapidispatch resolve`: resolve a registry export offline and print the answer and how it was
 //! reached. Portable (built natively on Linux as well as for Windows); the `mapidispatch`
-//! executable calls run_resolve_command() for `mapidispatch resolve ...`. docs/resolver.md
+//! executable calls run_resolve_command() for `mapidispatch resolve ...`. README.md ("Resolving offline")
 //! documents the options and the JSON output field by field.
 //!
 //!   mapidispatch resolve --from FILE.reg [--user SID | --machine] [--module NAME]

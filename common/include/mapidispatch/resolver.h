@@ -112,7 +112,7 @@ struct ResolverOptions {
 
 //! One step of how an answer was reached.
 struct ExplanationStep {
-  std::string rule;        //!< Stable identifier (docs/resolver.md lists them), e.g. "default-client".
+  std::string rule;        //!< Stable identifier (README.md, "Resolving offline", lists them), e.g. "default-client".
   std::u16string key;      //!< Full key path, e.g. HKEY_LOCAL_MACHINE\Software\Clients\Mail.
   std::u16string value;    //!< Value name ("(Default)" for the default value), or empty.
   std::u16string detail;   //!< What was found and what it means.
