@@ -23,7 +23,7 @@ namespace mapidispatch::stub {
 namespace {
 
 template <typename... A>
-using Fn = uint64_t(WINAPI*)(A...);
+using Fn = uint64_t(WINAPI*)(A...) noexcept;  // noexcept: lets the compiler tail-call the provider
 
 template <typename... A>
 uint64_t invoke(void* fn, A... a) {
@@ -37,15 +37,29 @@ constexpr uint64_t failure_of(ExportFamily f, bool provider_present) {
 
 // The provider for an Extended MAPI or utility call: the bound one inside MAPIInitialize, else
 // whatever the table says now.
-Provider* extended_provider(const Decision** d) {
+MD_HOT_INLINE Provider* extended_provider(const Decision** d) {
   if (Provider* p = bound_extended()) return p;
   *d = current(Family::kExtended);
   return (*d)->provider;
 }
 
-// Every export without special handling.
+// Every export without special handling: the fast path inline, the rest out of line.
 template <int Slot, ExportFamily F, typename... A>
-uint64_t forward(A... a) noexcept {
+MD_COLD uint64_t forward_slow(A... a) noexcept;
+
+template <int Slot, ExportFamily F, typename... A>
+MD_HOT_INLINE uint64_t forward(A... a) noexcept {
+  if constexpr (F == ExportFamily::kSIMPLE) {
+    if (void* fn = fast_entry(Family::kSimple, Slot)) return invoke(fn, a...);
+  } else {
+    if (bound_extended() == nullptr)
+      if (void* fn = fast_entry(Family::kExtended, Slot)) return invoke(fn, a...);
+  }
+  return forward_slow<Slot, F>(a...);
+}
+
+template <int Slot, ExportFamily F, typename... A>
+uint64_t forward_slow(A... a) noexcept {
   const Decision* d = nullptr;
   Provider* p = nullptr;
   if constexpr (F == ExportFamily::kSIMPLE) {
@@ -66,7 +80,20 @@ uint64_t forward(A... a) noexcept {
 // that opened it; a session-less call follows the current answer. OutBuffer: index of an
 // argument through which the call returns a buffer the caller frees with MAPIFreeBuffer.
 template <int Slot, int OutBuffer, typename... A>
-uint64_t simple_session_call(uintptr_t session, A... rest) noexcept {
+MD_COLD uint64_t simple_session_call_slow(uintptr_t session, A... rest) noexcept;
+
+template <int Slot, int OutBuffer, typename... A>
+MD_HOT_INLINE uint64_t simple_session_call(uintptr_t session, A... rest) noexcept {
+  // The fast path: no session of the stub's to route, no buffer to track, nothing changed.
+  if constexpr (OutBuffer == 0) {
+    if (session == 0 || g_hot.session_count.load(std::memory_order_relaxed) == 0)
+      if (void* fn = fast_entry(Family::kSimple, Slot)) return invoke(fn, session, rest...);
+  }
+  return simple_session_call_slow<Slot, OutBuffer>(session, rest...);
+}
+
+template <int Slot, int OutBuffer, typename... A>
+uint64_t simple_session_call_slow(uintptr_t session, A... rest) noexcept {
   Provider* p = session_owner(session);
   if (p == nullptr) {
     const Decision* d = current(Family::kSimple);

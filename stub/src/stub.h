@@ -38,6 +38,16 @@
 #include "mapidispatch/dispatch.h"
 #include "mapidispatch/table.h"
 
+//! For the few functions of the per-call path: inlined into every export, so the path stays one
+//! function that ends in a tail jump to the provider.
+#if defined(_MSC_VER)
+#define MD_HOT_INLINE __forceinline
+#define MD_COLD __declspec(noinline)
+#else
+#define MD_HOT_INLINE inline __attribute__((always_inline))
+#define MD_COLD __attribute__((noinline))
+#endif
+
 namespace mapidispatch::stub {
 
 enum class ExportFamily { kSIMPLE, kEXTENDED, kUTIL };
@@ -123,7 +133,7 @@ const Decision* rebind_family(Family family) noexcept;
 
 //! The decision for `family` now. Never null. The fast path, inline: one acquire load of the
 //! table's sequence count compared with the family's, then the cached decision.
-inline const Decision* current(Family family) noexcept {
+MD_HOT_INLINE const Decision* current(Family family) noexcept {
   FamilyState& fs = g_hot.families[family == Family::kSimple ? 0 : 1];
   // Acquire on the pointer: the mapping it points into was published complete (ensure_table).
   const uint32_t seq = seqlock::read_begin(g_hot.count.load(std::memory_order_acquire));  // the count
@@ -136,9 +146,24 @@ inline const Decision* current(Family family) noexcept {
   return rebind_family(family);
 }
 
+//! The whole fast path of a call, or nullptr: the cached entry point of `slot` in the family's
+//! provider when the table has not changed since the decision, the decision came from the table
+//! and the entry point has been looked up before. Calls nothing, so an export whose fast path
+//! succeeds is a few loads and a tail jump; anything else (nullptr) takes the out-of-line path.
+MD_HOT_INLINE void* fast_entry(Family family, int slot) noexcept {
+  FamilyState& fs = g_hot.families[family == Family::kSimple ? 0 : 1];
+  const uint32_t seq = seqlock::read_begin(g_hot.count.load(std::memory_order_acquire));
+  if (seq != fs.sequence.load(std::memory_order_acquire) || fs.retry_at.load(std::memory_order_relaxed) != 0)
+    return nullptr;
+  const Decision* d = fs.decision.load(std::memory_order_acquire);
+  if (d == nullptr || d->provider == nullptr) return nullptr;
+  void* p = d->provider->procs[slot].load(std::memory_order_acquire);
+  return p == Provider::absent() ? nullptr : p;
+}
+
 //! The Extended MAPI provider bound between the first MAPIInitialize and the last
 //! MAPIUninitialize, or nullptr.
-inline Provider* bound_extended() noexcept { return g_hot.ext_bound.load(std::memory_order_acquire); }
+MD_HOT_INLINE Provider* bound_extended() noexcept { return g_hot.ext_bound.load(std::memory_order_acquire); }
 
 //! MAPIInitialize / MAPIUninitialize bookkeeping (the exports call these).
 HRESULT initialize(void* init_struct) noexcept;
@@ -149,7 +174,7 @@ void remember_session(uintptr_t session, Provider* p) noexcept;
 Provider* session_owner_slow(uintptr_t session) noexcept;
 //! The provider of an open session; nullptr for 0 or an unknown handle. With no session open it
 //! costs one relaxed load.
-inline Provider* session_owner(uintptr_t session) noexcept {
+MD_HOT_INLINE Provider* session_owner(uintptr_t session) noexcept {
   if (session == 0 || g_hot.session_count.load(std::memory_order_relaxed) == 0) return nullptr;
   return session_owner_slow(session);
 }
