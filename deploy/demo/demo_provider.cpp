@@ -14,6 +14,8 @@
 #include <cstdio>
 #include <string>
 
+#include "mapidispatch/win32/simple_mapi.h"
+
 #ifndef PROVIDER_NAME
 #error "PROVIDER_NAME must be defined"
 #endif
@@ -27,38 +29,8 @@ HMODULE g_module = nullptr;
 std::atomic<ULONG_PTR> g_next_session{0x1000};
 std::atomic<unsigned> g_sequence{0};
 
-struct RecipA {
-  ULONG reserved, recip_class;
-  LPSTR name, address;
-  ULONG eid_size;
-  void* entry_id;
-};
-struct MessageA {
-  ULONG reserved;
-  LPSTR subject, note_text, message_type, date_received, conversation_id;
-  ULONG flags;
-  RecipA* originator;
-  ULONG recip_count;
-  RecipA* recips;
-  ULONG file_count;
-  void* files;
-};
-struct RecipW {
-  ULONG reserved, recip_class;
-  LPWSTR name, address;
-  ULONG eid_size;
-  void* entry_id;
-};
-struct MessageW {
-  ULONG reserved;
-  LPWSTR subject, note_text, message_type, date_received, conversation_id;
-  ULONG flags;
-  RecipW* originator;
-  ULONG recip_count;
-  RecipW* recips;
-  ULONG file_count;
-  void* files;
-};
+using mapidispatch::simple_mapi::MessageA;
+using mapidispatch::simple_mapi::MessageW;
 
 std::string narrow(const wchar_t* w) {
   if (w == nullptr) return {};

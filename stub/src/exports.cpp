@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "mapidispatch/win32/simple_mapi.h"
 #include "stub.h"
 
 namespace mapidispatch::stub {
@@ -117,20 +118,12 @@ uint64_t simple_session_call_slow(uintptr_t session, A... rest) noexcept {
 }
 
 // ---- MAPISendMailW ----------------------------------------------------------------------------
-// The Simple MAPI structures (mapi.h), declared here with the same layout.
-
-struct RecipA { ULONG reserved, recip_class; LPSTR name, address; ULONG eid_size; LPVOID entry_id; };
-struct RecipW { ULONG reserved, recip_class; LPWSTR name, address; ULONG eid_size; LPVOID entry_id; };
-struct FileA { ULONG reserved, flags, position; LPSTR path_name, file_name; LPVOID file_type; };
-struct FileW { ULONG reserved, flags, position; LPWSTR path_name, file_name; LPVOID file_type; };
-struct MessageA {
-  ULONG reserved; LPSTR subject, note_text, message_type, date_received, conversation_id; ULONG flags;
-  RecipA* originator; ULONG recip_count; RecipA* recips; ULONG file_count; FileA* files;
-};
-struct MessageW {
-  ULONG reserved; LPWSTR subject, note_text, message_type, date_received, conversation_id; ULONG flags;
-  RecipW* originator; ULONG recip_count; RecipW* recips; ULONG file_count; FileW* files;
-};
+using simple_mapi::FileA;
+using simple_mapi::FileW;
+using simple_mapi::MessageA;
+using simple_mapi::MessageW;
+using simple_mapi::RecipA;
+using simple_mapi::RecipW;
 
 // Converts a MapiMessageW into a MapiMessage whose strings live as long as this object.
 class NarrowMessage {

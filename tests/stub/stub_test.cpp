@@ -26,6 +26,7 @@
 #include "mapidispatch/shared_section.h"
 #include "mapidispatch/table.h"
 #include "mapidispatch/table_layout.h"
+#include "mapidispatch/win32/simple_mapi.h"
 
 namespace mapidispatch {
 namespace {
@@ -199,15 +200,8 @@ class RegistryClient : public test::HkcuMailClient {
   void point_at(const wchar_t* provider) { HkcuMailClient::point_at(provider_path(provider)); }
 };
 
-// Simple MAPI structures, as mapi.h lays them out.
-struct MessageA {
-  ULONG reserved; LPSTR subject, note_text, message_type, date_received, conversation_id; ULONG flags;
-  void* originator; ULONG recip_count; void* recips; ULONG file_count; void* files;
-};
-struct MessageW {
-  ULONG reserved; LPWSTR subject, note_text, message_type, date_received, conversation_id; ULONG flags;
-  void* originator; ULONG recip_count; void* recips; ULONG file_count; void* files;
-};
+using simple_mapi::MessageA;
+using simple_mapi::MessageW;
 
 using SendMail = ULONG(WINAPI*)(ULONG_PTR, ULONG_PTR, MessageA*, ULONG, ULONG);
 using SendMailW = ULONG(WINAPI*)(ULONG_PTR, ULONG_PTR, MessageW*, ULONG, ULONG);

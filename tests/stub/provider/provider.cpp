@@ -13,6 +13,8 @@
 #include <cstdio>
 #include <string>
 
+#include "mapidispatch/win32/simple_mapi.h"
+
 #ifndef PROVIDER_NAME
 #error "PROVIDER_NAME must be defined"
 #endif
@@ -58,14 +60,8 @@ std::string hex_bytes(const char* s) {
   return out;
 }
 
-struct MessageA {
-  ULONG reserved; LPSTR subject, note_text, message_type, date_received, conversation_id; ULONG flags;
-  void* originator; ULONG recip_count; void* recips; ULONG file_count; void* files;
-};
-struct MessageW {
-  ULONG reserved; LPWSTR subject, note_text, message_type, date_received, conversation_id; ULONG flags;
-  void* originator; ULONG recip_count; void* recips; ULONG file_count; void* files;
-};
+using mapidispatch::simple_mapi::MessageA;
+using mapidispatch::simple_mapi::MessageW;
 
 void* allocate(size_t n) { return HeapAlloc(GetProcessHeap(), HEAP_ZERO_MEMORY, n); }
 
