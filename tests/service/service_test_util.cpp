@@ -2,6 +2,8 @@
 
 #include "service_test_util.h"
 
+#include "../support/win_process.h"
+
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
@@ -80,7 +82,7 @@ int run_mapidispatch(const std::vector<std::wstring>& args, std::string* output,
   si.hStdError = file;
   si.hStdInput = nullptr;
   PROCESS_INFORMATION pi{};
-  const BOOL started = ::CreateProcessW(nullptr, cmd.data(), nullptr, nullptr, TRUE, 0, nullptr, nullptr, &si, &pi);
+  const bool started = test::create_process_retrying(cmd, true, &si, &pi);
   ::CloseHandle(file);
   if (!started) {
     if (output) *output = win_error_text("CreateProcess", ::GetLastError());

@@ -26,6 +26,7 @@
 #include "mapidispatch/shared_section.h"
 #include "mapidispatch/table.h"
 #include "hkcu_mail_client.h"
+#include "../support/win_process.h"
 
 namespace {
 
@@ -106,7 +107,7 @@ int spawn(const std::wstring& args) {
   STARTUPINFOW si{};
   si.cb = sizeof si;
   PROCESS_INFORMATION pi{};
-  if (!CreateProcessW(nullptr, cmd.data(), nullptr, nullptr, FALSE, 0, nullptr, nullptr, &si, &pi)) return -1;
+  if (!mapidispatch::test::create_process_retrying(cmd, false, &si, &pi)) return -1;
   WaitForSingleObject(pi.hProcess, 600000);
   DWORD code = 1;
   GetExitCodeProcess(pi.hProcess, &code);

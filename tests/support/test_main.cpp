@@ -5,6 +5,8 @@
 
 #include "test_main.h"
 
+#include "win_process.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -89,7 +91,7 @@ Child spawn_self_child(const std::string& name, const std::vector<std::string>& 
   si.cb = sizeof si;
   PROCESS_INFORMATION pi{};
   Child child;
-  if (::CreateProcessW(nullptr, cmd.data(), nullptr, nullptr, FALSE, 0, nullptr, nullptr, &si, &pi)) {
+  if (create_process_retrying(cmd, false, &si, &pi)) {
     ::CloseHandle(pi.hThread);
     child.process_ = pi.hProcess;
   } else {
