@@ -212,17 +212,26 @@ uint64_t send_mail_w(uintptr_t session, uintptr_t ui_param, uintptr_t message, u
 
 // ---- Exports with their own handling ----------------------------------------------------------
 
+// Export<ordinal>::kKind matches the generator's kind (gen_exports.cmake): 1 for a plain
+// forwarder, 2 for a session call, 0 for an export with its own handling. Kinds 1 and 2 have a
+// slow() for the x64 assembler fast path to fall back to.
 template <int Ordinal>
 struct Export {
+  static constexpr int kKind = 1;
   template <int Slot, ExportFamily F, typename... A>
   static uint64_t call(A... a) noexcept {
     return forward<Slot, F>(a...);
+  }
+  template <int Slot, ExportFamily F, typename... A>
+  static uint64_t slow(A... a) noexcept {
+    return forward_slow<Slot, F>(a...);
   }
 };
 
 // MAPILogon(ui_param, profile, password, flags, reserved, LHANDLE* session)
 template <>
 struct Export<209> {
+  static constexpr int kKind = 0;
   template <int Slot, ExportFamily, typename... A>
   static uint64_t call(uintptr_t ui, uintptr_t profile, uintptr_t password, uintptr_t flags, uintptr_t reserved,
                        uintptr_t out_session) noexcept {
@@ -245,6 +254,7 @@ struct Export<209> {
 // MAPILogoff(session, ui_param, flags, reserved): to the session's provider.
 template <>
 struct Export<210> {
+  static constexpr int kKind = 0;
   template <int Slot, ExportFamily, typename... A>
   static uint64_t call(uintptr_t session, uintptr_t ui, uintptr_t flags, uintptr_t reserved) noexcept {
     const uint64_t r = simple_session_call<Slot, 0>(session, ui, flags, reserved);
@@ -258,9 +268,14 @@ struct Export<210> {
 #define MD_SESSION_CALL(ordinal)                                          \
   template <>                                                             \
   struct Export<ordinal> {                                                \
+    static constexpr int kKind = 2;                                       \
     template <int Slot, ExportFamily, typename... A>                      \
     static uint64_t call(uintptr_t session, A... rest) noexcept {         \
       return simple_session_call<Slot, 0>(session, rest...);              \
+    }                                                                     \
+    template <int Slot, ExportFamily, typename... A>                      \
+    static uint64_t slow(uintptr_t session, A... rest) noexcept {         \
+      return simple_session_call_slow<Slot, 0>(session, rest...);         \
     }                                                                     \
   };
 MD_SESSION_CALL(211)
@@ -275,6 +290,7 @@ MD_SESSION_CALL(218)
 #define MD_BUFFER_CALL(ordinal, out_index)                                \
   template <>                                                             \
   struct Export<ordinal> {                                                \
+    static constexpr int kKind = 0;                                       \
     template <int Slot, ExportFamily, typename... A>                      \
     static uint64_t call(uintptr_t session, A... rest) noexcept {         \
       return simple_session_call<Slot, out_index>(session, rest...);      \
@@ -301,11 +317,13 @@ uint64_t free_buffer(uintptr_t buffer) noexcept {
 }
 template <>
 struct Export<16> {
+  static constexpr int kKind = 0;
   template <int Slot, ExportFamily, typename... A>
   static uint64_t call(uintptr_t buffer) noexcept { return free_buffer<Slot>(buffer); }
 };
 template <>
 struct Export<17> {
+  static constexpr int kKind = 0;
   template <int Slot, ExportFamily, typename... A>
   static uint64_t call(uintptr_t buffer) noexcept { return free_buffer<Slot>(buffer); }
 };
@@ -313,16 +331,19 @@ struct Export<17> {
 // MAPIInitialize (20, 21) and MAPIUninitialize (22, 23): the Extended MAPI binding.
 template <>
 struct Export<20> {
+  static constexpr int kKind = 0;
   template <int, ExportFamily, typename... A>
   static uint64_t call(uintptr_t init) noexcept { return static_cast<uint32_t>(initialize(reinterpret_cast<void*>(init))); }
 };
 template <>
 struct Export<21> {
+  static constexpr int kKind = 0;
   template <int, ExportFamily, typename... A>
   static uint64_t call(uintptr_t init) noexcept { return static_cast<uint32_t>(initialize(reinterpret_cast<void*>(init))); }
 };
 template <>
 struct Export<22> {
+  static constexpr int kKind = 0;
   template <int, ExportFamily, typename... A>
   static uint64_t call() noexcept {
     uninitialize();
@@ -331,6 +352,7 @@ struct Export<22> {
 };
 template <>
 struct Export<23> {
+  static constexpr int kKind = 0;
   template <int, ExportFamily, typename... A>
   static uint64_t call() noexcept {
     uninitialize();
@@ -341,6 +363,7 @@ struct Export<23> {
 // MAPISendMailW (256).
 template <>
 struct Export<256> {
+  static constexpr int kKind = 0;
   template <int, ExportFamily, typename... A>
   static uint64_t call(uintptr_t session, uintptr_t ui, uintptr_t message, uintptr_t flags, uintptr_t reserved) noexcept {
     return send_mail_w(session, ui, message, flags, reserved);
@@ -395,12 +418,36 @@ extern "C" void* WINAPI md_thunk_target(int slot) noexcept;
 #define MD_IF_1(...) __VA_ARGS__
 #define MD_IF(c) MD_IF_I(c)
 #define MD_IF_I(c) MD_IF_##c
+#define MD_NOT_0 1
+#define MD_NOT_1 0
+#define MD_NOT_2 0
+#define MD_IS_OWN(kind) MD_NOT_##kind
 
-#define MD_EXPORT(slot, ordinal, primary, alternate, family, bytes, known, nargs)                          \
-  MD_IF(MD_CPP_FORWARDER(known))(                                                                         \
+// With the x64 assembler fast path, the exports of kind 1 and 2 are assembler (thunks_x64.S) and
+// C++ supplies their slow paths, md_slow_<ordinal>, with the export's own signature.
+#if defined(MD_X64_FAST_THUNKS)
+#define MD_CPP_EXPORT(kind) MD_IS_OWN(kind)
+#define MD_CPP_SLOW(kind) MD_NOT_##kind##_SLOW
+#define MD_NOT_0_SLOW 0
+#define MD_NOT_1_SLOW 1
+#define MD_NOT_2_SLOW 1
+#else
+#define MD_CPP_EXPORT(kind) 1
+#define MD_CPP_SLOW(kind) 0
+#endif
+
+#define MD_EXPORT(slot, ordinal, primary, alternate, family, bytes, known, nargs, kind)                    \
+  static_assert(mapidispatch::stub::Export<ordinal>::kKind == kind,                                      \
+                "gen_exports.cmake and exports.cpp disagree on how export " #ordinal " is handled");     \
+  MD_IF(MD_CPP_FORWARDER(known))(MD_IF(MD_CPP_EXPORT(kind))(                                              \
       extern "C" uint64_t WINAPI md_export_##ordinal(MD_P##nargs) {                                      \
         using namespace mapidispatch::stub;                                                              \
         return Export<ordinal>::template call<slot, ExportFamily::family>(MD_A##nargs);                 \
+      }))                                                                                                \
+  MD_IF(MD_CPP_SLOW(kind))(                                                                              \
+      extern "C" uint64_t WINAPI md_slow_##ordinal(MD_P##nargs) {                                        \
+        using namespace mapidispatch::stub;                                                              \
+        return Export<ordinal>::template slow<slot, ExportFamily::family>(MD_A##nargs);                 \
       })
 #include "exports.inc"
 #undef MD_EXPORT

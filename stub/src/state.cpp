@@ -24,10 +24,16 @@
 namespace mapidispatch::stub {
 
 HMODULE g_self = nullptr;
-constinit HotState g_hot;
+}  // namespace mapidispatch::stub
+
+extern "C" {
+constinit mapidispatch::stub::HotState md_hot_state;
+}
+
+namespace mapidispatch::stub {
 
 const ExportInfo kExports[kExportCount] = {
-#define MD_EXPORT(slot, ordinal, primary, alternate, family, bytes, known, nargs) \
+#define MD_EXPORT(slot, ordinal, primary, alternate, family, bytes, known, nargs, kind) \
   {ordinal, primary, alternate, ExportFamily::family, bytes},
 #include "exports.inc"
 #undef MD_EXPORT
@@ -287,9 +293,10 @@ const Decision* rebind(Family family) {
     if (d.provider != nullptr) d.provider->supports_utf8.store(dd.supports_utf8, std::memory_order_relaxed);
   }
   const Decision* published = intern_locked(s, std::move(d));
-  // Release, decision before count: a thread whose acquire load of fs.sequence sees `seq` also
+  // Release, decision (and its procs) before count: a thread whose acquire load of fs.sequence sees `seq` also
   // sees this decision (or a later one).
   fs.decision.store(published, std::memory_order_release);
+  fs.procs.store(published->provider != nullptr ? published->provider->procs : nullptr, std::memory_order_release);
   fs.retry_at.store(from_table ? 0 : (s.registry_mode ? now : now + kFallbackRetryMs), std::memory_order_release);
   fs.sequence.store(seq, std::memory_order_release);
   trace("bind " + std::string(to_string(family)) + ": " +

@@ -32,11 +32,14 @@
 #include <windows.h>
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <string>
+#include <type_traits>
 
 #include "mapidispatch/dispatch.h"
 #include "mapidispatch/table.h"
+#include "hot_layout.h"
 
 //! For the few functions of the per-call path: inlined into every export, so the path stays one
 //! function that ends in a tail jump to the provider.
@@ -60,7 +63,7 @@ struct ExportInfo {
   int arg_bytes;          //!< x86 stdcall argument bytes; 0 if unknown.
 };
 
-#define MD_EXPORT(slot, ordinal, primary, alternate, family, bytes, known, nargs) +1
+#define MD_EXPORT(slot, ordinal, primary, alternate, family, bytes, known, nargs, kind) +1
 inline constexpr int kExportCount = 0
 #include "exports.inc"
     ;
@@ -109,6 +112,10 @@ struct FamilyState {
   std::atomic<uint32_t> sequence{kNoTable - 2};  //!< Matches nothing until the first decision.
   std::atomic<const Decision*> decision{nullptr};
   std::atomic<uint64_t> retry_at{0};  //!< Registry-mode decisions: GetTickCount64() deadline; 0 = none.
+  //! The decision's provider's entry points (Provider::procs), nullptr when nothing serves: what
+  //! the x64 assembler fast path reads instead of following decision->provider. Stored with the
+  //! decision, before the sequence.
+  std::atomic<std::atomic<void*>*> procs{nullptr};
 };
 
 //! What every call reads: constant-initialized atomics, so nothing is constructed at load time
@@ -126,7 +133,25 @@ struct HotState {
   std::atomic<size_t> session_count{0};
   std::atomic<size_t> buffer_count{0};
 };
-extern constinit HotState g_hot;
+
+//! The one HotState, with C linkage so that the generated assembler (thunks_x64.S / .asm) can
+//! name it. Defined in state.cpp.
+extern "C" constinit HotState md_hot_state;
+inline constexpr HotState& g_hot = md_hot_state;
+
+#if defined(_M_X64) || defined(__x86_64__)
+// The assembler fast path reads these fields at fixed offsets (hot_layout.h, generated with it).
+static_assert(std::is_standard_layout_v<FamilyState> && std::is_standard_layout_v<HotState>);
+static_assert(sizeof(FamilyState) == MD_HOT_FAMILY_SIZE);
+static_assert(offsetof(FamilyState, sequence) == MD_HOT_FAMILY_SEQUENCE);
+static_assert(offsetof(FamilyState, retry_at) == MD_HOT_FAMILY_RETRY_AT);
+static_assert(offsetof(FamilyState, procs) == MD_HOT_FAMILY_PROCS);
+static_assert(offsetof(HotState, families) == 0);
+static_assert(offsetof(HotState, count) == MD_HOT_COUNT);
+static_assert(offsetof(HotState, ext_bound) == MD_HOT_EXT_BOUND);
+static_assert(offsetof(HotState, session_count) == MD_HOT_SESSION_COUNT);
+static_assert(sizeof(std::atomic<uint32_t>) == 4 && sizeof(std::atomic<void*>) == 8 && sizeof(std::atomic<size_t>) == 8);
+#endif
 
 //! The slow path of current(): re-reads the table (or the registry) and rebinds.
 const Decision* rebind_family(Family family) noexcept;
