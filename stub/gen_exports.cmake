@@ -9,7 +9,7 @@
 #              (an upper bound there: FILETIME-by-value parameters take one register, not two) or
 #              12 where the size is unknown (x64 callees ignore extra argument slots).
 #              kind: 0 = the export has its own C++ handling (sessions that open or close, returned
-#              buffers, MAPIFreeBuffer, MAPIInitialize/Uninitialize, MAPISendMailW); 1 = a plain
+#              buffers, MAPIFreeBuffer, MAPIInitialize/Uninitialize, MAPISendMailW, CMC); 1 = a plain
 #              forwarder; 2 = a Simple MAPI call whose first argument is a session handle.
 #   OUT_LAYOUT the HotState offsets the assembler uses, as #defines the C++ side static_asserts
 #   OUT_GAS    assembler (GNU as, for mingw):
@@ -27,8 +27,10 @@
 
 cmake_minimum_required(VERSION 3.20)  # script mode: IN_LIST and friends
 
-# Exports with their own C++ handling (kind 0), and the Simple MAPI session calls (kind 2).
-set(OWN_HANDLING 16 17 20 21 22 23 209 210 213 217 219 256)
+# Exports with their own C++ handling (kind 0: Simple MAPI calls that open or close sessions or
+# return buffers, MAPIFreeBuffer, MAPIInitialize/Uninitialize, MAPISendMailW, and every CMC
+# function), and the Simple MAPI session calls (kind 2).
+set(OWN_HANDLING 16 17 20 21 22 23 209 210 213 217 219 256 229 230 231 232 233 234 235 236 237 238)
 set(SESSION_CALLS 211 212 214 215 218)
 
 # The x64 layout of stub::HotState (stub.h static_asserts every one of these).

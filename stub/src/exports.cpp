@@ -77,43 +77,78 @@ uint64_t forward_slow(A... a) noexcept {
   return invoke(fn, a...);
 }
 
-// Simple MAPI calls whose first argument is a session handle: a session stays with the provider
-// that opened it; a session-less call follows the current answer. OutBuffer: index of an
-// argument through which the call returns a buffer the caller frees with MAPIFreeBuffer.
-template <int Slot, int OutBuffer, typename... A>
+// What a Simple MAPI or CMC call returns when nothing serves it, or when the provider lacks the
+// entry point: each interface's own codes (a CMC caller reads 2 as CMC_E_ATTACHMENT_NOT_FOUND).
+struct MapiCodes {
+  static constexpr uint64_t kNothingServes = kMapiEFailure;     // MAPI_E_FAILURE
+  static constexpr uint64_t kNoEntryPoint = kMapiENotSupported;  // MAPI_E_NOT_SUPPORTED
+  static uintptr_t session_key(uintptr_t s) { return s; }       // LHANDLE: pointer-sized
+};
+struct CmcCodes {
+  static constexpr uint64_t kNothingServes = kCmcEFailure;       // CMC_E_FAILURE
+  static constexpr uint64_t kNoEntryPoint = kCmcENotSupported;   // CMC_E_NOT_SUPPORTED
+  // CMC_session_id is 32 bits: on x64 the upper half of its register is not defined.
+  static uintptr_t session_key(uintptr_t s) { return static_cast<uint32_t>(s); }
+};
+
+// Simple MAPI and CMC calls whose first argument is a session handle: a session stays with the
+// provider that opened it; a session-less call follows the current answer. OutBuffer: index of
+// an argument through which the call returns a buffer the caller frees with MAPIFreeBuffer (or
+// cmc_free).
+template <int Slot, int OutBuffer, typename Codes, typename... A>
 MD_COLD uint64_t simple_session_call_slow(uintptr_t session, A... rest) noexcept;
 
-template <int Slot, int OutBuffer, typename... A>
+template <int Slot, int OutBuffer, typename Codes, typename... A>
 MD_HOT_INLINE uint64_t simple_session_call(uintptr_t session, A... rest) noexcept {
   // The fast path: no session of the stub's to route, no buffer to track, nothing changed.
   if constexpr (OutBuffer == 0) {
-    if (session == 0 || g_hot.session_count.load(std::memory_order_relaxed) == 0)
+    if (Codes::session_key(session) == 0 || g_hot.session_count.load(std::memory_order_relaxed) == 0)
       if (void* fn = fast_entry(Family::kSimple, Slot)) return invoke(fn, session, rest...);
   }
-  return simple_session_call_slow<Slot, OutBuffer>(session, rest...);
+  return simple_session_call_slow<Slot, OutBuffer, Codes>(session, rest...);
 }
 
-template <int Slot, int OutBuffer, typename... A>
+template <int Slot, int OutBuffer, typename Codes, typename... A>
 uint64_t simple_session_call_slow(uintptr_t session, A... rest) noexcept {
-  Provider* p = session_owner(session);
+  Provider* p = session_owner(Codes::session_key(session));
   if (p == nullptr) {
     const Decision* d = current(Family::kSimple);
     p = d->provider;
     if (p == nullptr) {
       prefirstrun_once(*d);
-      return kMapiEFailure;
+      return Codes::kNothingServes;
     }
   }
   void* fn = p->proc(Slot);
-  if (fn == nullptr) return kMapiENotSupported;
+  if (fn == nullptr) return Codes::kNoEntryPoint;
   const uint64_t r = invoke(fn, session, rest...);
   if constexpr (OutBuffer > 0) {
-    if (static_cast<uint32_t>(r) == kMapiSuccess) {
+    if (static_cast<uint32_t>(r) == kMapiSuccess) {  // SUCCESS_SUCCESS and CMC_SUCCESS are both 0
       const uintptr_t args[] = {session, static_cast<uintptr_t>(rest)...};
       auto* const* out = reinterpret_cast<void* const*>(args[OutBuffer]);
       if (out != nullptr && *out != nullptr) remember_buffer(*out, p);
     }
   }
+  return r;
+}
+
+// A logon: the current Simple provider opens a session, returned through argument `OutSession`
+// (an LHANDLE* for MAPILogon, a CMC_session_id* for cmc_logon), which then stays with it.
+template <int Slot, int OutSession, typename Codes, typename SessionType, typename... A>
+uint64_t logon_call(A... a) noexcept {
+  const Decision* d = current(Family::kSimple);
+  Provider* p = d->provider;
+  if (p == nullptr) {
+    prefirstrun_once(*d);
+    return Codes::kNothingServes;
+  }
+  void* fn = p->proc(Slot);
+  if (fn == nullptr) return Codes::kNoEntryPoint;
+  const uint64_t r = invoke(fn, a...);
+  const uintptr_t args[] = {static_cast<uintptr_t>(a)...};
+  const auto* session = reinterpret_cast<const SessionType*>(args[OutSession]);
+  if (static_cast<uint32_t>(r) == kMapiSuccess && session != nullptr && *session != 0)
+    remember_session(static_cast<uintptr_t>(*session), p);
   return r;
 }
 
@@ -233,21 +268,8 @@ template <>
 struct Export<209> {
   static constexpr int kKind = 0;
   template <int Slot, ExportFamily, typename... A>
-  static uint64_t call(uintptr_t ui, uintptr_t profile, uintptr_t password, uintptr_t flags, uintptr_t reserved,
-                       uintptr_t out_session) noexcept {
-    const Decision* d = current(Family::kSimple);
-    Provider* p = d->provider;
-    if (p == nullptr) {
-      prefirstrun_once(*d);
-      return kMapiEFailure;
-    }
-    void* fn = p->proc(Slot);
-    if (fn == nullptr) return kMapiENotSupported;
-    const uint64_t r = invoke(fn, ui, profile, password, flags, reserved, out_session);
-    auto* session = reinterpret_cast<ULONG_PTR*>(out_session);
-    if (static_cast<uint32_t>(r) == kMapiSuccess && session != nullptr && *session != 0)
-      remember_session(*session, p);
-    return r;
+  static uint64_t call(A... a) noexcept {
+    return logon_call<Slot, 5, MapiCodes, ULONG_PTR>(a...);
   }
 };
 
@@ -257,7 +279,7 @@ struct Export<210> {
   static constexpr int kKind = 0;
   template <int Slot, ExportFamily, typename... A>
   static uint64_t call(uintptr_t session, uintptr_t ui, uintptr_t flags, uintptr_t reserved) noexcept {
-    const uint64_t r = simple_session_call<Slot, 0>(session, ui, flags, reserved);
+    const uint64_t r = simple_session_call<Slot, 0, MapiCodes>(session, ui, flags, reserved);
     if (static_cast<uint32_t>(r) == kMapiSuccess) forget_session(session);
     return r;
   }
@@ -271,11 +293,11 @@ struct Export<210> {
     static constexpr int kKind = 2;                                       \
     template <int Slot, ExportFamily, typename... A>                      \
     static uint64_t call(uintptr_t session, A... rest) noexcept {         \
-      return simple_session_call<Slot, 0>(session, rest...);              \
+      return simple_session_call<Slot, 0, MapiCodes>(session, rest...);   \
     }                                                                     \
     template <int Slot, ExportFamily, typename... A>                      \
     static uint64_t slow(uintptr_t session, A... rest) noexcept {         \
-      return simple_session_call_slow<Slot, 0>(session, rest...);         \
+      return simple_session_call_slow<Slot, 0, MapiCodes>(session, rest...); \
     }                                                                     \
   };
 MD_SESSION_CALL(211)
@@ -293,13 +315,92 @@ MD_SESSION_CALL(218)
     static constexpr int kKind = 0;                                       \
     template <int Slot, ExportFamily, typename... A>                      \
     static uint64_t call(uintptr_t session, A... rest) noexcept {         \
-      return simple_session_call<Slot, out_index>(session, rest...);      \
+      return simple_session_call<Slot, out_index, MapiCodes>(session, rest...); \
     }                                                                     \
   };
 MD_BUFFER_CALL(213, 5)
 MD_BUFFER_CALL(217, 10)
 MD_BUFFER_CALL(219, 5)
 #undef MD_BUFFER_CALL
+
+// ---- CMC (Common Messaging Calls, xcmc.h): the Simple provider's, with CMC's own codes ----------
+// Sessions and the buffers cmc_list, cmc_read and cmc_look_up return stay with the provider that
+// made them, as Simple MAPI's do; cmc_free takes a buffer back to its allocator.
+
+// cmc_logon(service, user, password, character_set, ui_id, caller_cmc_version, logon_flags,
+//           CMC_session_id* session, logon_extensions)
+template <>
+struct Export<233> {
+  static constexpr int kKind = 0;
+  template <int Slot, ExportFamily, typename... A>
+  static uint64_t call(A... a) noexcept {
+    return logon_call<Slot, 7, CmcCodes, uint32_t>(a...);
+  }
+};
+
+// cmc_logoff(session, ui_id, logoff_flags, logoff_extensions)
+template <>
+struct Export<232> {
+  static constexpr int kKind = 0;
+  template <int Slot, ExportFamily, typename... A>
+  static uint64_t call(uintptr_t session, A... rest) noexcept {
+    const uint64_t r = simple_session_call<Slot, 0, CmcCodes>(session, rest...);
+    if (static_cast<uint32_t>(r) == 0) forget_session(CmcCodes::session_key(session));
+    return r;
+  }
+};
+
+// Session calls: cmc_send 237, cmc_act_on 229, cmc_query_configuration 235 (nothing returned to
+// free); cmc_list 231 (result, argument 6), cmc_read 236 (message, argument 3), cmc_look_up 234
+// (recipient_out, argument 5).
+#define MD_CMC_SESSION_CALL(ordinal, out_index)                              \
+  template <>                                                                \
+  struct Export<ordinal> {                                                   \
+    static constexpr int kKind = 0;                                          \
+    template <int Slot, ExportFamily, typename... A>                         \
+    static uint64_t call(uintptr_t session, A... rest) noexcept {            \
+      return simple_session_call<Slot, out_index, CmcCodes>(session, rest...); \
+    }                                                                        \
+  };
+MD_CMC_SESSION_CALL(237, 0)
+MD_CMC_SESSION_CALL(229, 0)
+MD_CMC_SESSION_CALL(235, 0)
+MD_CMC_SESSION_CALL(231, 6)
+MD_CMC_SESSION_CALL(236, 3)
+MD_CMC_SESSION_CALL(234, 5)
+#undef MD_CMC_SESSION_CALL
+
+// cmc_send_documents(recipient_addresses, subject, text_note, send_doc_flags, file_paths,
+//                    file_names, delimiter, ui_id): no session; the current provider.
+template <>
+struct Export<238> {
+  static constexpr int kKind = 0;
+  template <int Slot, ExportFamily, typename... A>
+  static uint64_t call(A... a) noexcept {
+    if (void* fn = fast_entry(Family::kSimple, Slot)) return invoke(fn, a...);
+    const Decision* d = current(Family::kSimple);
+    if (d->provider == nullptr) {
+      prefirstrun_once(*d);
+      return CmcCodes::kNothingServes;
+    }
+    void* fn = d->provider->proc(Slot);
+    return fn != nullptr ? invoke(fn, a...) : CmcCodes::kNoEntryPoint;
+  }
+};
+
+// cmc_free(memory): to the provider that returned the buffer, else the current one.
+template <>
+struct Export<230> {
+  static constexpr int kKind = 0;
+  template <int Slot, ExportFamily, typename... A>
+  static uint64_t call(uintptr_t memory) noexcept {
+    Provider* p = take_buffer_owner(reinterpret_cast<const void*>(memory));
+    if (p == nullptr) p = current(Family::kSimple)->provider;
+    if (p == nullptr) return CmcCodes::kNothingServes;
+    void* fn = p->proc(Slot);
+    return fn != nullptr ? invoke(fn, memory) : CmcCodes::kNoEntryPoint;
+  }
+};
 
 // MAPIFreeBuffer (16, and 17 decorated): a buffer a Simple MAPI call returned goes back to the
 // provider that allocated it; anything else belongs to the Extended provider.

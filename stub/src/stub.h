@@ -218,6 +218,8 @@ inline constexpr uint32_t kMapiEFailure = 2;
 inline constexpr uint32_t kMapiENotSupported = 26;
 inline constexpr uint32_t kMapiEUnicodeNotSupported = 27;
 inline constexpr uint32_t kMapiForceUnicode = 0x00040000;
+inline constexpr uint32_t kCmcEFailure = 8;        // CMC_E_FAILURE
+inline constexpr uint32_t kCmcENotSupported = 21;  // CMC_E_NOT_SUPPORTED
 inline constexpr HRESULT kMapiECallFailed = static_cast<HRESULT>(0x80004005L);
 
 //! The module handle of this DLL (set in DllMain: bookkeeping only).

@@ -214,6 +214,14 @@ using Initialize = HRESULT(WINAPI*)(void*);
 using Uninitialize = void(WINAPI*)();
 using QueryAllRows = HRESULT(WINAPI*)(void*, void*, void*, void*, LONG, void**);
 using AddFt = FILETIME(WINAPI*)(FILETIME, FILETIME);
+using CmcLogon = ULONG(WINAPI*)(LPSTR, LPSTR, LPSTR, void*, ULONG, USHORT, ULONG, ULONG*, void*);
+using CmcLogoff = ULONG(WINAPI*)(ULONG, ULONG, ULONG, void*);
+// cmc_send's session as a whole register: the test leaves the upper half dirty, as an x64
+// caller may for a 32-bit CMC_session_id.
+using CmcSendWide = ULONG(WINAPI*)(ULONG_PTR, void*, ULONG, ULONG, void*);
+using CmcList = ULONG(WINAPI*)(ULONG, LPSTR, ULONG, void*, ULONG*, ULONG, void**, void*);
+using CmcFree = ULONG(WINAPI*)(void*);
+using CmcSendDocuments = ULONG(WINAPI*)(LPSTR, LPSTR, LPSTR, ULONG, LPSTR, LPSTR, LPSTR, ULONG);
 
 ULONG send(World& w, const char* subject, ULONG_PTR session = 0) {
   MessageA m{};
@@ -296,6 +304,42 @@ MD_CHILD_MAIN(buffers_go_back_to_their_allocator) {
   CHECK_THAT(starts_with(w.last_call(), "A MAPIFreeBuffer"));  // the Simple buffer, to its allocator
   CHECK_EQ_U(w.by_ordinal<FreeBuffer>(17)(ext), 0u);              // "MAPIFreeBuffer@4"
   CHECK_THAT(starts_with(w.last_call(), "B MAPIFreeBuffer"));
+  return g_failures;
+}
+
+// CMC (xcmc.h) through the Simple provider: sessions and returned buffers stay with the provider
+// that made them; failures use CMC's codes, not MAPI's.
+MD_CHILD_MAIN(cmc_sessions_buffers_and_codes) {
+  World w;
+  w.publish(machine_scope(L"prov_a", L"prov_a"));
+  ULONG session = 0;
+  CHECK_EQ_U(w.by_name<CmcLogon>("cmc_logon")(nullptr, nullptr, nullptr, nullptr, 0, 100, 0, &session, nullptr), 0u);
+  CHECK_THAT(session != 0);
+  CHECK_THAT(starts_with(w.last_call(), "A cmc_logon"));
+  w.publish(machine_scope(L"prov_b", L"prov_b"));  // the default changes under an open CMC session
+  const ULONG_PTR dirty = (ULONG_PTR{0xDEADBEEF} << 32) | session;
+  CHECK_EQ_U(w.by_name<CmcSendWide>("cmc_send")(dirty, nullptr, 5, 0, nullptr), 0u);
+  CHECK_THAT(w.last_call() == "A cmc_send session=" + std::to_string(session) + " flags=5");
+  void* result = nullptr;
+  ULONG count = 0;
+  CHECK_EQ_U(w.by_name<CmcList>("cmc_list")(session, nullptr, 0, nullptr, &count, 0, &result, nullptr), 0u);
+  CHECK_THAT(result != nullptr && starts_with(w.last_call(), "A cmc_list"));
+  CHECK_EQ_U(w.by_name<CmcSendDocuments>("cmc_send_documents")(nullptr, const_cast<LPSTR>("d"), nullptr, 0, nullptr,
+                                                                  nullptr, nullptr, 0), 0u);
+  CHECK_THAT(starts_with(w.last_call(), "B cmc_send_documents"));  // no session: the current default
+  CHECK_EQ_U(w.by_name<CmcFree>("cmc_free")(result), 0u);
+  CHECK_THAT(starts_with(w.last_call(), "A cmc_free"));  // back to its allocator
+  CHECK_EQ_U(w.by_name<CmcLogoff>("cmc_logoff")(session, 0, 0, nullptr), 0u);
+  CHECK_THAT(w.last_call() == "A cmc_logoff session=" + std::to_string(session));
+  CHECK_EQ_U(w.by_name<CmcSendWide>("cmc_send")(session, nullptr, 0, 0, nullptr), 0u);
+  CHECK_THAT(starts_with(w.last_call(), "B cmc_send"));  // the session is gone: the current default
+  // A provider without CMC: CMC_E_NOT_SUPPORTED (21); nothing configured: CMC_E_FAILURE (8).
+  w.publish(machine_scope(L"prov_simple", nullptr));
+  CHECK_EQ_U(w.by_name<CmcSendWide>("cmc_send")(0, nullptr, 0, 0, nullptr), 21u);
+  CHECK_EQ_U(w.by_ordinal<CmcFree>(230)(nullptr), 21u);
+  w.publish(machine_scope(nullptr, nullptr));
+  CHECK_EQ_U(w.by_name<CmcSendWide>("cmc_send")(0, nullptr, 0, 0, nullptr), 8u);
+  CHECK_EQ_U(w.by_name<CmcLogon>("cmc_logon")(nullptr, nullptr, nullptr, nullptr, 0, 100, 0, &session, nullptr), 8u);
   return g_failures;
 }
 
@@ -495,7 +539,7 @@ TEST_P(Stub, Scenario) {
 
 INSTANTIATE_TEST_SUITE_P(InAFreshProcess, Stub,
                          ::testing::Values("by_name_and_ordinal", "session_stays_with_its_provider",
-                                           "buffers_go_back_to_their_allocator",
+                                           "buffers_go_back_to_their_allocator", "cmc_sessions_buffers_and_codes",
                                            "extended_binds_until_the_last_uninitialize",
                                            "wrong_bitness_is_never_loaded", "missing_exports_fail_with_the_family_code",
                                            "stopped_writer_means_registry", "corrupted_table_means_registry",

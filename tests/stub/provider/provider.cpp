@@ -4,7 +4,8 @@
 // arguments that matter, as one line appended to the file named by MD_PROVIDER_LOG:
 //   <PROVIDER_NAME> <pid> <function> <details>
 // Variants (compile definitions): MD_SIMPLE (Simple MAPI), MD_EXTENDED (Extended MAPI and a few
-// utility functions, one exported only in @N-decorated form), MD_SENDMAILW (MAPISendMailW).
+// utility functions, one exported only in @N-decorated form), MD_SENDMAILW (MAPISendMailW),
+// MD_CMC (a few CMC functions, xcmc.h; sessions are 32-bit there).
 // With none of them it is a DLL that exports nothing MAPI ("missing exports").
 
 #include <windows.h>
@@ -110,6 +111,39 @@ __declspec(dllexport) ULONG WINAPI MAPISendMailW(ULONG_PTR session, ULONG_PTR, M
     subject += buf;
   }
   record("MAPISendMailW session=" + std::to_string(session) + " flags=" + std::to_string(flags) + " subject=" + subject);
+  return 0;
+}
+#endif
+
+#ifdef MD_CMC
+// CMC_session_id is a 32-bit CMC_uint32; these numbers are kept apart from MAPILogon's.
+std::atomic<ULONG> g_next_cmc_session{0x7000};
+__declspec(dllexport) ULONG WINAPI cmc_logon(LPSTR, LPSTR, LPSTR, void*, ULONG, USHORT, ULONG, ULONG* session, void*) {
+  *session = ++g_next_cmc_session;
+  record("cmc_logon session=" + std::to_string(*session));
+  return 0;
+}
+__declspec(dllexport) ULONG WINAPI cmc_logoff(ULONG session, ULONG, ULONG, void*) {
+  record("cmc_logoff session=" + std::to_string(session));
+  return 0;
+}
+__declspec(dllexport) ULONG WINAPI cmc_send(ULONG session, void*, ULONG flags, ULONG, void*) {
+  record("cmc_send session=" + std::to_string(session) + " flags=" + std::to_string(flags));
+  return 0;
+}
+__declspec(dllexport) ULONG WINAPI cmc_list(ULONG session, LPSTR, ULONG, void*, ULONG* count, ULONG, void** result, void*) {
+  *result = allocate(64);
+  if (count != nullptr) *count = 0;
+  record("cmc_list session=" + std::to_string(session) + " buffer=" + ptr(*result));
+  return 0;
+}
+__declspec(dllexport) ULONG WINAPI cmc_free(void* memory) {
+  record("cmc_free buffer=" + ptr(memory));
+  HeapFree(GetProcessHeap(), 0, memory);
+  return 0;
+}
+__declspec(dllexport) ULONG WINAPI cmc_send_documents(LPSTR, LPSTR subject, LPSTR, ULONG, LPSTR, LPSTR, LPSTR, ULONG) {
+  record("cmc_send_documents subject=" + hex_bytes(subject));
   return 0;
 }
 #endif
