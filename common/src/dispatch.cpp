@@ -42,6 +42,7 @@ void take(DispatchDecision* d, const Target& t, TargetStatus status, DecisionSou
   d->source = source;
   d->client = t.client;
   d->usable = status == TargetStatus::kFound;
+  d->named_path = t.path;
   if (d->usable) d->path = t.path;
 }
 
@@ -143,9 +144,10 @@ DispatchDecision decide_dispatch(const ScopeResolution& machine, const ScopeReso
     return d;
   }
 
-  // 4. Nothing serves it: keep the default target's status (the most useful "why").
+  // 4. Nothing serves it: keep the default target's status (the most useful "why") and path.
   d.usable = false;
   d.path.clear();
+  d.named_path = t.path;
   d.reason += "; no mapi32x.dll fallback (" + std::string(to_string(fallback_status)) + ")";
   return d;
 }

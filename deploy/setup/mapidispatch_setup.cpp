@@ -364,7 +364,7 @@ const ParamSpec kParams[] = {
     {L"AllowUncPaths", Kind::kDword, L"0", 0, 1, L"ALLOWUNCPATHS"},
     // Not set through properties; kept across upgrades when an administrator (or a test) set them.
     {L"SectionName", Kind::kString, nullptr, 0, 0, nullptr},
-    {L"DebugCrashMidPublish", Kind::kDword, nullptr, 0, 1, nullptr},
+    {L"DebugCrashMidPublish", Kind::kDword, nullptr, 0, 100, nullptr},
 };
 
 const wchar_t* const kLogLevels[] = {L"trace", L"debug", L"info", L"warn", L"warning", L"error", L"critical", L"off"};

@@ -16,6 +16,7 @@ constexpr uint32_t kRevalidateMax = 1440;
 constexpr uint32_t kSectionKbMin = 64;
 constexpr uint32_t kSectionKbMax = 256 * 1024;
 constexpr size_t kSectionNameMax = 200;
+constexpr uint32_t kCrashPercentMax = 100;
 
 const ParameterSpec kSpecs[] = {
     {"DebounceMs", "REG_DWORD", "200", "0 to 60000",
@@ -35,9 +36,10 @@ const ParameterSpec kSpecs[] = {
     {"AllowUncPaths", "REG_DWORD", "0", "0 or 1",
      "1 lets provider paths on UNC shares (\\\\server\\share\\...) resolve; 0 reports them as "
      "denied-by-policy."},
-    {"DebugCrashMidPublish", "REG_DWORD", "0", "0 or 1",
-     "Test hook: 1 abandons the next publish half-written and terminates the process. Ignored unless "
-     "SectionName is under Local\\."},
+    {"DebugCrashMidPublish", "REG_DWORD", "0", "0 to 100",
+     "Test hook: 1 to 100 abandons the next publish with that percentage of the new table's bytes "
+     "written (the count left odd) and terminates the process; 0 is off. Ignored unless SectionName "
+     "is under Local\\."},
 };
 
 std::string type_name(uint32_t type) {
@@ -283,7 +285,7 @@ Parameters parse_parameters(const std::function<RawValue(std::string_view name)>
   uint32_t unc = p.allow_unc_paths ? 1u : 0u;
   read_dword_in_range(get, "AllowUncPaths", 0, 1, &unc, warnings);
   p.allow_unc_paths = unc != 0;
-  read_dword_in_range(get, "DebugCrashMidPublish", 0, 1, &p.debug_crash_mid_publish, warnings);
+  read_dword_in_range(get, "DebugCrashMidPublish", 0, kCrashPercentMax, &p.debug_crash_mid_publish, warnings);
   return p;
 }
 

@@ -58,8 +58,10 @@ struct Parameters {
   uint32_t section_size_kb = 4096;     //!< Section size when the service creates it.
   LogLevel log_level = LogLevel::kInfo;
   bool allow_unc_paths = false;        //!< UNC provider paths: denied unless 1.
-  //! Test hook: the next publish is abandoned half-written and the process terminates, as a
-  //! crash would. Honoured only for a section name under Local\ (never the production one).
+  //! Test hook: 0 is off; 1 to 100 abandons the next publish with that percentage of the new
+  //! image's bytes written and the count odd, and terminates the process, as a crash in the
+  //! middle of TableWriter::publish would. Honoured only for a section name under Local\ (never
+  //! the production one).
   uint32_t debug_crash_mid_publish = 0;
 
   Parameters();

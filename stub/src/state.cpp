@@ -41,6 +41,10 @@ const ExportInfo kExports[kExportCount] = {
 
 namespace {
 
+// What FamilyState::procs points at when nothing serves a family: every entry point "not looked
+// up", so the assembler fast path falls to the slow path, which answers with the failure code.
+std::atomic<void*> g_no_procs[kExportCount] = {};
+
 // How long a registry-mode decision stands before the stub tries the table and the registry
 // again. Short enough that a service started after a process is noticed; long enough that a
 // process calling MAPI in a loop does not re-read the registry on every call.
@@ -228,6 +232,44 @@ std::vector<std::u16string> loaded_override_modules(const ScopeResolution& machi
   return loaded;
 }
 
+// Statuses that describe the file at the target path, which can change without any registry
+// change: the table (resolved by the service earlier) may be stale about them.
+bool file_may_have_changed(TargetStatus status) {
+  return status == TargetStatus::kMissing || status == TargetStatus::kNotADll ||
+         status == TargetStatus::kMissingExports || status == TargetStatus::kComponentNotInstalled;
+}
+
+// The provider this process loaded from `path16`, or nullptr.
+Provider* loaded_provider_locked(Globals& s, const std::u16string& path16) {
+  const std::wstring path = wide(path16);
+  for (auto& p : s.providers)
+    if (same_path(p->path, path)) return p.get();
+  return nullptr;
+}
+
+// The machine and user scopes resolved from the registry, as the Windows stub would: cached for
+// kFallbackRetryMs (forced registry mode: not cached). Appends to `source` why it failed, if so.
+void registry_scopes_locked(Globals& s, uint64_t now, ScopeResolution* machine, std::optional<ScopeResolution>* user,
+                            std::string* source) {
+  if (!s.fb_machine || now >= s.fb_expires) {
+    ScopeResolution m;
+    std::optional<ScopeResolution> u;
+    std::string why;
+    if (resolve_from_registry(s.user_sid, &m, &u, &why)) {
+      s.fb_machine = std::move(m);
+      s.fb_user = std::move(u);
+    } else {
+      s.fb_machine = ScopeResolution{};
+      s.fb_user.reset();
+      *source += "; " + why;
+    }
+    // Forced registry mode resolves on every call, as the Windows stub does.
+    s.fb_expires = s.registry_mode ? now : now + kFallbackRetryMs;
+  }
+  *machine = *s.fb_machine;
+  *user = s.fb_user;
+}
+
 const Decision* rebind(Family family) {
   Globals& s = g();
   std::lock_guard<SrwLock> hold(s.bind_lock);
@@ -260,35 +302,51 @@ const Decision* rebind(Family family) {
   } else {
     source = s.registry_mode ? "registry (forced)" : "registry (no table)";
   }
-  if (!from_table) {
-    if (!s.fb_machine || now >= s.fb_expires) {
-      ScopeResolution m;
-      std::optional<ScopeResolution> u;
-      std::string why;
-      if (resolve_from_registry(s.user_sid, &m, &u, &why)) {
-        s.fb_machine = std::move(m);
-        s.fb_user = std::move(u);
-      } else {
-        s.fb_machine = ScopeResolution{};
-        s.fb_user.reset();
-        source += "; " + why;
-      }
-      // Forced registry mode resolves on every call, as the Windows stub does.
-      s.fb_expires = s.registry_mode ? now : now + kFallbackRetryMs;
-    }
-    machine = *s.fb_machine;
-    user = s.fb_user;
-  }
+  if (!from_table) registry_scopes_locked(s, now, &machine, &user, &source);
 
   const auto modules = loaded_override_modules(machine, user ? &*user : nullptr);
-  const DispatchDecision dd = decide_dispatch(machine, user ? &*user : nullptr, modules, this_process_bitness(), family);
+  const Bitness bitness = this_process_bitness();
+  DispatchDecision dd = decide_dispatch(machine, user ? &*user : nullptr, modules, bitness, family);
+
+  // Never worse than the Windows stub, which loads its provider once per process and then keeps
+  // calling it, and which looks at the file system itself when a process starts:
+  // 1. A provider this process already loaded stays in use when its file has gone or changed
+  //    (deleted, renamed aside, replaced by something that is no longer a usable DLL): the
+  //    module in memory still works.
+  Provider* kept = nullptr;
+  if (!dd.usable && file_may_have_changed(dd.status) && !dd.named_path.empty()) {
+    kept = loaded_provider_locked(s, dd.named_path);
+    if (kept != nullptr) dd.reason += "; the module is already loaded in this process: keeps using it";
+  }
+  // 2. The table's "the file is not there" may be older than the file system (the service sees
+  //    files at its periodic revalidation): check the registry and the file system here, and
+  //    use that answer while it stands (it is retried like any registry-mode decision).
+  if (kept == nullptr && from_table && !dd.usable && file_may_have_changed(dd.status)) {
+    // Not from the fallback cache: this runs once per table change (and per retry while the
+    // local answer is in use), and must see the file system as it is now.
+    ScopeResolution m;
+    std::optional<ScopeResolution> u;
+    std::string why;
+    std::string local_source = "registry (the table says " + std::string(to_string(dd.status)) + "; checked here)";
+    DispatchDecision local;
+    if (resolve_from_registry(s.user_sid, &m, &u, &why))
+      local = decide_dispatch(m, u ? &*u : nullptr, loaded_override_modules(m, u ? &*u : nullptr), bitness, family);
+    if (local.usable) {
+      dd = std::move(local);
+      from_table = false;
+      source = std::move(local_source);
+    }
+  }
+
   Decision d;
   d.supports_utf8 = dd.supports_utf8;
-  d.status = dd.status;
+  d.status = kept != nullptr ? TargetStatus::kFound : dd.status;
   d.prefirstrun_message = wide(dd.prefirstrun_message);
   d.prefirstrun_caption = wide(dd.prefirstrun_caption);
   std::string load_error;
-  if (dd.usable) {
+  if (kept != nullptr) {
+    d.provider = kept;
+  } else if (dd.usable) {
     d.provider = load_provider_locked(s, dd.path, &load_error);
     if (d.provider != nullptr) d.provider->supports_utf8.store(dd.supports_utf8, std::memory_order_relaxed);
   }
@@ -296,9 +354,11 @@ const Decision* rebind(Family family) {
   // Release, decision (and its procs) before count: a thread whose acquire load of fs.sequence sees `seq` also
   // sees this decision (or a later one).
   fs.decision.store(published, std::memory_order_release);
-  fs.procs.store(published->provider != nullptr ? published->provider->procs : nullptr, std::memory_order_release);
+  fs.procs.store(published->provider != nullptr ? published->provider->procs : g_no_procs, std::memory_order_release);
   fs.retry_at.store(from_table ? 0 : (s.registry_mode ? now : now + kFallbackRetryMs), std::memory_order_release);
   fs.sequence.store(seq, std::memory_order_release);
+  // Last, release: the assembler fast path compares this one word and then reads procs.
+  fs.fast_sequence.store(from_table ? seq : kNeverMatches, std::memory_order_release);
   trace("bind " + std::string(to_string(family)) + ": " +
         (published->provider ? narrow(published->provider->path) : std::string("(nothing)")) + " via " + source +
         "; " + dd.reason + (load_error.empty() ? "" : "; " + load_error));

@@ -110,13 +110,18 @@ inline constexpr uint32_t kNoTable = 0xFFFFFFFFu;
 //! Per family: the decision and the table sequence count it was made at.
 struct FamilyState {
   std::atomic<uint32_t> sequence{kNoTable - 2};  //!< Matches nothing until the first decision.
+  //! For the x64 assembler fast path (thunks_x64.S): `sequence` when the decision came from the
+  //! table, else kNeverMatches. Odd, so it never equals a stable table's (even) count, nor
+  //! kNoTableCount: one compare covers "unchanged" and "not a registry-mode decision".
+  std::atomic<uint32_t> fast_sequence{kNoTable - 2};
   std::atomic<const Decision*> decision{nullptr};
   std::atomic<uint64_t> retry_at{0};  //!< Registry-mode decisions: GetTickCount64() deadline; 0 = none.
-  //! The decision's provider's entry points (Provider::procs), nullptr when nothing serves: what
-  //! the x64 assembler fast path reads instead of following decision->provider. Stored with the
-  //! decision, before the sequence.
+  //! The decision's provider's entry points (Provider::procs), or kNoProcs when nothing serves
+  //! (never null): what the assembler fast path reads instead of following decision->provider.
+  //! Stored with the decision, before the sequences.
   std::atomic<std::atomic<void*>*> procs{nullptr};
 };
+inline constexpr uint32_t kNeverMatches = kNoTable - 2;
 
 //! What every call reads: constant-initialized atomics, so nothing is constructed at load time
 //! and the fast path has no initialization guard.
@@ -143,8 +148,7 @@ inline constexpr HotState& g_hot = md_hot_state;
 // The assembler fast path reads these fields at fixed offsets (hot_layout.h, generated with it).
 static_assert(std::is_standard_layout_v<FamilyState> && std::is_standard_layout_v<HotState>);
 static_assert(sizeof(FamilyState) == MD_HOT_FAMILY_SIZE);
-static_assert(offsetof(FamilyState, sequence) == MD_HOT_FAMILY_SEQUENCE);
-static_assert(offsetof(FamilyState, retry_at) == MD_HOT_FAMILY_RETRY_AT);
+static_assert(offsetof(FamilyState, fast_sequence) == MD_HOT_FAMILY_FAST_SEQUENCE);
 static_assert(offsetof(FamilyState, procs) == MD_HOT_FAMILY_PROCS);
 static_assert(offsetof(HotState, families) == 0);
 static_assert(offsetof(HotState, count) == MD_HOT_COUNT);

@@ -241,7 +241,8 @@ TEST_F(ServiceTest, CrashMidPublishIsNeverAcceptedAndRestartCompletesIt) {
   TableProbe probe(svc.section());
   START_SERVICE(svc, probe);
   const uint64_t g_before = probe.generation();
-  ASSERT_TRUE(svc.set_parameter(L"DebugCrashMidPublish", 1));
+  // 50: the hook writes half of the next table's bytes, then dies (fault_bench draws 1 to 100).
+  ASSERT_TRUE(svc.set_parameter(L"DebugCrashMidPublish", 50));
   ASSERT_EQ(svc.control(SERVICE_CONTROL_PARAMCHANGE), "");
   // PARAMCHANGE itself re-resolves (nothing changed: no publish); a registry change then
   // publishes, and the hook abandons that publish half-written.

@@ -96,6 +96,22 @@ TEST(Parameters, WrongTypeWrongLengthAndOutOfRangeFallBackWithOneWarningEach) {
   EXPECT_EQ(warnings[2], "parameter SectionSizeKB: is 3 bytes long, expected 4; using the default (4096)");
 }
 
+TEST(Parameters, CrashHookTakesAPercentage) {
+  // DebugCrashMidPublish: 0 off, 1 to 100 the percentage of the next table written before the
+  // service dies (tests/evidence/fault_bench draws it at random).
+  for (const uint32_t percent : {0u, 1u, 50u, 100u}) {
+    std::vector<std::string> warnings;
+    const Parameters p = parse({{"DebugCrashMidPublish", RawValue::dword(percent)}}, &warnings);
+    EXPECT_TRUE(warnings.empty()) << percent;
+    EXPECT_EQ(p.debug_crash_mid_publish, percent);
+  }
+  std::vector<std::string> warnings;
+  const Parameters p = parse({{"DebugCrashMidPublish", RawValue::dword(101)}}, &warnings);
+  EXPECT_EQ(p.debug_crash_mid_publish, 0u);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_EQ(warnings[0], "parameter DebugCrashMidPublish: 101 is out of range 0 to 100; using the default (0)");
+}
+
 TEST(Parameters, HostileStringsAreRejected) {
   std::vector<std::string> warnings;
   // Odd byte length, embedded NUL with hidden text, no terminator, huge.

@@ -416,6 +416,37 @@ MD_CHILD_MAIN(stopped_writer_means_registry) {
   return g_failures;
 }
 
+// Never worse than the Windows stub when files change behind the table: a provider already loaded
+// keeps serving after its file is gone; a table that says "missing" about a file that is there now
+// (the service has not revalidated yet) is checked against the registry and the file system here.
+MD_CHILD_MAIN(files_that_change_behind_the_table) {
+  World w;
+  w.publish(machine_scope(L"prov_a", L"prov_a"));
+  CHECK_EQ_U(send(w, "1"), 0u);
+  CHECK_THAT(starts_with(w.last_call(), "A MAPISendMail"));
+  ScopeResolution gone = machine_scope(L"prov_a", L"prov_a");
+  gone.simple.status = TargetStatus::kMissing;  // what the service publishes once the file is gone
+  w.publish(gone);
+  CHECK_EQ_U(send(w, "2"), 0u);
+  CHECK_THAT(starts_with(w.last_call(), "A MAPISendMail"));
+  CHECK_THAT(w.trace().find("already loaded in this process: keeps using it") != std::string::npos);
+  // Where the registry has nothing either, the table's answer stands: the Simple MAPI failure.
+  ScopeResolution none = machine_scope(L"prov_b", L"prov_a");
+  none.simple.status = TargetStatus::kMissing;
+  none.simple.path = u"C:\\nowhere\\missing.dll";
+  w.publish(none);
+  CHECK_EQ_U(send(w, "3"), 2u);
+  // A stale "missing" for a provider not loaded here, while the registry names one that exists.
+  ScopeResolution stale = machine_scope(L"prov_simple", L"prov_a");
+  stale.simple.status = TargetStatus::kMissing;
+  RegistryClient registry(L"prov_simple");
+  w.publish(stale);
+  CHECK_EQ_U(send(w, "4"), 0u);
+  CHECK_THAT(starts_with(w.last_call(), "S MAPISendMail"));
+  CHECK_THAT(w.trace().find("the table says missing; checked here") != std::string::npos);
+  return g_failures;
+}
+
 MD_CHILD_MAIN(corrupted_table_means_registry) {
   World w;
   RegistryClient registry(L"prov_simple");
@@ -543,6 +574,7 @@ INSTANTIATE_TEST_SUITE_P(InAFreshProcess, Stub,
                                            "extended_binds_until_the_last_uninitialize",
                                            "wrong_bitness_is_never_loaded", "missing_exports_fail_with_the_family_code",
                                            "stopped_writer_means_registry", "corrupted_table_means_registry",
+                                           "files_that_change_behind_the_table",
                                            "untrusted_section_is_ignored", "prefirstrun_once_then_error_codes",
                                            "forced_registry_mode_resolves_every_call",
                                            "send_mail_w_rules"),

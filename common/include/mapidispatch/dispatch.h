@@ -48,6 +48,9 @@ std::string_view to_string(DecisionSource source);
 struct DispatchDecision {
   bool usable = false;              //!< path names a DLL this process can load.
   std::u16string path;              //!< The DLL to load (empty if !usable).
+  //! The DLL the deciding rule named, usable or not (a missing file's path, say): empty when no
+  //! rule named one. The stub uses it to recognise a module it has already loaded.
+  std::u16string named_path;
   TargetStatus status = TargetStatus::kNotConfigured;  //!< Effective for this bitness.
   PeMachine machine = PeMachine::kUnknown;
   DecisionSource source = DecisionSource::kNone;

@@ -244,7 +244,8 @@ void Dispatcher::resolve_and_publish(const char* reason, bool force) {
     log().debug("resolved ({}): no answer changed; generation {} stays", reason, writer_->generation());
     return;
   }
-  if (params_.debug_crash_mid_publish != 0 && section_name_.rfind("Local\\", 0) == 0) crash_mid_publish(scopes);
+  if (params_.debug_crash_mid_publish != 0 && section_name_.rfind("Local\\", 0) == 0)
+    crash_mid_publish(scopes, params_.debug_crash_mid_publish);
   const uint64_t before = writer_->generation();
   if (const std::error_code ec = writer_->publish(scopes)) {
     events().error("publish ({}) failed: {} {}; the table keeps generation {}", reason, ec.value(), ec.message(),
@@ -264,10 +265,13 @@ void Dispatcher::resolve_and_publish(const char* reason, bool force) {
     events().warn("{}", describe_failure("saving the generation to the State key", ec));
 }
 
-void Dispatcher::crash_mid_publish(std::span<const ScopeResolution> scopes) {
+void Dispatcher::crash_mid_publish(std::span<const ScopeResolution> scopes, uint32_t percent) {
   // Test hook: what a crash in the middle of TableWriter::publish leaves behind: an odd count and
-  // the first half of the next image over the current one. Then die as TerminateProcess does.
-  log().warn("DebugCrashMidPublish: abandoning the publish of generation {} half-written", writer_->generation() + 1);
+  // the first `percent` % of the next image's bytes, in the order publish() stores them (the
+  // header words before the count, then everything after it), over the current table. Then die
+  // as TerminateProcess does, before anything else (the generation is not persisted).
+  log().warn("DebugCrashMidPublish: abandoning the publish of generation {} with {}% written",
+             writer_->generation() + 1, percent);
   log().flush();
   std::vector<std::byte> image;
   const auto region = section_->bytes();
@@ -275,10 +279,12 @@ void Dispatcher::crash_mid_publish(std::span<const ScopeResolution> scopes) {
                          static_cast<uint32_t>(std::min<size_t>(region.size(), layout::kMaxTotalSize)), &image)) {
     auto* count = reinterpret_cast<uint32_t*>(region.data() + offsetof(layout::TableHeader, sequence));
     seqlock::write_begin(count);
-    const size_t half = (image.size() / 2) & ~size_t{3};
-    constexpr size_t kAfterCount = offsetof(layout::TableHeader, sequence) + 4;
-    seqlock::copy_in(region.data(), image.data(), offsetof(layout::TableHeader, sequence));
-    if (half > kAfterCount) seqlock::copy_in(region.data() + kAfterCount, image.data() + kAfterCount, half - kAfterCount);
+    const size_t written = (image.size() * std::min<uint32_t>(percent, 100) / 100) & ~size_t{3};
+    constexpr size_t kCountOffset = offsetof(layout::TableHeader, sequence);
+    constexpr size_t kAfterCount = kCountOffset + 4;
+    seqlock::copy_in(region.data(), image.data(), std::min(written, kCountOffset));
+    if (written > kAfterCount)
+      seqlock::copy_in(region.data() + kAfterCount, image.data() + kAfterCount, written - kAfterCount);
   }
   ::TerminateProcess(::GetCurrentProcess(), 0xDEAD);
 }

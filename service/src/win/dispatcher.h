@@ -102,7 +102,9 @@ class Dispatcher {
   void rescan_users(bool release_all);
   void on_change(const std::string& why);
   void resolve_and_publish(const char* reason, bool force);
-  void crash_mid_publish(std::span<const ScopeResolution> scopes);
+  //! The DebugCrashMidPublish hook: writes `percent` (1 to 100) % of the next image, leaves the
+  //! count odd and terminates the process.
+  void crash_mid_publish(std::span<const ScopeResolution> scopes, uint32_t percent);
   void schedule_revalidation();
   void on_revalidate();
   //! Rereads Parameters and Group Policy; `why` names the trigger for the log.
