@@ -285,43 +285,33 @@ struct Export<210> {
   }
 };
 
-// Session calls without returned buffers: MAPISendMail 211, MAPISaveMail 212, MAPIFindNext 214,
-// MAPIDeleteMail 215, MAPIDetails 218.
-#define MD_SESSION_CALL(ordinal)                                          \
-  template <>                                                             \
-  struct Export<ordinal> {                                                \
-    static constexpr int kKind = 2;                                       \
-    template <int Slot, ExportFamily, typename... A>                      \
-    static uint64_t call(uintptr_t session, A... rest) noexcept {         \
-      return simple_session_call<Slot, 0, MapiCodes>(session, rest...);   \
-    }                                                                     \
-    template <int Slot, ExportFamily, typename... A>                      \
-    static uint64_t slow(uintptr_t session, A... rest) noexcept {         \
-      return simple_session_call_slow<Slot, 0, MapiCodes>(session, rest...); \
-    }                                                                     \
-  };
-MD_SESSION_CALL(211)
-MD_SESSION_CALL(212)
-MD_SESSION_CALL(214)
-MD_SESSION_CALL(215)
-MD_SESSION_CALL(218)
-#undef MD_SESSION_CALL
+// Calls whose first argument is a session handle, as SessionCall<Kind, OutBuffer, Codes>:
+// Kind 2 (no buffer returned; the x64 assembler fast path serves them) or 0 (a buffer returned
+// through argument OutBuffer, or CMC: always C++). Codes: MapiCodes or CmcCodes.
+template <int Kind, int OutBuffer, typename Codes>
+struct SessionCall {
+  static constexpr int kKind = Kind;
+  template <int Slot, ExportFamily, typename... A>
+  static uint64_t call(uintptr_t session, A... rest) noexcept {
+    return simple_session_call<Slot, OutBuffer, Codes>(session, rest...);
+  }
+  template <int Slot, ExportFamily, typename... A>
+  static uint64_t slow(uintptr_t session, A... rest) noexcept {
+    return simple_session_call_slow<Slot, OutBuffer, Codes>(session, rest...);
+  }
+};
 
-// Session calls that return a buffer: MAPIReadMail 213 (argument 5), MAPIAddress 217 (argument
-// 10), MAPIResolveName 219 (argument 5).
-#define MD_BUFFER_CALL(ordinal, out_index)                                \
-  template <>                                                             \
-  struct Export<ordinal> {                                                \
-    static constexpr int kKind = 0;                                       \
-    template <int Slot, ExportFamily, typename... A>                      \
-    static uint64_t call(uintptr_t session, A... rest) noexcept {         \
-      return simple_session_call<Slot, out_index, MapiCodes>(session, rest...); \
-    }                                                                     \
-  };
-MD_BUFFER_CALL(213, 5)
-MD_BUFFER_CALL(217, 10)
-MD_BUFFER_CALL(219, 5)
-#undef MD_BUFFER_CALL
+// Without returned buffers: MAPISendMail 211, MAPISaveMail 212, MAPIFindNext 214, MAPIDeleteMail
+// 215, MAPIDetails 218. Returning a buffer: MAPIReadMail 213 (argument 5), MAPIAddress 217
+// (argument 10), MAPIResolveName 219 (argument 5).
+template <> struct Export<211> : SessionCall<2, 0, MapiCodes> {};
+template <> struct Export<212> : SessionCall<2, 0, MapiCodes> {};
+template <> struct Export<214> : SessionCall<2, 0, MapiCodes> {};
+template <> struct Export<215> : SessionCall<2, 0, MapiCodes> {};
+template <> struct Export<218> : SessionCall<2, 0, MapiCodes> {};
+template <> struct Export<213> : SessionCall<0, 5, MapiCodes> {};
+template <> struct Export<217> : SessionCall<0, 10, MapiCodes> {};
+template <> struct Export<219> : SessionCall<0, 5, MapiCodes> {};
 
 // ---- CMC (Common Messaging Calls, xcmc.h): the Simple provider's, with CMC's own codes ----------
 // Sessions and the buffers cmc_list, cmc_read and cmc_look_up return stay with the provider that
@@ -353,22 +343,12 @@ struct Export<232> {
 // Session calls: cmc_send 237, cmc_act_on 229, cmc_query_configuration 235 (nothing returned to
 // free); cmc_list 231 (result, argument 6), cmc_read 236 (message, argument 3), cmc_look_up 234
 // (recipient_out, argument 5).
-#define MD_CMC_SESSION_CALL(ordinal, out_index)                              \
-  template <>                                                                \
-  struct Export<ordinal> {                                                   \
-    static constexpr int kKind = 0;                                          \
-    template <int Slot, ExportFamily, typename... A>                         \
-    static uint64_t call(uintptr_t session, A... rest) noexcept {            \
-      return simple_session_call<Slot, out_index, CmcCodes>(session, rest...); \
-    }                                                                        \
-  };
-MD_CMC_SESSION_CALL(237, 0)
-MD_CMC_SESSION_CALL(229, 0)
-MD_CMC_SESSION_CALL(235, 0)
-MD_CMC_SESSION_CALL(231, 6)
-MD_CMC_SESSION_CALL(236, 3)
-MD_CMC_SESSION_CALL(234, 5)
-#undef MD_CMC_SESSION_CALL
+template <> struct Export<237> : SessionCall<0, 0, CmcCodes> {};
+template <> struct Export<229> : SessionCall<0, 0, CmcCodes> {};
+template <> struct Export<235> : SessionCall<0, 0, CmcCodes> {};
+template <> struct Export<231> : SessionCall<0, 6, CmcCodes> {};
+template <> struct Export<236> : SessionCall<0, 3, CmcCodes> {};
+template <> struct Export<234> : SessionCall<0, 5, CmcCodes> {};
 
 // cmc_send_documents(recipient_addresses, subject, text_note, send_doc_flags, file_paths,
 //                    file_names, delimiter, ui_id): no session; the current provider.

@@ -17,6 +17,7 @@
 #include "mapidispatch/table.h"
 #include "mapidispatch/table_layout.h"
 #include "mapidispatch/text.h"
+#include "mapidispatch/win32/process_user.h"
 #include "mapidispatch/win32/section_security.h"
 #include "registry_fallback.h"
 #include "stub.h"
@@ -119,28 +120,13 @@ Globals& g() {
 
 FamilyState& state_of(Family f) { return g_hot.families[f == Family::kSimple ? 0 : 1]; }
 
-std::u16string process_user_sid() {
-  HANDLE token = nullptr;
-  if (!::OpenProcessToken(::GetCurrentProcess(), TOKEN_QUERY, &token)) return {};
-  alignas(TOKEN_USER) unsigned char buf[sizeof(TOKEN_USER) + SECURITY_MAX_SID_SIZE];
-  DWORD len = 0;
-  const BOOL ok = ::GetTokenInformation(token, TokenUser, buf, sizeof buf, &len);
-  ::CloseHandle(token);
-  if (!ok) return {};
-  LPWSTR text = nullptr;
-  if (!::ConvertSidToStringSidW(reinterpret_cast<TOKEN_USER*>(buf)->User.Sid, &text)) return {};
-  std::u16string sid(reinterpret_cast<const char16_t*>(text));
-  ::LocalFree(text);
-  return sid;
-}
-
 void read_settings_locked(Globals& s) {
   if (s.settings_read) return;
   s.settings_read = true;
   s.registry_mode = _wcsicmp(env(L"MAPIDISPATCH_MODE").c_str(), L"registry") == 0;
   const std::wstring name = env(L"MAPIDISPATCH_SECTION");
   s.section_name = name.empty() ? std::string(kDefaultSectionName) : narrow(name);
-  s.user_sid = process_user_sid();
+  s.user_sid = win32::process_user_sid();
   trace("stub: mode=" + std::string(s.registry_mode ? "registry" : "table") + " section=" + s.section_name +
         " user=" + text::utf16_to_utf8(s.user_sid));
 }

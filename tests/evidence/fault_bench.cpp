@@ -81,6 +81,7 @@
 #include "mapidispatch/shared_section.h"
 #include "mapidispatch/table.h"
 #include "mapidispatch/table_layout.h"
+#include "mapidispatch/win32/process_user.h"
 #include "mapidispatch/win32/simple_mapi.h"
 #include "service_test_util.h"
 
@@ -139,21 +140,6 @@ std::string win_error(DWORD code) {
 template <typename F>
 F proc_cast(FARPROC p) {
   return reinterpret_cast<F>(reinterpret_cast<void*>(p));
-}
-
-std::u16string process_user_sid() {
-  HANDLE token = nullptr;
-  if (!::OpenProcessToken(::GetCurrentProcess(), TOKEN_QUERY, &token)) return {};
-  alignas(TOKEN_USER) unsigned char buf[sizeof(TOKEN_USER) + SECURITY_MAX_SID_SIZE];
-  DWORD len = 0;
-  const BOOL ok = ::GetTokenInformation(token, TokenUser, buf, sizeof buf, &len);
-  ::CloseHandle(token);
-  if (!ok) return {};
-  LPWSTR text = nullptr;
-  if (!::ConvertSidToStringSidW(reinterpret_cast<TOKEN_USER*>(buf)->User.Sid, &text)) return {};
-  std::u16string sid(reinterpret_cast<const char16_t*>(text));
-  ::LocalFree(text);
-  return sid;
 }
 
 // ---- The control block shared with the children ----------------------------------------------
@@ -411,7 +397,7 @@ int reader_main(const std::vector<std::string>& args) {
   }
   Checker checker({u16(widen(args[3])), u16(widen(args[4]))});
   const TableReader reader(section->bytes());
-  const std::u16string sid = process_user_sid();
+  const std::u16string sid = win32::process_user_sid();
   st(s.started, 1u);
   uint32_t last_seq = 0;
   while (ld(ctl.stop) == 0) {

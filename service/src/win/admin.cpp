@@ -9,6 +9,7 @@
 #include <chrono>
 
 #include "cli.h"
+#include "mapidispatch/win32/process_user.h"
 #include "mapidispatch/win32/section_security.h"
 #include "platform.h"
 #include "text.h"
@@ -295,19 +296,7 @@ std::string service_state(const std::string& service_name) {
   return s;
 }
 
-std::u16string current_user_sid() {
-  win32::UniqueKernelHandle token;
-  if (!::OpenProcessToken(::GetCurrentProcess(), TOKEN_QUERY, token.put())) return {};
-  DWORD size = 0;
-  ::GetTokenInformation(token.get(), TokenUser, nullptr, 0, &size);
-  std::vector<std::byte> buf(size);
-  if (size == 0 || !::GetTokenInformation(token.get(), TokenUser, buf.data(), size, &size)) return {};
-  const auto* user = reinterpret_cast<const TOKEN_USER*>(buf.data());
-  LPWSTR text = nullptr;
-  if (!::ConvertSidToStringSidW(user->User.Sid, &text)) return {};
-  win32::UniqueLocalMemory owned(text);
-  return std::u16string(as_u16(std::wstring_view(text)));
-}
+std::u16string current_user_sid() { return win32::process_user_sid(); }
 
 bool resolve_from_registry(std::vector<ScopeResolution>* out, std::string* why) {
   try {
