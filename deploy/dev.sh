@@ -10,6 +10,12 @@
 #                         fresh Wine prefix: install with msiexec, the service, client processes
 #                         sending mail through the stub, a default switch, a refresh, status,
 #                         uninstall; nothing is left running (deploy/scripts/demo.sh)
+#   deploy/dev.sh evidence [--quick] [--out DIR]
+#                         deps, then issue #7's evidence in one run (deploy/scripts/evidence.sh):
+#                         builds native, native-fuzz and mingw-x64, runs every benchmark (Wine ones
+#                         each in a fresh prefix), the fault scenarios and a 10-million-execution
+#                         fuzz run; writes tests/evidence/results/ (results.json, summary.md, PNG
+#                         plots drawn with gnuplot). About 30 minutes; --quick checks the pipeline.
 #
 # Environment: PRESETS="native mingw-x64" limits the presets; MAPIDISPATCH_FUZZ_SECONDS sets the
 # fuzz smoke length (default 30); JOBS sets build parallelism (default: number of cores).
@@ -30,6 +36,7 @@ PACKAGES=(
   g++-mingw-w64-x86-64-posix g++-mingw-w64-i686-posix binutils-mingw-w64-x86-64 binutils-mingw-w64-i686
   wine64
   wixl msitools python3
+  gnuplot-nox
 )
 
 say() { printf '\n=== %s\n' "$*"; }
@@ -156,7 +163,8 @@ case "${1:-}" in
   test) deps && run_tests ;;
   bench) deps && bench ;;
   demo) deps && demo ;;
+  evidence) shift; deps && bash "$here/scripts/evidence.sh" "$@" ;;
   *)
-    sed -n '2,18p' "$0"
+    sed -n '2,24p' "$0"
     exit 2 ;;
 esac

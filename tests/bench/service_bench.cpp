@@ -7,7 +7,10 @@
 //  - idle cost over --idle-seconds: the event loop's wake-ups (the service counts them; control
 //    code 129 writes the counters to its State key) and the process's working set.
 //
-//   service_bench [--samples N] [--idle-seconds S] [--debounce-ms MS] [--quick]
+//   service_bench [--samples N] [--idle-seconds S] [--debounce-ms MS] [--quick] [--json FILE]
+//
+// --json also writes the figures to FILE (deploy/scripts/evidence.sh merges it); a figure that
+// could not be measured is null there.
 //
 // Runs the real service under the real SCM (like service_scm_test); Windows x64 / Wine only.
 
@@ -19,6 +22,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -69,6 +73,7 @@ int main(int argc, char** argv) {
   int samples = 200;
   int idle_seconds = 60;
   DWORD debounce_ms = 200;  // the service's default
+  const char* json = nullptr;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> long {
@@ -82,8 +87,9 @@ int main(int argc, char** argv) {
     else if (a == "--idle-seconds") idle_seconds = static_cast<int>(next());
     else if (a == "--debounce-ms") debounce_ms = static_cast<DWORD>(next());
     else if (a == "--quick") { samples = 30; idle_seconds = 20; }
+    else if (a == "--json" && i + 1 < argc) json = argv[++i];
     else {
-      std::fprintf(stderr, "usage: service_bench [--samples N] [--idle-seconds S] [--debounce-ms MS] [--quick]\n");
+      std::fprintf(stderr, "usage: service_bench [--samples N] [--idle-seconds S] [--debounce-ms MS] [--quick] [--json FILE]\n");
       return 2;
     }
   }
@@ -188,6 +194,21 @@ int main(int argc, char** argv) {
   if (have_floor)
     std::printf("  floor (this process before any work) %.1f MB: the service's own share is the difference\n",
                 floor_mem.WorkingSetSize / 1048576.0);
+  if (json != nullptr) {
+    std::ofstream j(json);
+    j.precision(10);
+    const auto mb = [](bool have, SIZE_T bytes) { return have ? std::to_string(bytes / 1048576.0) : std::string("null"); };
+    j << "{\n  \"debounce_ms\": " << debounce_ms << ",\n  \"samples\": " << latencies.size() << ",\n  \"lost\": " << lost
+      << ",\n  \"propagation_p50_ms\": " << percentile(latencies, 0.50) << ",\n  \"propagation_p90_ms\": "
+      << percentile(latencies, 0.90) << ",\n  \"propagation_p99_ms\": " << percentile(latencies, 0.99)
+      << ",\n  \"propagation_max_ms\": " << (latencies.empty() ? 0.0 : *std::max_element(latencies.begin(), latencies.end()))
+      << ",\n  \"idle_seconds\": " << idle_seconds << ",\n  \"idle_wakeups\": ";
+    if (have_w0 && have_w1) j << (w1 - w0 - 1) << ",\n  \"idle_wakeups_per_minute\": " << static_cast<double>(w1 - w0 - 1) * 60.0 / idle_seconds;
+    else j << "null,\n  \"idle_wakeups_per_minute\": null";
+    j << ",\n  \"working_set_mb\": " << mb(have_mem, mem.WorkingSetSize) << ",\n  \"peak_working_set_mb\": "
+      << mb(have_mem, mem.PeakWorkingSetSize) << ",\n  \"private_mb\": " << mb(have_mem, mem.PrivateUsage)
+      << ",\n  \"floor_working_set_mb\": " << mb(have_floor, floor_mem.WorkingSetSize) << "\n}\n";
+  }
   svc.stop();
   reg_delete_tree(HKEY_LOCAL_MACHINE, kMail + L"\\" + client);
   return 0;
