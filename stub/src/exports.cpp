@@ -31,10 +31,24 @@ uint64_t invoke(void* fn, A... a) {
   return reinterpret_cast<Fn<A...>>(fn)(a...);
 }
 
-constexpr uint64_t failure_of(ExportFamily f, bool provider_present) {
-  if (f == ExportFamily::kSIMPLE) return provider_present ? kMapiENotSupported : kMapiEFailure;
-  return static_cast<uint32_t>(kMapiECallFailed);
-}
+// What a Simple MAPI or CMC call returns when nothing serves it, or when the provider lacks the
+// entry point: each interface's own codes (a CMC caller reads 2 as CMC_E_ATTACHMENT_NOT_FOUND).
+struct MapiCodes {
+  static constexpr uint64_t kNothingServes = kMapiEFailure;     // MAPI_E_FAILURE
+  static constexpr uint64_t kNoEntryPoint = kMapiENotSupported;  // MAPI_E_NOT_SUPPORTED
+  static uintptr_t session_key(uintptr_t s) { return s; }       // LHANDLE: pointer-sized
+};
+// Extended MAPI and the utility functions: an HRESULT either way.
+struct ExtendedCodes {
+  static constexpr uint64_t kNothingServes = static_cast<uint32_t>(kMapiECallFailed);  // E_FAIL
+  static constexpr uint64_t kNoEntryPoint = static_cast<uint32_t>(kMapiECallFailed);
+};
+struct CmcCodes {
+  static constexpr uint64_t kNothingServes = kCmcEFailure;       // CMC_E_FAILURE
+  static constexpr uint64_t kNoEntryPoint = kCmcENotSupported;   // CMC_E_NOT_SUPPORTED
+  // CMC_session_id is 32 bits: on x64 the upper half of its register is not defined.
+  static uintptr_t session_key(uintptr_t s) { return static_cast<uint32_t>(s); }
+};
 
 // The provider for an Extended MAPI or utility call: the bound one inside MAPIInitialize, else
 // whatever the table says now.
@@ -44,11 +58,15 @@ MD_HOT_INLINE Provider* extended_provider(const Decision** d) {
   return (*d)->provider;
 }
 
-// Every export without special handling: the fast path inline, the rest out of line.
-template <int Slot, ExportFamily F, typename... A>
+// Every export without special handling: the fast path inline, the rest out of line. Codes: what
+// it returns when nothing serves it (MapiCodes for Simple MAPI, CmcCodes, ExtendedCodes).
+template <ExportFamily F>
+using DefaultCodes = std::conditional_t<F == ExportFamily::kSIMPLE, MapiCodes, ExtendedCodes>;
+
+template <int Slot, ExportFamily F, typename Codes, typename... A>
 MD_COLD uint64_t forward_slow(A... a) noexcept;
 
-template <int Slot, ExportFamily F, typename... A>
+template <int Slot, ExportFamily F, typename Codes = DefaultCodes<F>, typename... A>
 MD_HOT_INLINE uint64_t forward(A... a) noexcept {
   if constexpr (F == ExportFamily::kSIMPLE) {
     if (void* fn = fast_entry(Family::kSimple, Slot)) return invoke(fn, a...);
@@ -56,10 +74,10 @@ MD_HOT_INLINE uint64_t forward(A... a) noexcept {
     if (bound_extended() == nullptr)
       if (void* fn = fast_entry(Family::kExtended, Slot)) return invoke(fn, a...);
   }
-  return forward_slow<Slot, F>(a...);
+  return forward_slow<Slot, F, Codes>(a...);
 }
 
-template <int Slot, ExportFamily F, typename... A>
+template <int Slot, ExportFamily F, typename Codes, typename... A>
 uint64_t forward_slow(A... a) noexcept {
   const Decision* d = nullptr;
   Provider* p = nullptr;
@@ -72,24 +90,10 @@ uint64_t forward_slow(A... a) noexcept {
   void* fn = p != nullptr ? p->proc(Slot) : nullptr;
   if (fn == nullptr) {
     if (p == nullptr && d != nullptr) prefirstrun_once(*d);
-    return failure_of(F, p != nullptr);
+    return p != nullptr ? Codes::kNoEntryPoint : Codes::kNothingServes;
   }
   return invoke(fn, a...);
 }
-
-// What a Simple MAPI or CMC call returns when nothing serves it, or when the provider lacks the
-// entry point: each interface's own codes (a CMC caller reads 2 as CMC_E_ATTACHMENT_NOT_FOUND).
-struct MapiCodes {
-  static constexpr uint64_t kNothingServes = kMapiEFailure;     // MAPI_E_FAILURE
-  static constexpr uint64_t kNoEntryPoint = kMapiENotSupported;  // MAPI_E_NOT_SUPPORTED
-  static uintptr_t session_key(uintptr_t s) { return s; }       // LHANDLE: pointer-sized
-};
-struct CmcCodes {
-  static constexpr uint64_t kNothingServes = kCmcEFailure;       // CMC_E_FAILURE
-  static constexpr uint64_t kNoEntryPoint = kCmcENotSupported;   // CMC_E_NOT_SUPPORTED
-  // CMC_session_id is 32 bits: on x64 the upper half of its register is not defined.
-  static uintptr_t session_key(uintptr_t s) { return static_cast<uint32_t>(s); }
-};
 
 // Simple MAPI and CMC calls whose first argument is a session handle: a session stays with the
 // provider that opened it; a session-less call follows the current answer. OutBuffer: index of
@@ -259,7 +263,7 @@ struct Export {
   }
   template <int Slot, ExportFamily F, typename... A>
   static uint64_t slow(A... a) noexcept {
-    return forward_slow<Slot, F>(a...);
+    return forward_slow<Slot, F, DefaultCodes<F>>(a...);
   }
 };
 
@@ -273,17 +277,19 @@ struct Export<209> {
   }
 };
 
-// MAPILogoff(session, ui_param, flags, reserved): to the session's provider.
-template <>
-struct Export<210> {
+// MAPILogoff(session, ui_param, flags, reserved) and cmc_logoff(session, ui_id, flags, extensions):
+// to the session's provider, which then forgets it.
+template <typename Codes>
+struct LogoffCall {
   static constexpr int kKind = 0;
   template <int Slot, ExportFamily, typename... A>
-  static uint64_t call(uintptr_t session, uintptr_t ui, uintptr_t flags, uintptr_t reserved) noexcept {
-    const uint64_t r = simple_session_call<Slot, 0, MapiCodes>(session, ui, flags, reserved);
-    if (static_cast<uint32_t>(r) == kMapiSuccess) forget_session(session);
+  static uint64_t call(uintptr_t session, A... rest) noexcept {
+    const uint64_t r = simple_session_call<Slot, 0, Codes>(session, rest...);
+    if (static_cast<uint32_t>(r) == 0) forget_session(Codes::session_key(session));  // SUCCESS_SUCCESS, CMC_SUCCESS
     return r;
   }
 };
+template <> struct Export<210> : LogoffCall<MapiCodes> {};
 
 // Calls whose first argument is a session handle, as SessionCall<Kind, OutBuffer, Codes>:
 // Kind 2 (no buffer returned; the x64 assembler fast path serves them) or 0 (a buffer returned
@@ -328,17 +334,7 @@ struct Export<233> {
   }
 };
 
-// cmc_logoff(session, ui_id, logoff_flags, logoff_extensions)
-template <>
-struct Export<232> {
-  static constexpr int kKind = 0;
-  template <int Slot, ExportFamily, typename... A>
-  static uint64_t call(uintptr_t session, A... rest) noexcept {
-    const uint64_t r = simple_session_call<Slot, 0, CmcCodes>(session, rest...);
-    if (static_cast<uint32_t>(r) == 0) forget_session(CmcCodes::session_key(session));
-    return r;
-  }
-};
+template <> struct Export<232> : LogoffCall<CmcCodes> {};
 
 // Session calls: cmc_send 237, cmc_act_on 229, cmc_query_configuration 235 (nothing returned to
 // free); cmc_list 231 (result, argument 6), cmc_read 236 (message, argument 3), cmc_look_up 234
@@ -357,14 +353,7 @@ struct Export<238> {
   static constexpr int kKind = 0;
   template <int Slot, ExportFamily, typename... A>
   static uint64_t call(A... a) noexcept {
-    if (void* fn = fast_entry(Family::kSimple, Slot)) return invoke(fn, a...);
-    const Decision* d = current(Family::kSimple);
-    if (d->provider == nullptr) {
-      prefirstrun_once(*d);
-      return CmcCodes::kNothingServes;
-    }
-    void* fn = d->provider->proc(Slot);
-    return fn != nullptr ? invoke(fn, a...) : CmcCodes::kNoEntryPoint;
+    return forward<Slot, ExportFamily::kSIMPLE, CmcCodes>(a...);
   }
 };
 
@@ -402,12 +391,7 @@ struct Export<16> {
   template <int Slot, ExportFamily, typename... A>
   static uint64_t call(uintptr_t buffer) noexcept { return free_buffer<Slot>(buffer); }
 };
-template <>
-struct Export<17> {
-  static constexpr int kKind = 0;
-  template <int Slot, ExportFamily, typename... A>
-  static uint64_t call(uintptr_t buffer) noexcept { return free_buffer<Slot>(buffer); }
-};
+template <> struct Export<17> : Export<16> {};  // "MAPIFreeBuffer@4"
 
 // MAPIInitialize (20, 21) and MAPIUninitialize (22, 23): the Extended MAPI binding.
 template <>
@@ -416,12 +400,7 @@ struct Export<20> {
   template <int, ExportFamily, typename... A>
   static uint64_t call(uintptr_t init) noexcept { return static_cast<uint32_t>(initialize(reinterpret_cast<void*>(init))); }
 };
-template <>
-struct Export<21> {
-  static constexpr int kKind = 0;
-  template <int, ExportFamily, typename... A>
-  static uint64_t call(uintptr_t init) noexcept { return static_cast<uint32_t>(initialize(reinterpret_cast<void*>(init))); }
-};
+template <> struct Export<21> : Export<20> {};  // "MAPIInitialize@4"
 template <>
 struct Export<22> {
   static constexpr int kKind = 0;
@@ -431,15 +410,7 @@ struct Export<22> {
     return 0;
   }
 };
-template <>
-struct Export<23> {
-  static constexpr int kKind = 0;
-  template <int, ExportFamily, typename... A>
-  static uint64_t call() noexcept {
-    uninitialize();
-    return 0;
-  }
-};
+template <> struct Export<23> : Export<22> {};  // "MAPIUninitialize@0"
 
 // MAPISendMailW (256).
 template <>

@@ -42,10 +42,6 @@ const ExportInfo kExports[kExportCount] = {
 
 namespace {
 
-// What FamilyState::procs points at when nothing serves a family: every entry point "not looked
-// up", so the assembler fast path falls to the slow path, which answers with the failure code.
-std::atomic<void*> g_no_procs[kExportCount] = {};
-
 // How long a registry-mode decision stands before the stub tries the table and the registry
 // again. Short enough that a service started after a process is noticed; long enough that a
 // process calling MAPI in a loop does not re-read the registry on every call.
@@ -165,10 +161,17 @@ void ensure_table_locked(Globals& s) {
   g_hot.count.store(reinterpret_cast<const uint32_t*>(s.section->bytes().data() + 16), std::memory_order_release);
 }
 
-Provider* load_provider_locked(Globals& s, const std::u16string& path16, std::string* why) {
+// The provider this process loaded from `path16`, or nullptr.
+Provider* loaded_provider_locked(Globals& s, const std::u16string& path16) {
   const std::wstring path = wide(path16);
   for (auto& p : s.providers)
     if (same_path(p->path, path)) return p.get();
+  return nullptr;
+}
+
+Provider* load_provider_locked(Globals& s, const std::u16string& path16, std::string* why) {
+  if (Provider* loaded = loaded_provider_locked(s, path16)) return loaded;
+  const std::wstring path = wide(path16);
   wchar_t self[MAX_PATH * 4];
   const DWORD n = ::GetModuleFileNameW(g_self, self, static_cast<DWORD>(std::size(self)));
   if (n > 0 && same_path(std::wstring(self, n), path)) {
@@ -223,14 +226,6 @@ std::vector<std::u16string> loaded_override_modules(const ScopeResolution& machi
 bool file_may_have_changed(TargetStatus status) {
   return status == TargetStatus::kMissing || status == TargetStatus::kNotADll ||
          status == TargetStatus::kMissingExports || status == TargetStatus::kComponentNotInstalled;
-}
-
-// The provider this process loaded from `path16`, or nullptr.
-Provider* loaded_provider_locked(Globals& s, const std::u16string& path16) {
-  const std::wstring path = wide(path16);
-  for (auto& p : s.providers)
-    if (same_path(p->path, path)) return p.get();
-  return nullptr;
 }
 
 // The machine and user scopes resolved from the registry, as the Windows stub would: cached for

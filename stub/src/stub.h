@@ -107,6 +107,11 @@ struct Decision {
 //! A sequence count no table ever has: "no table mapped". Odd, like an in-progress write.
 inline constexpr uint32_t kNoTable = 0xFFFFFFFFu;
 
+//! What FamilyState::procs points at when nothing serves a family (and before the first
+//! decision): every entry point "not looked up", so both fast paths fall to the slow path, which
+//! answers with the failure code.
+inline constinit std::atomic<void*> g_no_procs[kExportCount] = {};
+
 //! Per family: the decision and the table sequence count it was made at.
 struct FamilyState {
   std::atomic<uint32_t> sequence{kNoTable - 2};  //!< Matches nothing until the first decision.
@@ -116,10 +121,10 @@ struct FamilyState {
   std::atomic<uint32_t> fast_sequence{kNoTable - 2};
   std::atomic<const Decision*> decision{nullptr};
   std::atomic<uint64_t> retry_at{0};  //!< Registry-mode decisions: GetTickCount64() deadline; 0 = none.
-  //! The decision's provider's entry points (Provider::procs), or kNoProcs when nothing serves
-  //! (never null): what the assembler fast path reads instead of following decision->provider.
+  //! The decision's provider's entry points (Provider::procs), or g_no_procs when nothing
+  //! serves (never null): what the assembler fast path reads instead of following decision->provider.
   //! Stored with the decision, before the sequences.
-  std::atomic<std::atomic<void*>*> procs{nullptr};
+  std::atomic<std::atomic<void*>*> procs{g_no_procs};
 };
 inline constexpr uint32_t kNeverMatches = kNoTable - 2;
 
@@ -176,17 +181,17 @@ MD_HOT_INLINE const Decision* current(Family family) noexcept {
 }
 
 //! The whole fast path of a call, or nullptr: the cached entry point of `slot` in the family's
-//! provider when the table has not changed since the decision, the decision came from the table
-//! and the entry point has been looked up before. Calls nothing, so an export whose fast path
-//! succeeds is a few loads and a tail jump; anything else (nullptr) takes the out-of-line path.
+//! provider when the decision came from the table and the table has not changed since, and the
+//! entry point has been looked up before. The same test as the x64 assembler fast path
+//! (thunks_x64.S): one compare of the table's count with the family's fast_sequence. Calls
+//! nothing, so an export whose fast path succeeds is a few loads and a tail jump; anything else
+//! (nullptr) takes the out-of-line path.
 MD_HOT_INLINE void* fast_entry(Family family, int slot) noexcept {
   FamilyState& fs = g_hot.families[family == Family::kSimple ? 0 : 1];
   const uint32_t seq = seqlock::read_begin(g_hot.count.load(std::memory_order_acquire));
-  if (seq != fs.sequence.load(std::memory_order_acquire) || fs.retry_at.load(std::memory_order_relaxed) != 0)
-    return nullptr;
-  const Decision* d = fs.decision.load(std::memory_order_acquire);
-  if (d == nullptr || d->provider == nullptr) return nullptr;
-  void* p = d->provider->procs[slot].load(std::memory_order_acquire);
+  // Acquire: the procs pointer stored before fast_sequence (release, in the slow path) is visible.
+  if (seq != fs.fast_sequence.load(std::memory_order_acquire)) return nullptr;
+  void* p = fs.procs.load(std::memory_order_acquire)[slot].load(std::memory_order_acquire);
   return p == Provider::absent() ? nullptr : p;
 }
 

@@ -12,17 +12,12 @@
 #include <system_error>
 
 #include "mapidispatch/win32/unique_handle.h"
+#include "mapidispatch/win32/unique_hkey.h"
 
 namespace mapidispatch::service {
 
-//! An opened registry key (never a predefined root such as HKEY_LOCAL_MACHINE).
-struct HkeyTraits {
-  using type = HKEY;
-  static HKEY invalid() noexcept { return nullptr; }
-  static bool is_valid(HKEY h) noexcept { return h != nullptr; }
-  static void close(HKEY h) noexcept { ::RegCloseKey(h); }
-};
-using UniqueHkey = win32::UniqueHandle<HkeyTraits>;
+//! An opened registry key (never a predefined root such as HKEY_LOCAL_MACHINE): common's.
+using win32::UniqueHkey;
 
 //! OpenSCManager / OpenService / CreateService handles.
 struct ScHandleTraits {
