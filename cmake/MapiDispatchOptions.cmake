@@ -1,20 +1,25 @@
 # Compiler settings shared by every MapiDispatch target.  Third-party headers are SYSTEM includes,
 # so -Werror applies to our code only.
 
+# gcc/clang warning options and Windows definitions of every target, also for the few binaries a
+# custom command builds with another compiler (tests/stub: the x86 test provider of the x64 build).
+set(MAPIDISPATCH_GCC_WARNINGS -Wall -Wextra -Wshadow -Wnon-virtual-dtor)
+if(MAPIDISPATCH_WERROR)
+  list(APPEND MAPIDISPATCH_GCC_WARNINGS -Werror)
+endif()
+set(MAPIDISPATCH_WIN32_DEFINITIONS _WIN32_WINNT=0x0A00 WIN32_LEAN_AND_MEAN NOMINMAX UNICODE _UNICODE)
+
 function(mapidispatch_target_defaults target)
   if(MSVC)
     target_compile_options(${target} PRIVATE /W4 /permissive- /utf-8 /Zc:__cplusplus)
     if(MAPIDISPATCH_WERROR)
       target_compile_options(${target} PRIVATE /WX)
     endif()
-    target_compile_definitions(${target} PRIVATE _WIN32_WINNT=0x0A00 WIN32_LEAN_AND_MEAN NOMINMAX UNICODE _UNICODE)
+    target_compile_definitions(${target} PRIVATE ${MAPIDISPATCH_WIN32_DEFINITIONS})
   else()
-    target_compile_options(${target} PRIVATE -Wall -Wextra -Wshadow -Wnon-virtual-dtor)
-    if(MAPIDISPATCH_WERROR)
-      target_compile_options(${target} PRIVATE -Werror)
-    endif()
+    target_compile_options(${target} PRIVATE ${MAPIDISPATCH_GCC_WARNINGS})
     if(WIN32)
-      target_compile_definitions(${target} PRIVATE _WIN32_WINNT=0x0A00 WIN32_LEAN_AND_MEAN NOMINMAX UNICODE _UNICODE)
+      target_compile_definitions(${target} PRIVATE ${MAPIDISPATCH_WIN32_DEFINITIONS})
     endif()
   endif()
   if(MINGW)

@@ -1,30 +1,33 @@
 // Copyright MapiDispatch authors.
 //
-// Writes the table fuzzer's seed corpus: valid tables of several shapes. Run it to regenerate
-// tests/fuzz/corpus/table (make_table_seeds DIR).
+// Writes the table fuzzer's seed corpus (table_seeds.h). Regenerate tests/fuzz/corpus/table
+// after any change to the table's layout or to the samples, from a native build:
+//   build/native/tests/fuzz/make_table_seeds tests/fuzz/corpus/table
+// (table_seed_corpus_test fails until the committed files match.)
 
 #include <cstdio>
 #include <fstream>
 #include <string>
-#include <vector>
 
-#include "../support/table_samples.h"
-#include "mapidispatch/table.h"
+#include "table_seeds.h"
 
 int main(int argc, char** argv) {
   if (argc != 2) {
     std::fprintf(stderr, "usage: make_table_seeds DIR\n");
     return 2;
   }
-  using namespace mapidispatch;
   int n = 0;
-  for (int users : {0, 1, 3, 12}) {
-    std::vector<std::byte> image;
-    auto scopes = test::sample_scopes(users);
-    if (build_table_image(scopes, 5, 0, 1, 0x10000, &image)) return 1;
-    image.resize(image.size() + 64);  // a little unused space after payload_end
-    std::ofstream(std::string(argv[1]) + "/table-" + std::to_string(users) + "-users.bin", std::ios::binary)
-        .write(reinterpret_cast<const char*>(image.data()), static_cast<std::streamsize>(image.size()));
+  for (const auto& s : mapidispatch::test::table_seeds()) {
+    if (s.bytes.empty()) {
+      std::fprintf(stderr, "make_table_seeds: cannot build %s\n", s.name.c_str());
+      return 1;
+    }
+    std::ofstream out(std::string(argv[1]) + "/" + s.name, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(s.bytes.data()), static_cast<std::streamsize>(s.bytes.size()));
+    if (!out) {
+      std::fprintf(stderr, "make_table_seeds: cannot write %s/%s\n", argv[1], s.name.c_str());
+      return 1;
+    }
     ++n;
   }
   std::printf("wrote %d seeds\n", n);

@@ -22,9 +22,11 @@
 
 namespace {
 
+// The helpers are [[maybe_unused]]: each variant uses some of them, prov_none (no exports) none.
+
 std::atomic<ULONG_PTR> g_next_session{0x5000};
 
-void record(const std::string& line) {
+[[maybe_unused]] void record(const std::string& line) {
   wchar_t path[1024];
   const DWORD n = GetEnvironmentVariableW(L"MD_PROVIDER_LOG", path, 1024);
   if (n == 0 || n >= 1024) return;
@@ -45,13 +47,13 @@ void record(const std::string& line) {
   ReleaseMutex(mutex);
 }
 
-std::string ptr(const void* p) {
+[[maybe_unused]] std::string ptr(const void* p) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%p", p);
   return buf;
 }
 
-std::string hex_bytes(const char* s) {
+[[maybe_unused]] std::string hex_bytes(const char* s) {
   std::string out;
   char buf[4];
   for (; s != nullptr && *s != '\0'; ++s) {
@@ -64,7 +66,7 @@ std::string hex_bytes(const char* s) {
 using mapidispatch::simple_mapi::MessageA;
 using mapidispatch::simple_mapi::MessageW;
 
-void* allocate(size_t n) { return HeapAlloc(GetProcessHeap(), HEAP_ZERO_MEMORY, n); }
+[[maybe_unused]] void* allocate(size_t n) { return HeapAlloc(GetProcessHeap(), HEAP_ZERO_MEMORY, n); }
 
 }  // namespace
 
