@@ -53,6 +53,7 @@ class TableErrorCategory final : public std::error_category {
       case TableError::kOutOfMemory: return "out of memory copying the table";
       case TableError::kWriterExists: return "another writer holds the table section";
       case TableError::kUntrusted: return "the table section is not owned and protected by SYSTEM or Administrators";
+      case TableError::kNoWow64View: return "the table has no answers for 32-bit processes (WOW64)";
     }
     return "unknown table error";
   }
@@ -245,8 +246,21 @@ TableError check_header(const TableHeader& h, size_t region_size) {
   return TableError::kOk;
 }
 
-bool check_entry(const ScopeDirEntry& e, const TableHeader& h) {
-  const uint64_t dir_end = uint64_t{h.directory_offset} + uint64_t{h.scope_count} * sizeof(ScopeDirEntry);
+// The WOW64 directory's fields (ABI 1.1), checked only by a reader that uses them: a native read
+// of a 1.1 table is the read of a 1.0 reader.
+TableError check_wow64_header(const TableHeader& h) {
+  if (h.wow64_scope_count == 0) return TableError::kNoWow64View;
+  if (h.wow64_scope_count > kMaxScopes || h.wow64_directory_offset % 4 != 0 ||
+      h.wow64_directory_offset < h.header_size)
+    return TableError::kBadDirectory;
+  const uint64_t end = uint64_t{h.wow64_directory_offset} + uint64_t{h.wow64_scope_count} * sizeof(ScopeDirEntry);
+  if (end > h.payload_end) return TableError::kBadDirectory;
+  return TableError::kOk;
+}
+
+// A directory entry's record lies after the directory it was read from (`dir_end`) and inside
+// the payload.
+bool check_entry(const ScopeDirEntry& e, uint64_t dir_end, const TableHeader& h) {
   return e.record_offset % 4 == 0 && e.record_size % 4 == 0 && e.record_size >= sizeof(ScopeRecord) &&
          e.record_offset >= dir_end && uint64_t{e.record_offset} + e.record_size <= h.payload_end;
 }
@@ -262,6 +276,10 @@ std::error_code make_error_code(TableError e) noexcept {
   return {static_cast<int>(e), table_category()};
 }
 
+std::string_view to_string(TableView view) {
+  return view == TableView::kWow64 ? "wow64" : "native";
+}
+
 uint64_t filetime_now() noexcept {
   using namespace std::chrono;
   // 1601-01-01 to 1970-01-01 in 100 ns units.
@@ -271,11 +289,11 @@ uint64_t filetime_now() noexcept {
   return static_cast<uint64_t>(since_unix.count() + kEpochDelta);
 }
 
-std::error_code build_table_image(std::span<const ScopeResolution> scopes, uint64_t generation,
-                                  uint64_t publish_time, uint32_t writer_pid, uint32_t total_size,
-                                  std::vector<std::byte>* image) {
-  // Directory order: the machine scope, then users by (sid_hash, sid) so readers binary-search.
-  std::vector<const ScopeResolution*> order;
+namespace {
+
+// Directory order: the machine scope, then users by (sid_hash, sid) so readers binary-search.
+std::error_code directory_order(std::span<const ScopeResolution> scopes, std::vector<const ScopeResolution*>* order) {
+  order->clear();
   const ScopeResolution* machine = nullptr;
   for (const auto& s : scopes) {
     if (s.kind == ScopeKind::kMachine) {
@@ -283,31 +301,66 @@ std::error_code build_table_image(std::span<const ScopeResolution> scopes, uint6
       machine = &s;
     } else {
       if (s.sid.empty() || s.sid.size() > kMaxStringUnits) return TableError::kTooLarge;
-      order.push_back(&s);
+      order->push_back(&s);
     }
   }
   if (machine == nullptr) return TableError::kNoMachineScope;
-  if (order.size() + 1 > kMaxScopes) return TableError::kTooLarge;
+  if (order->size() + 1 > kMaxScopes) return TableError::kTooLarge;
   auto key = [](const ScopeResolution* s) { return sid_hash(s->sid.data(), s->sid.size()); };
-  std::sort(order.begin(), order.end(), [&](const ScopeResolution* a, const ScopeResolution* b) {
+  std::sort(order->begin(), order->end(), [&](const ScopeResolution* a, const ScopeResolution* b) {
     const uint32_t ha = key(a), hb = key(b);
     return ha != hb ? ha < hb : a->sid < b->sid;
   });
-  order.insert(order.begin(), machine);
+  order->insert(order->begin(), machine);
+  return {};
+}
 
-  const size_t dir_offset = sizeof(TableHeader);
-  size_t offset = dir_offset + order.size() * sizeof(ScopeDirEntry);
-  std::vector<ScopeDirEntry> dir(order.size());
-  std::vector<std::vector<std::byte>> records(order.size());
+// One directory and its records: the entries point at `*offset` onwards, which grows.
+struct BuiltDirectory {
+  std::vector<ScopeDirEntry> entries;
+  std::vector<std::vector<std::byte>> records;
+};
+
+std::error_code build_directory(const std::vector<const ScopeResolution*>& order, uint32_t total_size, size_t* offset,
+                                BuiltDirectory* out) {
+  out->entries.assign(order.size(), ScopeDirEntry{});
+  out->records.assign(order.size(), {});
   for (size_t i = 0; i < order.size(); ++i) {
-    if (!build_record(*order[i], &records[i])) return TableError::kTooLarge;
-    dir[i].record_offset = static_cast<uint32_t>(offset);
-    dir[i].record_size = static_cast<uint32_t>(records[i].size());
-    dir[i].record_checksum = crc32c(0, records[i].data(), records[i].size());
-    dir[i].sid_hash = i == 0 ? 0u : key(order[i]);
-    offset += records[i].size();
-    if (offset > total_size || offset > kMaxTotalSize) return TableError::kTooLarge;
+    if (!build_record(*order[i], &out->records[i])) return TableError::kTooLarge;
+    ScopeDirEntry& e = out->entries[i];
+    e.record_offset = static_cast<uint32_t>(*offset);
+    e.record_size = static_cast<uint32_t>(out->records[i].size());
+    e.record_checksum = crc32c(0, out->records[i].data(), out->records[i].size());
+    e.sid_hash = i == 0 ? 0u : sid_hash(order[i]->sid.data(), order[i]->sid.size());
+    *offset += out->records[i].size();
+    if (*offset > total_size || *offset > kMaxTotalSize) return TableError::kTooLarge;
   }
+  return {};
+}
+
+void store_directory(std::byte* image, size_t dir_offset, const BuiltDirectory& d) {
+  std::memcpy(image + dir_offset, d.entries.data(), d.entries.size() * sizeof(ScopeDirEntry));
+  for (size_t i = 0; i < d.records.size(); ++i)
+    std::memcpy(image + d.entries[i].record_offset, d.records[i].data(), d.records[i].size());
+}
+
+}  // namespace
+
+std::error_code build_table_image(std::span<const ScopeResolution> scopes, uint64_t generation,
+                                  uint64_t publish_time, uint32_t writer_pid, uint32_t total_size,
+                                  std::vector<std::byte>* image, std::span<const ScopeResolution> wow64_scopes) {
+  std::vector<const ScopeResolution*> order, wow64_order;
+  if (auto ec = directory_order(scopes, &order)) return ec;
+  if (!wow64_scopes.empty())
+    if (auto ec = directory_order(wow64_scopes, &wow64_order)) return ec;
+
+  // Header, directory, WOW64 directory, then the records of each.
+  const size_t dir_offset = sizeof(TableHeader);
+  const size_t wow64_dir_offset = dir_offset + order.size() * sizeof(ScopeDirEntry);
+  size_t offset = wow64_dir_offset + wow64_order.size() * sizeof(ScopeDirEntry);
+  BuiltDirectory dir, wow64_dir;
+  if (auto ec = build_directory(order, total_size, &offset, &dir)) return ec;
+  if (auto ec = build_directory(wow64_order, total_size, &offset, &wow64_dir)) return ec;
 
   image->assign(offset, std::byte{0});
   std::byte* p = image->data();
@@ -323,10 +376,13 @@ std::error_code build_table_image(std::span<const ScopeResolution> scopes, uint6
   h.scope_count = static_cast<uint32_t>(order.size());
   h.directory_offset = static_cast<uint32_t>(dir_offset);
   h.payload_end = static_cast<uint32_t>(offset);
+  if (!wow64_order.empty()) {
+    h.wow64_scope_count = static_cast<uint32_t>(wow64_order.size());
+    h.wow64_directory_offset = static_cast<uint32_t>(wow64_dir_offset);
+  }
   store_pod(p, h);
-  std::memcpy(p + dir_offset, dir.data(), dir.size() * sizeof(ScopeDirEntry));
-  for (size_t i = 0; i < records.size(); ++i)
-    std::memcpy(p + dir[i].record_offset, records[i].data(), records[i].size());
+  store_directory(p, dir_offset, dir);
+  if (!wow64_order.empty()) store_directory(p, wow64_dir_offset, wow64_dir);
   reseal_table_image(*image);
   return {};
 }
@@ -335,6 +391,14 @@ void reseal_table_image(std::span<std::byte> image) noexcept {
   if (image.size() < sizeof(TableHeader)) return;
   auto h = load_pod<TableHeader>(image.data());
   if (h.header_size < sizeof(TableHeader) || h.header_size > image.size()) return;
+  // The WOW64 directory's checksum first: the header checksum covers it.
+  const uint64_t wow64_end =
+      uint64_t{h.wow64_directory_offset} + uint64_t{h.wow64_scope_count} * sizeof(ScopeDirEntry);
+  if (h.wow64_scope_count > 0 && wow64_end <= image.size()) {
+    h.wow64_directory_checksum = crc32c(0, image.data() + h.wow64_directory_offset,
+                                        static_cast<size_t>(wow64_end - h.wow64_directory_offset));
+    store_pod(image.data() + offsetof(TableHeader, wow64_directory_checksum), h.wow64_directory_checksum);
+  }
   const uint64_t dir_end = uint64_t{h.directory_offset} + uint64_t{h.scope_count} * sizeof(ScopeDirEntry);
   if (dir_end > image.size()) return;
   h.checksum = header_checksum(image.data(), h.header_size, image.data() + h.directory_offset,
@@ -375,12 +439,14 @@ void TableWriter::write_image_locked() noexcept {
   seqlock::write_end(count, odd);
 }
 
-std::error_code TableWriter::publish(std::span<const ScopeResolution> scopes) {
+std::error_code TableWriter::publish(std::span<const ScopeResolution> scopes,
+                                    std::span<const ScopeResolution> wow64_scopes) {
   if (region_.size() < sizeof(TableHeader) || reinterpret_cast<uintptr_t>(region_.data()) % 4 != 0)
     return TableError::kRegionTooSmall;
   const auto total = static_cast<uint32_t>(std::min<size_t>(region_.size(), kMaxTotalSize));
   std::vector<std::byte> image;
-  if (auto ec = build_table_image(scopes, generation_ + 1, filetime_now(), writer_pid_, total, &image)) return ec;
+  if (auto ec = build_table_image(scopes, generation_ + 1, filetime_now(), writer_pid_, total, &image, wow64_scopes))
+    return ec;
   image_ = std::move(image);
   ++generation_;
   write_image_locked();
@@ -392,11 +458,26 @@ std::error_code TableWriter::mark_stopped() noexcept {
     // Nothing published by this writer: flag whatever table the section holds.
     if (region_.size() < sizeof(TableHeader)) return TableError::kRegionTooSmall;
     auto* count = reinterpret_cast<uint32_t*>(region_.data() + kSequenceOffset);
-    const auto h = load_pod<TableHeader>(region_.data());
+    auto h = load_pod<TableHeader>(region_.data());
     if (h.magic != kMagic) return TableError::kNotInitialized;
+    // An intact table (its checksum matches) is resealed with the flag, so readers report
+    // "writer stopped" rather than corruption; one that is not intact stays unsealed: sealing
+    // would vouch for bytes nobody wrote whole. This writer is the only one, so the plain reads
+    // race with nobody.
+    const uint64_t dir_end = uint64_t{h.directory_offset} + uint64_t{h.scope_count} * sizeof(ScopeDirEntry);
+    const bool intact = h.header_size >= sizeof(TableHeader) && h.header_size <= kMaxHeaderSize &&
+                        h.header_size <= region_.size() && h.directory_offset >= h.header_size &&
+                        dir_end <= region_.size() &&
+                        header_checksum(region_.data(), h.header_size, region_.data() + h.directory_offset,
+                                        static_cast<size_t>(dir_end - h.directory_offset)) == h.checksum;
     const uint32_t odd = seqlock::write_begin(count);
-    const uint32_t flags = h.flags | kFlagWriterStopped;
-    seqlock::copy_in(region_.data() + offsetof(TableHeader, flags), &flags, sizeof flags);
+    h.flags |= kFlagWriterStopped;
+    seqlock::copy_in(region_.data() + offsetof(TableHeader, flags), &h.flags, sizeof h.flags);
+    if (intact) {
+      const uint32_t sealed = header_checksum(region_.data(), h.header_size, region_.data() + h.directory_offset,
+                                              static_cast<size_t>(dir_end - h.directory_offset));
+      seqlock::copy_in(region_.data() + offsetof(TableHeader, checksum), &sealed, sizeof sealed);
+    }
     seqlock::write_end(count, odd);
     return {};
   }
@@ -410,9 +491,10 @@ std::error_code TableWriter::mark_stopped() noexcept {
 
 // ---- TableReader -----------------------------------------------------------------------------
 
-TableError TableReader::read(std::u16string_view sid, TableSnapshot* out, const ReadLimits& limits) const noexcept {
+TableError TableReader::read(std::u16string_view sid, TableSnapshot* out, const ReadLimits& limits,
+                             TableView view) const noexcept {
   try {
-    return read_impl(Want::kOneUser, sid, out, limits);
+    return read_impl(Want::kOneUser, sid, out, limits, view);
   } catch (const std::bad_alloc&) {
     return TableError::kOutOfMemory;
   } catch (...) {
@@ -420,23 +502,23 @@ TableError TableReader::read(std::u16string_view sid, TableSnapshot* out, const 
   }
 }
 
-TableError TableReader::read_all(TableSnapshot* out, const ReadLimits& limits) const noexcept {
+TableError TableReader::read_all(TableSnapshot* out, const ReadLimits& limits, TableView view) const noexcept {
   try {
-    return read_impl(Want::kAll, {}, out, limits);
+    return read_impl(Want::kAll, {}, out, limits, view);
   } catch (...) {
     return TableError::kOutOfMemory;
   }
 }
 
 TableError TableReader::read_impl(Want want, std::u16string_view sid, TableSnapshot* out,
-                                  const ReadLimits& limits) const {
+                                  const ReadLimits& limits, TableView view) const {
   if (region_.size() < sizeof(TableHeader) || reinterpret_cast<uintptr_t>(region_.data()) % 4 != 0)
     return TableError::kRegionTooSmall;
   const std::byte* base = region_.data();
   const auto* count = reinterpret_cast<const uint32_t*>(base + kSequenceOffset);
   const uint32_t want_hash = sid.empty() ? 0u : sid_hash(sid.data(), sid.size());
 
-  std::vector<std::byte> header, dir_bytes;
+  std::vector<std::byte> header, dir_bytes, wow64_bytes;
   std::vector<std::vector<std::byte>> records;
   std::vector<uint32_t> picked;  // directory indexes copied into `records`
 
@@ -457,16 +539,35 @@ TableError TableReader::read_impl(Want want, std::u16string_view sid, TableSnaps
     seqlock::copy_out(header.data(), base, h.header_size);
     dir_bytes.resize(size_t{h.scope_count} * sizeof(ScopeDirEntry));
     seqlock::copy_out(dir_bytes.data(), base + h.directory_offset, dir_bytes.size());
+    TableError wow64_state = TableError::kOk;
+    if (view == TableView::kWow64) {
+      wow64_state = check_wow64_header(h);
+      if (wow64_state == TableError::kOk) {
+        wow64_bytes.resize(size_t{h.wow64_scope_count} * sizeof(ScopeDirEntry));
+        seqlock::copy_out(wow64_bytes.data(), base + h.wow64_directory_offset, wow64_bytes.size());
+      }
+    }
     if (seqlock::read_retry(count, s1)) continue;
 
     // A consistent copy of header and directory: now it must also be intact.
     if (header_checksum(header.data(), h.header_size, dir_bytes.data(), dir_bytes.size()) != h.checksum)
       return TableError::kBadChecksum;
-    const auto entry = [&](uint32_t i) { return load_pod<ScopeDirEntry>(dir_bytes.data() + size_t{i} * sizeof(ScopeDirEntry)); };
+    if (view == TableView::kWow64) {
+      // The header checksum covers wow64_directory_checksum, which covers the WOW64 directory.
+      if (wow64_state != TableError::kOk) return wow64_state;
+      if (crc32c(0, wow64_bytes.data(), wow64_bytes.size()) != h.wow64_directory_checksum)
+        return TableError::kBadChecksum;
+    }
+    const bool wow64 = view == TableView::kWow64;
+    const std::vector<std::byte>& dir = wow64 ? wow64_bytes : dir_bytes;
+    const uint32_t dir_count = wow64 ? h.wow64_scope_count : h.scope_count;
+    const uint64_t dir_end = (wow64 ? uint64_t{h.wow64_directory_offset} : uint64_t{h.directory_offset}) +
+                             uint64_t{dir_count} * sizeof(ScopeDirEntry);
+    const auto entry = [&](uint32_t i) { return load_pod<ScopeDirEntry>(dir.data() + size_t{i} * sizeof(ScopeDirEntry)); };
     if (entry(0).sid_hash != 0) return TableError::kNoMachineScope;
-    for (uint32_t i = 0; i < h.scope_count; ++i) {
+    for (uint32_t i = 0; i < dir_count; ++i) {
       const ScopeDirEntry e = entry(i);
-      if (!check_entry(e, h)) return TableError::kBadDirectory;
+      if (!check_entry(e, dir_end, h)) return TableError::kBadDirectory;
       if (i > 0 && (e.sid_hash == 0 || e.sid_hash < entry(i - 1).sid_hash)) return TableError::kBadDirectory;
     }
 
@@ -474,14 +575,14 @@ TableError TableReader::read_impl(Want want, std::u16string_view sid, TableSnaps
     picked.clear();
     picked.push_back(0);
     if (want == Want::kAll) {
-      for (uint32_t i = 1; i < h.scope_count; ++i) picked.push_back(i);
+      for (uint32_t i = 1; i < dir_count; ++i) picked.push_back(i);
     } else if (want_hash != 0) {
-      uint32_t lo = 1, hi = h.scope_count;
+      uint32_t lo = 1, hi = dir_count;
       while (lo < hi) {
         const uint32_t mid = lo + (hi - lo) / 2;
         if (entry(mid).sid_hash < want_hash) lo = mid + 1; else hi = mid;
       }
-      for (uint32_t i = lo; i < h.scope_count && entry(i).sid_hash == want_hash; ++i) picked.push_back(i);
+      for (uint32_t i = lo; i < dir_count && entry(i).sid_hash == want_hash; ++i) picked.push_back(i);
     }
     records.resize(picked.size());
     for (size_t k = 0; k < picked.size(); ++k) {
@@ -517,6 +618,8 @@ TableError TableReader::read_impl(Want want, std::u16string_view sid, TableSnaps
     out->info.flags = h.flags;
     out->info.abi_minor = h.abi_minor;
     out->info.scope_count = h.scope_count;
+    out->info.wow64_scope_count = h.wow64_scope_count;
+    out->info.view = view;
     out->info.payload_end = h.payload_end;
     out->info.total_size = h.total_size;
     return (h.flags & kFlagWriterStopped) ? TableError::kWriterStopped : TableError::kOk;

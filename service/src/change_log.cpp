@@ -31,13 +31,13 @@ std::string scope_label(const ScopeResolution& s) {
 }
 
 std::vector<std::string> describe_changes(std::span<const ScopeResolution> before,
-                                          std::span<const ScopeResolution> after) {
+                                          std::span<const ScopeResolution> after, std::string_view view) {
   std::map<std::string, const ScopeResolution*> old_scopes, new_scopes;
   for (const auto& s : before) old_scopes[key_of(s)] = &s;
   for (const auto& s : after) new_scopes[key_of(s)] = &s;
   std::vector<std::string> out;
   for (const auto& [key, now] : new_scopes) {
-    const std::string label = scope_label(*now);
+    const std::string label = std::string(view) + scope_label(*now);
     const auto it = old_scopes.find(key);
     if (it == old_scopes.end()) {
       out.push_back(label + ": added (client '" + utf8(now->default_client) + "', simple " +
@@ -60,7 +60,7 @@ std::vector<std::string> describe_changes(std::span<const ScopeResolution> befor
       out.push_back(label + " PreFirstRun changed");
   }
   for (const auto& [key, was] : old_scopes)
-    if (new_scopes.find(key) == new_scopes.end()) out.push_back(scope_label(*was) + ": removed");
+    if (new_scopes.find(key) == new_scopes.end()) out.push_back(std::string(view) + scope_label(*was) + ": removed");
   return out;
 }
 

@@ -9,6 +9,7 @@
 
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "mapidispatch/model.h"
@@ -22,9 +23,10 @@ std::string describe_target(const Target& t);
 std::string scope_label(const ScopeResolution& s);
 
 //! One item per difference: "machine simple: A -> B", "user S-1-...: added (client X)",
-//! "user S-1-...: removed", "machine overrides: 2 -> 3". Empty if nothing differs.
+//! "user S-1-...: removed", "machine overrides: 2 -> 3". Empty if nothing differs. Each item
+//! starts with `view` ("32-bit " for the answers of 32-bit processes).
 std::vector<std::string> describe_changes(std::span<const ScopeResolution> before,
-                                          std::span<const ScopeResolution> after);
+                                          std::span<const ScopeResolution> after, std::string_view view = {});
 
 //! The items joined with "; ", or "no change" if there are none.
 std::string join_changes(const std::vector<std::string>& items);

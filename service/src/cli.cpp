@@ -6,10 +6,7 @@
 
 #include "parameters.h"
 
-#if defined(MAPIDISPATCH_HAVE_RESOLVER) && __has_include("mapidispatch/resolve_command.h")
 #include "mapidispatch/resolve_command.h"
-#define MD_RESOLVE_AVAILABLE 1
-#endif
 
 namespace mapidispatch::service {
 namespace {
@@ -164,12 +161,7 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     return kExitOk;
   }
   if (word == "resolve") {
-#ifdef MD_RESOLVE_AVAILABLE
     return run_resolve_command(std::vector<std::string>(args.begin() + 1, args.end()), out, err);
-#else
-    err << "mapidispatch resolve: the resolver is not part of this build yet\n";
-    return kExitFailure;
-#endif
   }
   for (const Command& c : kCommands) {
     if (c.name != word) continue;

@@ -7,18 +7,13 @@
 
 #include "change_log.h"
 #include "cli.h"
+#include "mapidispatch/dispatch.h"
 #include "mapidispatch/shared_section.h"
 #include "mapidispatch/table.h"
 #include "platform.h"
 #include "text.h"
 
-#ifdef MAPIDISPATCH_HAVE_DISPATCH
-#include "mapidispatch/dispatch.h"
-#endif
-
 namespace mapidispatch::service {
-
-#ifdef MAPIDISPATCH_HAVE_DISPATCH
 namespace {
 
 bool parse_bitness(const std::string& s, Bitness* out) {
@@ -56,6 +51,11 @@ int cmd_explain(const Args& a, std::ostream& out, std::ostream& err) {
   std::vector<std::u16string> modules;
   for (const auto& m : a.values("--module")) modules.push_back(utf16(m));
 
+  // The answers of the process's view: this program is 64-bit, so the system is, and a 32-bit
+  // process runs under WOW64 and reads the table's WOW64 answers (table_layout.h, "Two views").
+  const bool wow64 = bitness == Bitness::kX86 && this_process_bitness() != Bitness::kX86;
+  const TableView view = wow64 ? TableView::kWow64 : TableView::kNative;
+
   // As a stub would: the table when it is valid, kept and trusted; else the registry.
   const std::string section = section_for(a);
   ScopeResolution machine;
@@ -68,21 +68,22 @@ int cmd_explain(const Args& a, std::ostream& out, std::ostream& err) {
     table_problem = "no table (" + ec.message() + ")";
   } else if (const auto trust = section_trust(*s); trust && !trust->trusted) {
     table_problem = "the table is not trusted (" + trust->reason + ")";
-  } else if (const TableError e = TableReader(s->bytes()).read(sid, &snap); e != TableError::kOk) {
+  } else if (const TableError e = TableReader(s->bytes()).read(sid, &snap, {}, view); e != TableError::kOk) {
     table_problem = "the table is not usable (" + make_error_code(e).message() + ")";
   }
   if (table_problem.empty()) {
     machine = snap.machine;
     user = snap.user;
-    origin = "table " + section + ", generation " + std::to_string(snap.info.generation);
+    origin = "table " + section + ", generation " + std::to_string(snap.info.generation) +
+             (wow64 ? ", answers for 32-bit processes" : "");
   } else {
-    std::vector<ScopeResolution> scopes;
+    Resolutions answers;
     std::string why;
-    if (!resolve_from_registry(&scopes, &why)) {
+    if (!resolve_from_registry(&answers, &why)) {
       err << "mapidispatch explain: " << table_problem << ", and the registry cannot be read here: " << why << "\n";
       return kExitFailure;
     }
-    for (auto& sc : scopes) {
+    for (auto& sc : wow64 && !answers.wow64_scopes.empty() ? answers.wow64_scopes : answers.scopes) {
       if (sc.kind == ScopeKind::kMachine) machine = std::move(sc);
       else if (sc.sid == sid) user = std::move(sc);
     }
@@ -102,14 +103,5 @@ int cmd_explain(const Args& a, std::ostream& out, std::ostream& err) {
                  decide_dispatch(machine, u, modules, bitness, Family::kExtended), out);
   return kExitOk;
 }
-
-#else
-
-int cmd_explain(const Args&, std::ostream&, std::ostream& err) {
-  err << "mapidispatch explain: the dispatch decision (common/dispatch.cpp) is not part of this build yet\n";
-  return kExitFailure;
-}
-
-#endif
 
 }  // namespace mapidispatch::service

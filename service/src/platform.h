@@ -16,6 +16,7 @@
 #include "mapidispatch/section_trust.h"
 #include "mapidispatch/shared_section.h"
 #include "parameters.h"
+#include "scope_source.h"
 
 namespace mapidispatch::service {
 
@@ -33,12 +34,16 @@ std::string service_state(const std::string& service_name);
 //! default); empty where there is no registry.
 std::vector<EffectiveSetting> effective_settings(const std::string& service_name);
 
+//! The settings the running service last applied (its State key), nullopt if it has not
+//! recorded any (stopped, or no registry here).
+std::optional<std::vector<EffectiveSetting>> applied_settings(const std::string& service_name);
+
 //! The calling user's SID ("S-1-5-21-..."), empty if unknown.
 std::u16string current_user_sid();
 
-//! Resolves every scope from the registry now, as a stub without a table would. False (with
-//! `why`) where there is no registry.
-bool resolve_from_registry(std::vector<ScopeResolution>* out, std::string* why);
+//! Resolves every scope from the registry now, as a stub without a table would, for both views.
+//! False (with `why`) where there is no registry.
+bool resolve_from_registry(Resolutions* out, std::string* why);
 
 }  // namespace mapidispatch::service
 

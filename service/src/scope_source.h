@@ -1,9 +1,10 @@
 // Copyright MapiDispatch authors.
 //
 //! \file
-//! Where the service gets its answers: every scope's resolution, and the users whose hives are
-//! loaded. An interface, so that the real resolver (common/resolver.h, being written) plugs in
-//! without the service changing: see make_scope_source() in win/registry_scope_source.h.
+//! Where the service gets its answers: every scope's resolution, for both kinds of process a
+//! 64-bit Windows runs, and the users whose hives are loaded. An interface, so that the
+//! dispatcher can be driven by a test source; make_scope_source() (win/registry_scope_source.h)
+//! gives the real one.
 
 #ifndef MAPIDISPATCH_SERVICE_SCOPE_SOURCE_H_
 #define MAPIDISPATCH_SERVICE_SCOPE_SOURCE_H_
@@ -20,6 +21,18 @@ struct ResolveOptions {
   bool allow_unc_paths = false;
 };
 
+//! One resolution of everything a table publishes (table_layout.h, "Two views").
+struct Resolutions {
+  //! For processes of the service's own view (64-bit processes): the machine scope first, then
+  //! one scope per user hive with its own Clients\Mail default.
+  std::vector<ScopeResolution> scopes;
+  //! The same scopes for 32-bit processes on 64-bit Windows (WOW64: the 32-bit registry view,
+  //! SysWOW64, the x86 environment). Empty on 32-bit Windows.
+  std::vector<ScopeResolution> wow64_scopes;
+
+  bool operator==(const Resolutions&) const = default;
+};
+
 class ScopeSource {
  public:
   virtual ~ScopeSource() = default;
@@ -28,11 +41,9 @@ class ScopeSource {
   //! (S-1-5-21-..., S-1-12-1-...; not the well-known service accounts, not *_Classes).
   virtual std::vector<std::u16string> user_sids() = 0;
 
-  //! The machine scope first, then one scope per user in `users` whose hive has its own
-  //! Clients\Mail default. May throw std::exception on an unexpected failure; the service logs it
-  //! and keeps the table it has.
-  virtual std::vector<ScopeResolution> resolve_all(const std::vector<std::u16string>& users,
-                                                   const ResolveOptions& options) = 0;
+  //! Resolves every scope. May throw std::exception on an unexpected failure; the service logs
+  //! it and keeps the table it has.
+  virtual Resolutions resolve_all(const ResolveOptions& options) = 0;
 };
 
 }  // namespace mapidispatch::service

@@ -26,6 +26,19 @@ void print_target_text(const char* label, const Target& t, std::ostream& out) {
   if (!t.reason.empty()) out << "  " << std::setw(16) << "" << "why: " << utf8(t.reason) << "\n";
 }
 
+void print_overrides_text(const ScopeResolution& s, std::ostream& out) {
+  if (s.overrides.empty()) {
+    out << "  " << std::left << std::setw(16) << "Overrides:" << "(none)\n";
+    return;
+  }
+  for (const AppOverride& o : s.overrides) {
+    out << "  " << std::left << std::setw(16) << "Override:" << utf8(o.module) << " -> "
+        << (o.uses_mapi32x ? std::string("mapi32x.dll") : "client '" + utf8(o.client) + "'") << "\n";
+    out << "  " << std::setw(16) << "" << "simple " << describe_target(o.simple) << ", extended "
+        << describe_target(o.extended) << "\n";
+  }
+}
+
 void print_scope_text(const ScopeResolution& s, std::ostream& out) {
   out << "\nScope " << scope_label(s) << "\n";
   out << "  " << std::left << std::setw(16) << "Default client:"
@@ -34,16 +47,7 @@ void print_scope_text(const ScopeResolution& s, std::ostream& out) {
   print_target_text("Simple MAPI:", s.simple, out);
   print_target_text("Extended MAPI:", s.extended, out);
   print_target_text("mapi32x.dll:", s.mapi32x, out);
-  if (s.overrides.empty()) {
-    out << "  " << std::setw(16) << "Overrides:" << "(none)\n";
-  } else {
-    for (const AppOverride& o : s.overrides) {
-      out << "  " << std::setw(16) << "Override:" << utf8(o.module) << " -> "
-          << (o.uses_mapi32x ? std::string("mapi32x.dll") : "client '" + utf8(o.client) + "'") << "\n";
-      out << "  " << std::setw(16) << "" << "simple " << describe_target(o.simple) << ", extended "
-          << describe_target(o.extended) << "\n";
-    }
-  }
+  print_overrides_text(s, out);
   if (!s.prefirstrun_message.empty())
     out << "  " << std::setw(16) << "PreFirstRun:" << utf8(s.prefirstrun_message) << "\n";
 }
@@ -72,6 +76,47 @@ std::string json_scope(const ScopeResolution& s) {
   return j + "]}";
 }
 
+// The answers for 32-bit processes, as far as they differ from the 64-bit ones (most of a
+// scope is the same in both views: the Clients\Mail keys are shared).
+void print_wow64_text(const StatusReport& r, std::ostream& out) {
+  if (!r.wow64) {
+    out << "\n32-bit processes: the table has no answers of their own for them; 32-bit stubs read the registry\n";
+    return;
+  }
+  out << "\n32-bit processes (WOW64: the 32-bit registry view, SysWOW64): where their answers differ\n";
+  std::vector<const ScopeResolution*> native{&r.snapshot.machine};
+  for (const auto& u : r.snapshot.users) native.push_back(&u);
+  std::vector<const ScopeResolution*> wow64{&r.wow64->machine};
+  for (const auto& u : r.wow64->users) wow64.push_back(&u);
+  bool any = false;
+  for (const ScopeResolution* w : wow64) {
+    const ScopeResolution* n = nullptr;
+    for (const ScopeResolution* c : native)
+      if (c->kind == w->kind && c->sid == w->sid) n = c;
+    if (n != nullptr && *n == *w) continue;
+    any = true;
+    if (n == nullptr) {
+      print_scope_text(*w, out);
+      continue;
+    }
+    out << "\nScope " << scope_label(*w) << ", 32-bit processes\n";
+    if (n->default_client != w->default_client) out << "  Default client: " << utf8(w->default_client) << "\n";
+    if (n->simple != w->simple) print_target_text("Simple MAPI:", w->simple, out);
+    if (n->extended != w->extended) print_target_text("Extended MAPI:", w->extended, out);
+    if (n->mapi32x != w->mapi32x) print_target_text("mapi32x.dll:", w->mapi32x, out);
+    if (n->overrides != w->overrides) print_overrides_text(*w, out);
+  }
+  if (!any) out << "  (none: they get the same answers)\n";
+}
+
+// The running service's value of setting `name`, or null if unknown.
+const EffectiveSetting* applied_setting(const StatusReport& r, const std::string& name) {
+  if (!r.applied) return nullptr;
+  for (const EffectiveSetting& a : *r.applied)
+    if (a.name == name) return &a;
+  return nullptr;
+}
+
 bool has_table(const StatusReport& r) {
   return r.opened && (r.read_result == TableError::kOk || r.read_result == TableError::kWriterStopped);
 }
@@ -84,6 +129,7 @@ StatusReport collect_status(const std::string& section, const std::string& servi
   r.service_name = service_name;
   r.service_state = service_state(service_name);
   r.settings = effective_settings(service_name);
+  if (r.service_state.rfind("running", 0) == 0) r.applied = applied_settings(service_name);
   std::unique_ptr<ReadOnlySection> s;
   if (const std::error_code ec = ReadOnlySection::open(section, &s)) {
     r.open_error = ec.message();
@@ -91,7 +137,20 @@ StatusReport collect_status(const std::string& section, const std::string& servi
   }
   r.opened = true;
   r.trust = section_trust(*s);
-  r.read_result = TableReader(s->bytes()).read_all(&r.snapshot);
+  const TableReader reader(s->bytes());
+  // Both views of one generation: a publish between the two reads is retried (bounded; a table
+  // republished faster than this is shown without its WOW64 answers).
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    r.read_result = reader.read_all(&r.snapshot);
+    r.wow64.reset();
+    if (!has_table(r) || r.snapshot.info.wow64_scope_count == 0) break;
+    TableSnapshot w;
+    const TableError e = reader.read_all(&w, {}, TableView::kWow64);
+    if ((e == TableError::kOk || e == TableError::kWriterStopped) && w.info.sequence == r.snapshot.info.sequence) {
+      r.wow64 = std::move(w);
+      break;
+    }
+  }
   if (has_table(r)) r.writer_alive = process_alive(r.snapshot.info.writer_pid);
   return r;
 }
@@ -128,8 +187,13 @@ void print_status_text(const StatusReport& r, std::ostream& out) {
   out << std::setw(12) << "Table:" << verdict_line(r) << "\n";
   if (!r.settings.empty()) {
     out << "Settings (source: policy = HKLM\\SOFTWARE\\Policies\\MapiDispatch, parameters = the service's Parameters key):\n";
-    for (const auto& st : r.settings)
-      out << "  " << std::setw(18) << st.name << std::setw(28) << st.value << "(" << to_string(st.source) << ")\n";
+    for (const auto& st : r.settings) {
+      out << "  " << std::setw(18) << st.name << std::setw(28) << st.value << "(" << to_string(st.source) << ")";
+      if (const EffectiveSetting* a = applied_setting(r, st.name); a != nullptr && !(*a == st))
+        out << "  NOT APPLIED YET: the service runs with " << a->value << " (" << to_string(a->source)
+            << ") until it rereads its parameters (sc control " << r.service_name << " paramchange)";
+      out << "\n";
+    }
   }
   if (!has_table(r)) return;
   const TableInfo& i = r.snapshot.info;
@@ -143,6 +207,7 @@ void print_status_text(const StatusReport& r, std::ostream& out) {
       << " scope(s), ABI " << layout::kAbiMajor << "." << i.abi_minor << "\n";
   print_scope_text(r.snapshot.machine, out);
   for (const auto& u : r.snapshot.users) print_scope_text(u, out);
+  print_wow64_text(r, out);
 }
 
 void print_status_json(const StatusReport& r, std::ostream& out) {
@@ -155,7 +220,11 @@ void print_status_json(const StatusReport& r, std::ostream& out) {
   out << ",\"settings\":[";
   for (size_t k = 0; k < r.settings.size(); ++k)
     out << (k ? "," : "") << "{\"name\":" << json_quote(r.settings[k].name) << ",\"value\":" << json_quote(r.settings[k].value)
-        << ",\"source\":" << json_quote(to_string(r.settings[k].source)) << "}";
+        << ",\"source\":" << json_quote(to_string(r.settings[k].source)) << ",\"applied\":" << [&] {
+             const EffectiveSetting* a = applied_setting(r, r.settings[k].name);
+             return a == nullptr ? std::string("null")
+                                 : "{\"value\":" + json_quote(a->value) + ",\"source\":" + json_quote(to_string(a->source)) + "}";
+           }() << "}";
   out << "]";
   if (r.trust)
     out << ",\"trusted\":" << (r.trust->trusted ? "true" : "false") << ",\"trust_reason\":" << json_quote(r.trust->reason);
@@ -168,7 +237,14 @@ void print_status_json(const StatusReport& r, std::ostream& out) {
         << ",\"payload_bytes\":" << i.payload_end << ",\"section_bytes\":" << i.total_size
         << ",\"scopes\":[" << json_scope(r.snapshot.machine);
     for (const auto& u : r.snapshot.users) out << "," << json_scope(u);
-    out << "]";
+    out << "],\"wow64_scopes\":";
+    if (r.wow64) {
+      out << "[" << json_scope(r.wow64->machine);
+      for (const auto& u : r.wow64->users) out << "," << json_scope(u);
+      out << "]";
+    } else {
+      out << "null";
+    }
   }
   out << "}\n";
 }
@@ -191,6 +267,7 @@ std::string_view to_string_table_error(TableError e) {
     case TableError::kOutOfMemory: return "out-of-memory";
     case TableError::kWriterExists: return "writer-exists";
     case TableError::kUntrusted: return "untrusted";
+    case TableError::kNoWow64View: return "no-wow64-view";
   }
   return "unknown";
 }

@@ -30,9 +30,13 @@ struct StatusReport {
   std::string open_error;                //!< Why the section could not be opened.
   TableError read_result = TableError::kNotInitialized;
   TableSnapshot snapshot;                //!< Filled for kOk and kWriterStopped.
+  //! The answers for 32-bit processes (WOW64 view) of the same generation, if the table has them.
+  std::optional<TableSnapshot> wow64;
   std::optional<bool> writer_alive;
   std::optional<TrustVerdict> trust;
-  std::vector<EffectiveSetting> settings;  //!< The service's settings and their sources.
+  std::vector<EffectiveSetting> settings;  //!< The service's settings and their sources, as the registry has them now.
+  //! What the running service applies (its State key); nullopt if it is not running or recorded none.
+  std::optional<std::vector<EffectiveSetting>> applied;
 };
 
 //! Short stable name of a read result, for JSON ("ok", "writer-stopped", "bad-checksum"...).

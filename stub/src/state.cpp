@@ -86,6 +86,7 @@ struct Globals {
   bool registry_mode = false;
   bool settings_read = false;
   std::string section_name;
+  TableView view = TableView::kNative;  // which answers of the table are this process's
 
   // Registry-mode resolution, cached for the process until its retry time.
   std::optional<ScopeResolution> fb_machine;
@@ -123,8 +124,14 @@ void read_settings_locked(Globals& s) {
   const std::wstring name = env(L"MAPIDISPATCH_SECTION");
   s.section_name = name.empty() ? std::string(kDefaultSectionName) : narrow(name);
   s.user_sid = win32::process_user_sid();
+#if defined(_M_IX86) || defined(__i386__)
+  // A 32-bit process on 64-bit Windows (x64 or ARM64) runs under WOW64: its registry view and
+  // System32 are not a 64-bit process's, and the table carries its answers separately.
+  BOOL wow64 = FALSE;
+  if (::IsWow64Process(::GetCurrentProcess(), &wow64) && wow64) s.view = TableView::kWow64;
+#endif
   trace("stub: mode=" + std::string(s.registry_mode ? "registry" : "table") + " section=" + s.section_name +
-        " user=" + text::utf16_to_utf8(s.user_sid));
+        " view=" + std::string(to_string(s.view)) + " user=" + text::utf16_to_utf8(s.user_sid));
 }
 
 // Maps the table if it is not mapped yet and it is time to try. Under bind_lock.
@@ -271,7 +278,9 @@ const Decision* rebind(Family family) {
   std::string source;
   if (reader != nullptr) {
     TableSnapshot snap;
-    const TableError e = reader->read(s.user_sid, &snap);
+    // kNoWow64View (a table from a writer that published no answers for 32-bit processes)
+    // falls back to the registry like any other table this process cannot use.
+    const TableError e = reader->read(s.user_sid, &snap, {}, s.view);
     if (e == TableError::kOk) {
       machine = std::move(snap.machine);
       user = std::move(snap.user);

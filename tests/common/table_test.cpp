@@ -193,6 +193,139 @@ TEST(Table, RestartedWriterContinuesTheGeneration) {
   EXPECT_EQ(snap.info.writer_pid, 2u);
 }
 
+TEST(Table, RestartedWriterStoppingBeforeItsFirstPublishFlagsNotCorrupts) {
+  // A service that restarts and stops again before publishing flags the table it found. Readers
+  // must see "writer stopped" (the table is intact), not a checksum error.
+  Region region(64 * 1024);
+  {
+    TableWriter first(region.bytes(), 1, 0);
+    ASSERT_FALSE(first.publish(sample_scopes(2)));
+  }
+  TableWriter second(region.bytes(), 2, 0);
+  ASSERT_FALSE(second.mark_stopped());
+  TableSnapshot snap;
+  EXPECT_EQ(TableReader(region.cbytes()).read(u"", &snap), TableError::kWriterStopped);
+  EXPECT_EQ(snap.machine.default_client, u"Contoso Mail");
+}
+
+TEST(Table, StoppingOverABrokenTableDoesNotSealIt) {
+  Region region(64 * 1024);
+  {
+    TableWriter first(region.bytes(), 1, 0);
+    ASSERT_FALSE(first.publish(sample_scopes(2)));
+  }
+  region.words[(sizeof(layout::TableHeader) + 4) / 4] ^= 0x10;  // a directory word
+  TableWriter second(region.bytes(), 2, 0);
+  ASSERT_FALSE(second.mark_stopped());
+  TableSnapshot snap;
+  EXPECT_EQ(TableReader(region.cbytes()).read(u"", &snap), TableError::kBadChecksum);
+}
+
+// Answers for 32-bit processes differ from the 64-bit ones: other overrides (Wow6432Node) and
+// mapi32x.dll in SysWOW64.
+std::vector<ScopeResolution> wow64_of(std::vector<ScopeResolution> scopes) {
+  for (auto& s : scopes) {
+    s.mapi32x.path = u"C:\\Windows\\SysWOW64\\mapi32x.dll";
+    s.mapi32x.machine = PeMachine::kI386;
+    AppOverride o;
+    o.module = u"legacy32.exe";
+    o.client = u"Fabrikam Mail";
+    o.simple.status = TargetStatus::kFound;
+    o.simple.machine = PeMachine::kI386;
+    o.simple.path = u"C:\\Program Files (x86)\\Fabrikam\\fabmapi.dll";
+    s.overrides = {o};
+  }
+  return scopes;
+}
+
+TEST(TableWow64, BothViewsRoundTripFromOneRead) {
+  Region region(256 * 1024);
+  TableWriter writer(region.bytes(), 1, 0);
+  const auto scopes = sample_scopes(3);
+  const auto wow64 = wow64_of(scopes);
+  ASSERT_FALSE(writer.publish(scopes, wow64));
+  TableReader reader(region.cbytes());
+  for (size_t k = 1; k < scopes.size(); ++k) {
+    TableSnapshot native, w;
+    ASSERT_EQ(reader.read(scopes[k].sid, &native), TableError::kOk);
+    ASSERT_EQ(reader.read(scopes[k].sid, &w, {}, TableView::kWow64), TableError::kOk);
+    EXPECT_EQ(native.machine, scopes[0]);
+    EXPECT_EQ(w.machine, wow64[0]);
+    ASSERT_TRUE(native.user && w.user);
+    EXPECT_EQ(*native.user, scopes[k]);
+    EXPECT_EQ(*w.user, wow64[k]);
+    EXPECT_EQ(w.info.view, TableView::kWow64);
+    EXPECT_EQ(w.info.wow64_scope_count, scopes.size());
+    EXPECT_EQ(w.info.abi_minor, 1);
+  }
+  TableSnapshot all;
+  ASSERT_EQ(reader.read_all(&all, {}, TableView::kWow64), TableError::kOk);
+  EXPECT_EQ(all.users.size(), scopes.size() - 1);
+}
+
+TEST(TableWow64, TableWithoutTheViewSaysSo) {
+  Region region(64 * 1024);
+  TableWriter writer(region.bytes(), 1, 0);
+  ASSERT_FALSE(writer.publish(sample_scopes(1)));
+  TableSnapshot snap;
+  EXPECT_EQ(TableReader(region.cbytes()).read(u"", &snap, {}, TableView::kWow64), TableError::kNoWow64View);
+  EXPECT_EQ(TableReader(region.cbytes()).read(u"", &snap), TableError::kOk);
+  EXPECT_EQ(snap.info.wow64_scope_count, 0u);
+}
+
+TEST(TableWow64, Version10ReaderViewIsUnchanged) {
+  // What a 1.0 reader checks (header checksum over header and main directory, records after the
+  // main directory) still holds in a 1.1 table: its native read does not depend on the WOW64 part.
+  Region region(256 * 1024);
+  TableWriter writer(region.bytes(), 1, 0);
+  ASSERT_FALSE(writer.publish(sample_scopes(2), wow64_of(sample_scopes(2))));
+  const layout::TableHeader h = region.header();
+  EXPECT_EQ(h.wow64_directory_offset, h.directory_offset + h.scope_count * sizeof(layout::ScopeDirEntry));
+  // Corrupt the WOW64 directory: native reads are unaffected, WOW64 reads refuse it.
+  region.words[(h.wow64_directory_offset + 4) / 4] ^= 0x100;
+  TableSnapshot snap;
+  EXPECT_EQ(TableReader(region.cbytes()).read(u"", &snap), TableError::kOk);
+  EXPECT_EQ(TableReader(region.cbytes()).read(u"", &snap, {}, TableView::kWow64), TableError::kBadChecksum);
+}
+
+TEST(TableWow64, HostileWow64FieldsAreRefused) {
+  Region region(256 * 1024);
+  TableWriter writer(region.bytes(), 1, 0);
+  ASSERT_FALSE(writer.publish(sample_scopes(2), wow64_of(sample_scopes(2))));
+  const std::vector<uint32_t> good = region.words;
+  struct Edit {
+    size_t offset;
+    uint32_t value;
+    TableError want;
+  };
+  const layout::TableHeader h = region.header();
+  const Edit edits[] = {
+      {offsetof(layout::TableHeader, wow64_scope_count), layout::kMaxScopes + 1, TableError::kBadDirectory},
+      {offsetof(layout::TableHeader, wow64_scope_count), 100000, TableError::kBadDirectory},
+      {offsetof(layout::TableHeader, wow64_directory_offset), 2, TableError::kBadDirectory},
+      {offsetof(layout::TableHeader, wow64_directory_offset), 64, TableError::kBadDirectory},
+      {offsetof(layout::TableHeader, wow64_directory_offset), h.payload_end - 8, TableError::kBadDirectory},
+      // The WOW64 directory pointed at the main one: its checksum no longer matches.
+      {offsetof(layout::TableHeader, wow64_directory_offset), h.directory_offset, TableError::kBadChecksum},
+  };
+  for (const Edit& e : edits) {
+    region.words = good;
+    std::memcpy(reinterpret_cast<std::byte*>(region.words.data()) + e.offset, &e.value, 4);
+    // The header checksum recomputed as a writer would (it covers the edited field); the WOW64
+    // directory's own checksum is left as it was.
+    std::byte* bytes = reinterpret_cast<std::byte*>(region.words.data());
+    const layout::TableHeader hh = region.header();
+    const uint64_t dir_end = uint64_t{hh.directory_offset} + uint64_t{hh.scope_count} * sizeof(layout::ScopeDirEntry);
+    uint32_t crc = crc32c(0, bytes + layout::kChecksumStart, hh.header_size - layout::kChecksumStart);
+    crc = crc32c(crc, bytes + hh.directory_offset, static_cast<size_t>(dir_end - hh.directory_offset));
+    std::memcpy(bytes + offsetof(layout::TableHeader, checksum), &crc, 4);
+    TableSnapshot snap;
+    EXPECT_EQ(TableReader(region.cbytes()).read(u"", &snap, {}, TableView::kWow64), e.want)
+        << "offset " << e.offset << " value " << e.value;
+    EXPECT_EQ(TableReader(region.cbytes()).read(u"", &snap), TableError::kOk) << "native reads ignore the WOW64 part";
+  }
+}
+
 TEST(Table, MinimumGenerationIsHonoured) {
   // The section was gone (no process mapped it), but the service persisted generation 900.
   Region region(64 * 1024);

@@ -158,6 +158,72 @@ TEST_F(ServiceTest, RegistryChangePublishesNewGeneration) {
   ASSERT_EQ(svc.stop(), "");
 }
 
+bool has_override(const ScopeResolution& s, const std::wstring& module) {
+  return std::any_of(s.overrides.begin(), s.overrides.end(),
+                     [&](const AppOverride& o) { return o.module == u16w(module); });
+}
+
+TEST_F(ServiceTest, Wow64AnswersCarryTheThirtyTwoBitMsMapiApps) {
+  // Windows' 32-bit stub reads MSMapiApps through WOW64 registry redirection (Wow6432Node); a
+  // 64-bit one reads the other copy. The table carries both, each for its own processes.
+  const std::wstring apps32 = L"Software\\Wow6432Node\\Microsoft\\Windows Messaging Subsystem\\MSMapiApps";
+  const std::wstring module = L"mdtest32." + std::to_wstring(::GetCurrentProcessId()) + L".exe";
+  TestService svc("wow64");
+  TableProbe probe(svc.section());
+  START_SERVICE(svc, probe);
+  TableSnapshot w;
+  ASSERT_TRUE(wait_until([&] { return probe.read(&w, TableView::kWow64) == TableError::kOk; }, 10s))
+      << "no answers for 32-bit processes: " << make_error_code(probe.read(&w, TableView::kWow64)).message();
+  std::string sys32 = narrow(std::wstring(w.machine.mapi32x.path.begin(), w.machine.mapi32x.path.end()));
+  std::transform(sys32.begin(), sys32.end(), sys32.begin(), [](char c) { return static_cast<char>(std::tolower(c)); });
+  EXPECT_NE(sys32.find("\\syswow64\\mapi32x.dll"), std::string::npos) << "32-bit processes' mapi32x.dll is in SysWOW64: " << sys32;
+  const uint64_t g0 = probe.generation();
+
+  const std::wstring c = client("wow64");
+  set_client(c, system_dll());  // Clients\Mail is shared by both views: both see this default
+  ASSERT_TRUE(reg_set_sz(HKEY_LOCAL_MACHINE, apps32, module.c_str(), c));
+  struct Cleanup {
+    std::wstring key, value;
+    ~Cleanup() {
+      HKEY k = nullptr;
+      if (::RegOpenKeyExW(HKEY_LOCAL_MACHINE, key.c_str(), 0, KEY_SET_VALUE | KEY_WOW64_64KEY, &k) == ERROR_SUCCESS) {
+        ::RegDeleteValueW(k, value.c_str());
+        ::RegCloseKey(k);
+      }
+    }
+  } cleanup{apps32, module};
+  // The Wow6432Node watch publishes it (no revalidation: that is minutes away).
+  ASSERT_TRUE(wait_until([&] {
+    return probe.read(&w, TableView::kWow64) == TableError::kOk && w.info.generation > g0 && has_override(w.machine, module);
+  }, 10s)) << "the 32-bit MSMapiApps override never reached the table";
+  TableSnapshot n;
+  ASSERT_EQ(probe.read(&n), TableError::kOk);
+  EXPECT_EQ(n.info.generation, w.info.generation);
+  EXPECT_FALSE(has_override(n.machine, module)) << "64-bit processes do not see the 32-bit view's MSMapiApps";
+  EXPECT_EQ(n.machine.default_client, u16w(c));
+  EXPECT_EQ(w.machine.default_client, u16w(c)) << narrow(std::wstring(w.machine.default_client.begin(), w.machine.default_client.end())) << " / " << narrow(std::wstring(w.machine.simple.reason.begin(), w.machine.simple.reason.end()));
+
+  // explain, for each kind of process.
+  const std::wstring section(svc.section().begin(), svc.section().end());
+  std::string out;
+  ASSERT_EQ(run_mapidispatch({L"explain", L"--section", section, L"--bitness", L"x86", L"--module", module}, &out), 0) << out;
+  EXPECT_NE(out.find("MSMapiApps override for " + narrow(module)), std::string::npos) << out;
+  EXPECT_NE(out.find("answers for 32-bit processes"), std::string::npos) << out;
+  ASSERT_EQ(run_mapidispatch({L"explain", L"--section", section, L"--bitness", L"x64", L"--module", module}, &out), 0) << out;
+  EXPECT_EQ(out.find("MSMapiApps override"), std::string::npos) << out;
+  // status shows where 32-bit processes differ.
+  ASSERT_EQ(run_mapidispatch({L"status", L"--section", section, L"--service-name", svc.name()}, &out), 0) << out;
+  const size_t wow64_part = out.find("32-bit processes (WOW64");
+  ASSERT_NE(wow64_part, std::string::npos) << out;
+  EXPECT_NE(out.find(narrow(module), wow64_part), std::string::npos) << out;
+  EXPECT_EQ(out.find(narrow(module)), out.find(narrow(module), wow64_part)) << "listed for 32-bit processes only\n" << out;
+  ASSERT_EQ(run_mapidispatch({L"status", L"--section", section, L"--json"}, &out), 0) << out;
+  EXPECT_NE(out.find("\"wow64_scopes\":[{"), std::string::npos) << out;
+  // The log line names the change for 32-bit processes.
+  EXPECT_NE(read_text_file(service::log_file_path(svc.name())).find("32-bit machine overrides:"), std::string::npos);
+  ASSERT_EQ(svc.stop(), "");
+}
+
 TEST_F(ServiceTest, BurstOfWritesIsCoalesced) {
   TestService svc("burst", 250);
   TableProbe probe(svc.section());
@@ -357,6 +423,35 @@ TEST_F(ServiceTest, GroupPolicyAppliesWithoutRestart) {
   ASSERT_EQ(svc.stop(), "");
   const std::string log = read_text_file(service::log_file_path(svc.name()));
   EXPECT_NE(log.find("parameters reread (Group Policy change)"), std::string::npos) << log;
+}
+
+// An administrator edits Parameters and forgets PARAMCHANGE: status must not claim the new value
+// is in effect.
+TEST_F(ServiceTest, StatusSaysWhichParametersTheServiceHasNotApplied) {
+  TestService svc("applied");
+  TableProbe probe(svc.section());
+  START_SERVICE(svc, probe);
+  auto debounce_line = [&](std::string* all) {
+    EXPECT_EQ(run_mapidispatch({L"status", L"--service-name", svc.name()}, all), 0) << *all;
+    const size_t at = all->find("  DebounceMs");
+    return at == std::string::npos ? std::string() : all->substr(at, all->find('\n', at) - at);
+  };
+  std::string out;
+  EXPECT_EQ(debounce_line(&out).find("NOT APPLIED"), std::string::npos) << out;
+  ASSERT_TRUE(svc.set_parameter(L"DebounceMs", 77));
+  std::string line = debounce_line(&out);
+  EXPECT_NE(line.find("77"), std::string::npos) << out;
+  EXPECT_NE(line.find("NOT APPLIED YET: the service runs with 50 (parameters)"), std::string::npos) << out;
+  ASSERT_EQ(run_mapidispatch({L"status", L"--service-name", svc.name(), L"--json"}, &out), 0) << out;
+  EXPECT_NE(out.find("\"name\":\"DebounceMs\",\"value\":\"77\",\"source\":\"parameters\",\"applied\":{\"value\":\"50\""),
+            std::string::npos) << out;
+  ASSERT_EQ(svc.control(SERVICE_CONTROL_PARAMCHANGE), "");
+  EXPECT_TRUE(wait_until([&] { return debounce_line(&out).find("NOT APPLIED") == std::string::npos; }, 10s)) << out;
+  ASSERT_EQ(svc.stop(), "");
+  // Stopped: nothing is applied; status shows what the next start reads, without comparison.
+  ASSERT_TRUE(svc.set_parameter(L"DebounceMs", 88));
+  run_mapidispatch({L"status", L"--service-name", svc.name()}, &out);
+  EXPECT_EQ(out.find("NOT APPLIED"), std::string::npos) << out;
 }
 
 // A user hive loaded into HKEY_USERS (as at a logon) with its own Clients\Mail default, then

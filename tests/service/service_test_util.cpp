@@ -240,9 +240,9 @@ bool TableProbe::open(std::chrono::milliseconds timeout) {
   return wait_until([&] { return !ReadOnlySection::open(section_, &mapping_); }, timeout, std::chrono::milliseconds(10));
 }
 
-TableError TableProbe::read(TableSnapshot* snap) const {
+TableError TableProbe::read(TableSnapshot* snap, TableView view) const {
   if (!mapping_) return TableError::kNotInitialized;
-  return TableReader(mapping_->bytes()).read_all(snap);
+  return TableReader(mapping_->bytes()).read_all(snap, {}, view);
 }
 
 uint32_t TableProbe::sequence() const { return mapping_ ? TableReader(mapping_->bytes()).sequence() : 0; }

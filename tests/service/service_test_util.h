@@ -88,8 +88,8 @@ class TableProbe {
   //! Opens the section (waits up to `timeout` for it to exist).
   bool open(std::chrono::milliseconds timeout = std::chrono::seconds(30));
   void close() { mapping_.reset(); }
-  //! read_all into *snap; the reader's verdict.
-  TableError read(TableSnapshot* snap) const;
+  //! read_all of `view` into *snap; the reader's verdict.
+  TableError read(TableSnapshot* snap, TableView view = TableView::kNative) const;
   //! The sequence count (odd while a write is in progress or was abandoned).
   uint32_t sequence() const;
   //! Waits for a kOk table with generation > `above` that satisfies `pred` (if given).

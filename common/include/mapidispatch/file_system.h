@@ -126,6 +126,29 @@ class RootedFileSystem final : public FileSystem {
   std::filesystem::path root_;
 };
 
+//! The file system as a 32-bit process on 64-bit Windows sees it (WOW64 file system
+//! redirection), over the 64-bit view `inner`: `<windows>\System32\...` is
+//! `<windows>\SysWOW64\...` except the folders WOW64 exempts (catroot, catroot2, driverstore,
+//! drivers\etc, logfiles, spool), and `<windows>\Sysnative\...` is the real System32. For the
+//! service, which checks for 32-bit processes the provider paths they would load. Paths keep
+//! their text everywhere else; `windows_directory` is e.g. "C:\Windows".
+class Wow64FileSystem final : public FileSystem {
+ public:
+  Wow64FileSystem(const FileSystem& inner, std::u16string windows_directory)
+      : inner_(inner), windows_(std::move(windows_directory)) {}
+  FileKind stat(std::u16string_view path, std::error_code* ec) const override;
+  std::error_code open(std::u16string_view path, std::unique_ptr<ByteSource>* out) const override;
+  bool same_file(std::u16string_view a, std::u16string_view b) const override;
+  std::u16string description() const override;
+
+  //! The path a 32-bit process's access to `path` reaches.
+  std::u16string redirect(std::u16string_view path) const;
+
+ private:
+  const FileSystem& inner_;
+  std::u16string windows_;
+};
+
 //! A ByteSource over a file on the local file system, through std::ifstream (portable).
 std::error_code open_local_file(const std::filesystem::path& path, std::unique_ptr<ByteSource>* out);
 

@@ -43,7 +43,17 @@ enum class TableError {
   kOutOfMemory,      //!< A private copy could not be allocated.
   kWriterExists,     //!< Another writer holds the section.
   kUntrusted,        //!< The section's owner or DACL is not the service's (see section_security.h).
+  //! A WOW64 read of a table without answers for 32-bit processes (a 1.0 writer, or a writer
+  //! on 32-bit Windows): the caller resolves from the registry itself.
+  kNoWow64View,
 };
+
+//! Which answers a read wants (table_layout.h, "Two views").
+enum class TableView {
+  kNative,  //!< The writer's native view: 64-bit processes; every process on 32-bit Windows.
+  kWow64,   //!< 32-bit processes on 64-bit Windows.
+};
+std::string_view to_string(TableView view);
 
 const std::error_category& table_category() noexcept;
 std::error_code make_error_code(TableError e) noexcept;
@@ -57,6 +67,8 @@ struct TableInfo {
   uint32_t flags = 0;
   uint16_t abi_minor = 0;
   uint32_t scope_count = 0;
+  uint32_t wow64_scope_count = 0;  //!< 0: the table has no answers for 32-bit processes.
+  TableView view = TableView::kNative;  //!< The view the snapshot's scopes are of.
   uint32_t payload_end = 0;   //!< Bytes of the section in use.
   uint32_t total_size = 0;
 };
@@ -88,9 +100,12 @@ class TableWriter {
   //! (the service persists the last one, for when the section itself was gone).
   TableWriter(std::span<std::byte> region, uint32_t writer_pid, uint64_t min_generation) noexcept;
 
-  //! Publishes a new table: generation + 1, writer-stopped flag cleared. kTooLarge if it does not
-  //! fit the region or breaks a limit of table_layout.h; the previous table then stays.
-  std::error_code publish(std::span<const ScopeResolution> scopes);
+  //! Publishes a new table: generation + 1, writer-stopped flag cleared. `wow64_scopes`: the
+  //! answers for 32-bit processes on 64-bit Windows (machine scope first, like `scopes`), or
+  //! empty for none. kTooLarge if it does not fit the region or breaks a limit of
+  //! table_layout.h; the previous table then stays.
+  std::error_code publish(std::span<const ScopeResolution> scopes,
+                          std::span<const ScopeResolution> wow64_scopes = {});
 
   //! Flags the current table "writer stopped" (service stop): readers stop trusting it.
   std::error_code mark_stopped() noexcept;
@@ -114,11 +129,13 @@ class TableWriter {
   std::vector<std::byte> image_;  //!< The last published [0, payload_end), private copy.
 };
 
-//! Serializes scopes into a complete table image (header, directory, records) of the given
+//! Serializes scopes into a complete table image (header, directories, records) of the given
 //! generation, checksums sealed and the sequence count 0. For the writer, tests and fuzz seeds.
+//! `wow64_scopes` empty: no WOW64 directory.
 std::error_code build_table_image(std::span<const ScopeResolution> scopes, uint64_t generation,
                                   uint64_t publish_time, uint32_t writer_pid, uint32_t total_size,
-                                  std::vector<std::byte>* image);
+                                  std::vector<std::byte>* image,
+                                  std::span<const ScopeResolution> wow64_scopes = {});
 
 //! Recomputes the header checksum of an image after its header or directory was edited (tests
 //! and the fuzz harness use it to reach validation beyond the checksum).
@@ -140,18 +157,22 @@ class TableReader {
     return seqlock::read_begin(reinterpret_cast<const uint32_t*>(region_.data() + 16));
   }
 
-  //! Copies out the machine scope and, if the table has one, the scope of user `sid`. kOk or
-  //! kWriterStopped (snapshot filled: the table is consistent but nobody keeps it) or an error
-  //! (snapshot unspecified). Never throws; never loops beyond `limits`.
-  TableError read(std::u16string_view sid, TableSnapshot* out, const ReadLimits& limits = {}) const noexcept;
+  //! Copies out the machine scope and, if the table has one, the scope of user `sid`, of `view`.
+  //! kOk or kWriterStopped (snapshot filled: the table is consistent but nobody keeps it) or an
+  //! error (snapshot unspecified; kNoWow64View for a kWow64 read of a table without that view).
+  //! Never throws; never loops beyond `limits`.
+  TableError read(std::u16string_view sid, TableSnapshot* out, const ReadLimits& limits = {},
+                  TableView view = TableView::kNative) const noexcept;
 
-  //! Copies out every scope (for `mapidispatch status`).
-  TableError read_all(TableSnapshot* out, const ReadLimits& limits = {}) const noexcept;
+  //! Copies out every scope of `view` (for `mapidispatch status`).
+  TableError read_all(TableSnapshot* out, const ReadLimits& limits = {},
+                      TableView view = TableView::kNative) const noexcept;
 
  private:
   static constexpr size_t kHeaderBytes = 128;  // sizeof(layout::TableHeader)
   enum class Want { kOneUser, kAll };
-  TableError read_impl(Want want, std::u16string_view sid, TableSnapshot* out, const ReadLimits& limits) const;
+  TableError read_impl(Want want, std::u16string_view sid, TableSnapshot* out, const ReadLimits& limits,
+                       TableView view) const;
 
   std::span<const std::byte> region_;
 };

@@ -16,13 +16,25 @@
 //!   `ScopeRecord::override_stride`), and readers ignore what they do not know.
 //! - Integrity is two-level: the header's `checksum` covers the rest of the header and the scope
 //!   directory; each directory entry carries the checksum of its scope record. A reader verifies
-//!   the directory, then every record it uses, before it uses anything.
+//!   the directory, then every record it uses, before it uses anything. The WOW64 directory has
+//!   its own checksum in the header (so a 1.0 reader, which does not know that directory, still
+//!   verifies the header checksum it knows).
+//!
+//! Two views (ABI 1.1). A 32-bit process on 64-bit Windows (WOW64) does not see what a 64-bit
+//! process sees: HKLM\SOFTWARE\Microsoft\Windows Messaging Subsystem (MSMapiApps) is redirected
+//! to Wow6432Node, System32 means SysWOW64 (mapi32x.dll, provider paths there), and
+//! %ProgramFiles% is "Program Files (x86)". The writer resolves both and publishes the 32-bit
+//! answers in a second directory. The main directory answers the writer's native view (64-bit
+//! processes; every process on 32-bit Windows). A 32-bit reader under WOW64 uses the WOW64
+//! directory only; if the table has none (a 1.0 writer), it does not use the table.
 //!
 //! Section layout:
 //! \code
 //!   [0, header_size)                         TableHeader
 //!   [directory_offset, + 16 * scope_count)   ScopeDirEntry[scope_count], machine scope first,
 //!                                            then user scopes sorted by (sid_hash, SID)
+//!   [wow64_directory_offset,                 (ABI 1.1, when wow64_scope_count > 0) the same
+//!    + 16 * wow64_scope_count)               for 32-bit processes on 64-bit Windows
 //!   [.., payload_end)                        ScopeRecord blobs, each with its strings and
 //!                                            override records
 //!   [payload_end, total_size)                unused
@@ -39,7 +51,8 @@ namespace mapidispatch::layout {
 //! "MDTB" in memory order.
 inline constexpr uint32_t kMagic = 0x4254444Du;
 inline constexpr uint16_t kAbiMajor = 1;
-inline constexpr uint16_t kAbiMinor = 0;
+//! 1: the WOW64 directory (TableHeader::wow64_*).
+inline constexpr uint16_t kAbiMinor = 1;
 
 //! Longest string the table carries, in UTF-16 code units: the longest Win32 path (32,767
 //! characters). A longer string in a table is invalid.
@@ -81,7 +94,13 @@ struct TableHeader {
   uint32_t scope_count;       //!< Entries in the scope directory; <= kMaxScopes.
   uint32_t directory_offset;  //!< From the section start.
   uint32_t payload_end;       //!< End of the last record, from the section start.
-  uint8_t reserved[64];       //!< Zero; room to grow.
+  //! ABI 1.1: entries in the WOW64 directory (answers for 32-bit processes on 64-bit Windows);
+  //! 0 = the table has none. <= kMaxScopes. Zero in a 1.0 table (it was reserved).
+  uint32_t wow64_scope_count;
+  uint32_t wow64_directory_offset;    //!< From the section start; 0 when wow64_scope_count is 0.
+  uint32_t wow64_directory_checksum;  //!< CRC-32C over the WOW64 directory's entries.
+  uint32_t reserved1;                 //!< Zero.
+  uint8_t reserved[48];       //!< Zero; room to grow.
 };
 
 //! The header's checksum covers its bytes from here on (everything but the identification,
@@ -169,7 +188,11 @@ static_assert(offsetof(TableHeader, writer_pid) == 48);
 static_assert(offsetof(TableHeader, scope_count) == 52);
 static_assert(offsetof(TableHeader, directory_offset) == 56);
 static_assert(offsetof(TableHeader, payload_end) == 60);
-static_assert(offsetof(TableHeader, reserved) == 64);
+static_assert(offsetof(TableHeader, wow64_scope_count) == 64);
+static_assert(offsetof(TableHeader, wow64_directory_offset) == 68);
+static_assert(offsetof(TableHeader, wow64_directory_checksum) == 72);
+static_assert(offsetof(TableHeader, reserved1) == 76);
+static_assert(offsetof(TableHeader, reserved) == 80);
 
 static_assert(sizeof(ScopeDirEntry) == 16);
 static_assert(offsetof(ScopeDirEntry, record_checksum) == 8);

@@ -204,3 +204,59 @@ std::error_code MemoryFileSystem::open(std::u16string_view path, std::unique_ptr
 }
 
 }  // namespace mapidispatch
+
+// ---- Wow64FileSystem ----------------------------------------------------------------------------
+
+namespace mapidispatch {
+
+std::u16string Wow64FileSystem::redirect(std::u16string_view path) const {
+  const WindowsPath w = analyze_windows_path(path);
+  const WindowsPath win = analyze_windows_path(windows_);
+  if (w.kind != PathKind::kDriveAbsolute || win.kind != PathKind::kDriveAbsolute || win.components.empty() ||
+      !text::iequals(w.drive, win.drive) || w.components.size() <= win.components.size() + 1)
+    return std::u16string(path);
+  for (size_t i = 0; i < win.components.size(); ++i)
+    if (!text::iequals(w.components[i], win.components[i])) return std::u16string(path);
+  const size_t at = win.components.size();  // the folder under the Windows directory
+  const std::u16string_view folder = w.components[at];
+  std::u16string_view to;
+  if (text::iequals(folder, u"System32")) {
+    // The subfolders WOW64 leaves alone (Microsoft Learn, "File System Redirector").
+    const std::u16string_view sub = w.components[at + 1];
+    const bool exempt = text::iequals(sub, u"catroot") || text::iequals(sub, u"catroot2") ||
+                        text::iequals(sub, u"driverstore") || text::iequals(sub, u"logfiles") ||
+                        text::iequals(sub, u"spool") ||
+                        (text::iequals(sub, u"drivers") && w.components.size() > at + 2 &&
+                         text::iequals(w.components[at + 2], u"etc"));
+    if (exempt) return std::u16string(path);
+    to = u"SysWOW64";
+  } else if (text::iequals(folder, u"Sysnative")) {
+    to = u"System32";
+  } else {
+    return std::u16string(path);
+  }
+  std::u16string out = win.drive + u":";
+  for (size_t i = 0; i < w.components.size(); ++i) {
+    out += u'\\';
+    out += i == at ? std::u16string(to) : w.components[i];
+  }
+  return out;
+}
+
+FileKind Wow64FileSystem::stat(std::u16string_view path, std::error_code* ec) const {
+  return inner_.stat(redirect(path), ec);
+}
+
+std::error_code Wow64FileSystem::open(std::u16string_view path, std::unique_ptr<ByteSource>* out) const {
+  return inner_.open(redirect(path), out);
+}
+
+bool Wow64FileSystem::same_file(std::u16string_view a, std::u16string_view b) const {
+  return inner_.same_file(redirect(a), redirect(b));
+}
+
+std::u16string Wow64FileSystem::description() const {
+  return inner_.description() + u", as a 32-bit process sees it (WOW64: System32 is SysWOW64)";
+}
+
+}  // namespace mapidispatch

@@ -44,7 +44,9 @@ std::vector<EffectiveSetting> effective_settings(const std::string&) { return {}
 
 std::u16string current_user_sid() { return {}; }
 
-bool resolve_from_registry(std::vector<ScopeResolution>*, std::string* why) {
+std::optional<std::vector<EffectiveSetting>> applied_settings(const std::string&) { return std::nullopt; }
+
+bool resolve_from_registry(Resolutions*, std::string* why) {
   *why = "there is no Windows registry on this platform";
   return false;
 }

@@ -273,6 +273,10 @@ std::vector<EffectiveSetting> effective_settings(const std::string& service_name
   return settings;
 }
 
+std::optional<std::vector<EffectiveSetting>> applied_settings(const std::string& service_name) {
+  return StateStore(wide(service_name)).load_applied_settings();
+}
+
 std::string service_state(const std::string& service_name) {
   UniqueScHandle scm(::OpenSCManagerW(nullptr, nullptr, SC_MANAGER_CONNECT));
   if (!scm) return "unknown (" + describe_failure("OpenSCManager", last_error()) + ")";
@@ -298,13 +302,13 @@ std::string service_state(const std::string& service_name) {
 
 std::u16string current_user_sid() { return win32::process_user_sid(); }
 
-bool resolve_from_registry(std::vector<ScopeResolution>* out, std::string* why) {
+bool resolve_from_registry(Resolutions* out, std::string* why) {
   try {
     std::vector<std::string> ignored;
     ResolveOptions opts;
     opts.allow_unc_paths = read_parameters(wide(kDefaultServiceName), &ignored).allow_unc_paths;
     auto source = make_scope_source();
-    *out = source->resolve_all(source->user_sids(), opts);
+    *out = source->resolve_all(opts);
     return true;
   } catch (const std::exception& e) {
     *why = e.what();

@@ -82,9 +82,10 @@ std::error_code Dispatcher::run(const Hooks& hooks) {
     if (hooks.on_progress) hooks.on_progress();
   };
   std::vector<std::string> warnings;
-  params_ = read_parameters(options_.service_name, &warnings);
+  params_ = read_parameters(options_.service_name, &warnings, &applied_settings_);
   for (const auto& w : warnings) events().warn("{}", w);
   set_log_level(params_.log_level);
+  save_applied_settings();
   section_name_ = section_name_for(params_);
   progress();
 
@@ -110,9 +111,15 @@ std::error_code Dispatcher::run(const Hooks& hooks) {
   return {};
 }
 
+void Dispatcher::save_applied_settings() {
+  if (const std::error_code ec = state_.save_applied_settings(applied_settings_))
+    events().warn("{}", describe_failure("saving the applied settings to the State key", ec));
+}
+
 void Dispatcher::shutdown() {
   ++stats_.wakeups;
   stopping_ = true;
+  state_.clear_applied_settings();  // nothing applies them now; `status` shows what the next start reads
   debounce_timer_.cancel();
   revalidate_timer_.cancel();
   for (auto& w : fixed_watches_) w->stop();
@@ -144,6 +151,10 @@ void Dispatcher::start_watches() {
                                                       "HKLM\\Software\\Clients\\Mail", changed));
   fixed_watches_.push_back(std::make_unique<KeyWatch>(io_, HKEY_LOCAL_MACHINE, kMsMapiAppsPath, true,
                                                       "HKLM\\...\\MSMapiApps", changed));
+  // 32-bit processes read MSMapiApps through WOW64 registry redirection: Wow6432Node's copy.
+  // Watched by its path in the 64-bit view (the KeyWatch opens every key with KEY_WOW64_64KEY).
+  fixed_watches_.push_back(std::make_unique<KeyWatch>(io_, HKEY_LOCAL_MACHINE, kMsMapiAppsWow64Path, true,
+                                                      "HKLM\\...\\Wow6432Node\\...\\MSMapiApps", changed));
   // Group Policy: a policy refresh that changes HKLM\SOFTWARE\Policies\MapiDispatch applies
   // without a restart, as PARAMCHANGE does. Watched from its parent while it does not exist.
   fixed_watches_.push_back(std::make_unique<KeyWatch>(io_, HKEY_LOCAL_MACHINE, wide(kPolicyKeyPath), true,
@@ -230,42 +241,45 @@ void Dispatcher::on_change(const std::string& why) {
 
 void Dispatcher::resolve_and_publish(const char* reason, bool force) {
   if (!writer_ || stopping_) return;
-  std::vector<ScopeResolution> scopes;
+  Resolutions answers;
   ++stats_.resolves;
   try {
     ResolveOptions opts;
     opts.allow_unc_paths = params_.allow_unc_paths;
-    scopes = source_->resolve_all(users_, opts);
+    answers = source_->resolve_all(opts);
   } catch (const std::exception& e) {
     events().error("resolving ({}) failed: {}; the table keeps generation {}", reason, e.what(), writer_->generation());
     return;
   }
-  if (!force && have_published_ && scopes == published_) {
+  if (!force && have_published_ && answers == published_) {
     log().debug("resolved ({}): no answer changed; generation {} stays", reason, writer_->generation());
     return;
   }
   if (params_.debug_crash_mid_publish != 0 && section_name_.rfind("Local\\", 0) == 0)
-    crash_mid_publish(scopes, params_.debug_crash_mid_publish);
+    crash_mid_publish(answers, params_.debug_crash_mid_publish);
   const uint64_t before = writer_->generation();
-  if (const std::error_code ec = writer_->publish(scopes)) {
+  if (const std::error_code ec = writer_->publish(answers.scopes, answers.wow64_scopes)) {
     events().error("publish ({}) failed: {} {}; the table keeps generation {}", reason, ec.value(), ec.message(),
                    before);
     return;
   }
   ++stats_.publishes;
-  const std::string changes =
-      join_changes(describe_changes(have_published_ ? std::span<const ScopeResolution>(published_)
-                                                    : std::span<const ScopeResolution>(),
-                                    scopes));
-  log().info("published generation {} ({}, {} scope(s), {} bytes): {}", writer_->generation(), reason, scopes.size(),
-             writer_->payload_bytes(), changes);
-  published_ = std::move(scopes);
+  // What changed for 64-bit processes, then what changed for 32-bit ones ("32-bit machine ...").
+  static const Resolutions kNothing;
+  const Resolutions& was = have_published_ ? published_ : kNothing;
+  std::vector<std::string> items = describe_changes(was.scopes, answers.scopes);
+  for (auto& item : describe_changes(was.wow64_scopes, answers.wow64_scopes, "32-bit "))
+    items.push_back(std::move(item));
+  log().info("published generation {} ({}, {} scope(s) + {} for 32-bit processes, {} bytes): {}",
+             writer_->generation(), reason, answers.scopes.size(), answers.wow64_scopes.size(),
+             writer_->payload_bytes(), join_changes(items));
+  published_ = std::move(answers);
   have_published_ = true;
   if (const std::error_code ec = state_.save_generation(writer_->generation()))
     events().warn("{}", describe_failure("saving the generation to the State key", ec));
 }
 
-void Dispatcher::crash_mid_publish(std::span<const ScopeResolution> scopes, uint32_t percent) {
+void Dispatcher::crash_mid_publish(const Resolutions& answers, uint32_t percent) {
   // Test hook: what a crash in the middle of TableWriter::publish leaves behind: an odd count and
   // the first `percent` % of the next image's bytes, in the order publish() stores them (the
   // header words before the count, then everything after it), over the current table. Then die
@@ -275,8 +289,9 @@ void Dispatcher::crash_mid_publish(std::span<const ScopeResolution> scopes, uint
   log().flush();
   std::vector<std::byte> image;
   const auto region = section_->bytes();
-  if (!build_table_image(scopes, writer_->generation() + 1, filetime_now(), ::GetCurrentProcessId(),
-                         static_cast<uint32_t>(std::min<size_t>(region.size(), layout::kMaxTotalSize)), &image)) {
+  if (!build_table_image(answers.scopes, writer_->generation() + 1, filetime_now(), ::GetCurrentProcessId(),
+                         static_cast<uint32_t>(std::min<size_t>(region.size(), layout::kMaxTotalSize)), &image,
+                         answers.wow64_scopes)) {
     auto* count = reinterpret_cast<uint32_t*>(region.data() + offsetof(layout::TableHeader, sequence));
     seqlock::write_begin(count);
     const size_t written = (image.size() * std::min<uint32_t>(percent, 100) / 100) & ~size_t{3};
@@ -314,7 +329,8 @@ void Dispatcher::reload_parameters(const char* why) {
   ++stats_.wakeups;
   if (stopping_) return;
   std::vector<std::string> warnings;
-  Parameters next = read_parameters(options_.service_name, &warnings);
+  std::vector<EffectiveSetting> settings;
+  Parameters next = read_parameters(options_.service_name, &warnings, &settings);
   for (const auto& w : warnings) events().warn("{}", w);
   const Parameters prev = params_;
   events().info("parameters reread ({}): {}", why, params_diff(prev, next));
@@ -326,6 +342,10 @@ void Dispatcher::reload_parameters(const char* why) {
       events().error("keeping section {}: the new section {} could not be opened", section_name_, next_section);
       next.section_name = prev.section_name;
       next.section_size_kb = prev.section_size_kb;
+      // What `status` shows as applied is what runs: the old section's settings.
+      for (EffectiveSetting& s : settings)
+        for (const EffectiveSetting& old : applied_settings_)
+          if (s.name == old.name && (s.name == "SectionName" || s.name == "SectionSizeKb")) s = old;
     } else {
       writer_->mark_stopped();
       // The new section continues the count of the old one.
@@ -340,6 +360,8 @@ void Dispatcher::reload_parameters(const char* why) {
     }
   }
   params_ = next;
+  applied_settings_ = std::move(settings);
+  save_applied_settings();
   set_log_level(params_.log_level);
   if (prev.revalidate_minutes != params_.revalidate_minutes) schedule_revalidation();
   resolve_and_publish("parameters changed", !have_published_);

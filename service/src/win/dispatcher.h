@@ -104,11 +104,12 @@ class Dispatcher {
   void resolve_and_publish(const char* reason, bool force);
   //! The DebugCrashMidPublish hook: writes `percent` (1 to 100) % of the next image, leaves the
   //! count odd and terminates the process.
-  void crash_mid_publish(std::span<const ScopeResolution> scopes, uint32_t percent);
+  void crash_mid_publish(const Resolutions& answers, uint32_t percent);
   void schedule_revalidation();
   void on_revalidate();
   //! Rereads Parameters and Group Policy; `why` names the trigger for the log.
   void reload_parameters(const char* why);
+  void save_applied_settings();
   void write_stats();
   void shutdown();
   std::string section_name_for(const Parameters& p) const;
@@ -117,6 +118,7 @@ class Dispatcher {
   std::unique_ptr<ScopeSource> source_;
   StateStore state_;
   Parameters params_;
+  std::vector<EffectiveSetting> applied_settings_;  // params_ as text, with sources, for `status`
 
   boost::asio::io_context io_{1};
   boost::asio::windows::object_handle stop_event_;
@@ -128,7 +130,7 @@ class Dispatcher {
   std::string section_name_;
   std::unique_ptr<WritableSection> section_;
   std::unique_ptr<TableWriter> writer_;
-  std::vector<ScopeResolution> published_;
+  Resolutions published_;
   bool have_published_ = false;
 
   std::vector<std::unique_ptr<KeyWatch>> fixed_watches_;

@@ -21,6 +21,9 @@ namespace mapidispatch::service {
 
 inline constexpr wchar_t kClientsMailPath[] = L"Software\\Clients\\Mail";
 inline constexpr wchar_t kMsMapiAppsPath[] = L"Software\\Microsoft\\Windows Messaging Subsystem\\MSMapiApps";
+//! MSMapiApps as 32-bit processes see it on 64-bit Windows (registry redirection).
+inline constexpr wchar_t kMsMapiAppsWow64Path[] =
+    L"Software\\Wow6432Node\\Microsoft\\Windows Messaging Subsystem\\MSMapiApps";
 
 //! "SYSTEM\CurrentControlSet\Services\<name>" and its subkeys.
 std::wstring service_key_path(std::wstring_view service_name);

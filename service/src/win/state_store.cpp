@@ -2,6 +2,10 @@
 
 #include "win/state_store.h"
 
+#include <algorithm>
+#include <cstring>
+
+#include "text.h"
 #include "win/registry.h"
 
 namespace mapidispatch::service {
@@ -24,14 +28,80 @@ uint64_t StateStore::load_generation(std::string* warning) const {
   return g;
 }
 
-std::error_code StateStore::save_generation(uint64_t generation) const {
+namespace {
+
+// The State key for writing; an empty handle (and no error) when the service is not installed.
+std::error_code open_state_for_write(const std::wstring& service_name, UniqueHkey* state) {
   UniqueHkey service;
-  if (open_key(HKEY_LOCAL_MACHINE, service_key_path(service_name_), KEY_CREATE_SUB_KEY, &service)) return {};
-  UniqueHkey state;
+  if (open_key(HKEY_LOCAL_MACHINE, service_key_path(service_name), KEY_CREATE_SUB_KEY, &service)) return {};
   const LSTATUS rc = ::RegCreateKeyExW(service.get(), L"State", 0, nullptr, REG_OPTION_NON_VOLATILE,
-                                       KEY_SET_VALUE | KEY_WOW64_64KEY, nullptr, state.put(), nullptr);
-  if (rc != ERROR_SUCCESS) return win_error(rc);
+                                       KEY_SET_VALUE | KEY_WOW64_64KEY, nullptr, state->put(), nullptr);
+  return rc == ERROR_SUCCESS ? std::error_code() : win_error(rc);
+}
+
+constexpr wchar_t kAppliedSettings[] = L"AppliedSettings";
+
+}  // namespace
+
+std::error_code StateStore::save_generation(uint64_t generation) const {
+  UniqueHkey state;
+  if (const std::error_code ec = open_state_for_write(service_name_, &state)) return ec;
+  if (!state) return {};
   return write_qword(state.get(), L"Generation", generation);
+}
+
+std::error_code StateStore::save_applied_settings(const std::vector<EffectiveSetting>& settings) const {
+  UniqueHkey state;
+  if (const std::error_code ec = open_state_for_write(service_name_, &state)) return ec;
+  if (!state) return {};
+  std::wstring multi;
+  for (const EffectiveSetting& s : settings) {
+    const std::string line = s.name + "\t" + s.value + "\t" + std::string(to_string(s.source));
+    multi += std::wstring(as_wide(utf16(line)));
+    multi += L'\0';
+  }
+  multi += L'\0';
+  const LSTATUS rc = ::RegSetValueExW(state.get(), kAppliedSettings, 0, REG_MULTI_SZ,
+                                      reinterpret_cast<const BYTE*>(multi.data()),
+                                      static_cast<DWORD>(multi.size() * sizeof(wchar_t)));
+  return rc == ERROR_SUCCESS ? std::error_code() : win_error(rc);
+}
+
+std::error_code StateStore::clear_applied_settings() const {
+  UniqueHkey state;
+  if (open_key(HKEY_LOCAL_MACHINE, state_key_path(service_name_), KEY_SET_VALUE, &state)) return {};
+  const LSTATUS rc = ::RegDeleteValueW(state.get(), kAppliedSettings);
+  return rc == ERROR_SUCCESS || rc == ERROR_FILE_NOT_FOUND ? std::error_code() : win_error(rc);
+}
+
+std::optional<std::vector<EffectiveSetting>> StateStore::load_applied_settings() const {
+  UniqueHkey state;
+  if (open_key(HKEY_LOCAL_MACHINE, state_key_path(service_name_), KEY_QUERY_VALUE, &state)) return std::nullopt;
+  RawValue v;
+  if (read_raw(state.get(), kAppliedSettings, &v) || !v.present || v.type != REG_MULTI_SZ || v.data.size() % 2 != 0)
+    return std::nullopt;
+  std::u16string all(v.data.size() / 2, u'\0');
+  std::memcpy(all.data(), v.data.data(), v.data.size());
+  std::vector<EffectiveSetting> out;
+  size_t at = 0;
+  while (at < all.size()) {
+    const size_t end = std::min(all.find(u'\0', at), all.size());
+    const std::string line = utf8(std::u16string_view(all).substr(at, end - at));
+    at = end + 1;
+    if (line.empty()) continue;
+    const size_t t1 = line.find('\t'), t2 = line.rfind('\t');
+    if (t1 == std::string::npos || t2 == t1) return std::nullopt;  // not ours: ignore it whole
+    EffectiveSetting s;
+    s.name = line.substr(0, t1);
+    s.value = line.substr(t1 + 1, t2 - t1 - 1);
+    const std::string source = line.substr(t2 + 1);
+    if (source == to_string(SettingSource::kPolicy)) s.source = SettingSource::kPolicy;
+    else if (source == to_string(SettingSource::kParameters)) s.source = SettingSource::kParameters;
+    else if (source == to_string(SettingSource::kDefault)) s.source = SettingSource::kDefault;
+    else return std::nullopt;
+    out.push_back(std::move(s));
+  }
+  return out;
 }
 
 }  // namespace mapidispatch::service

@@ -35,8 +35,9 @@ class Win32FileSystem final : public FileSystem {
 
 //! Windows Installer through MsiProvideQualifiedComponentW with INSTALLMODE_EXISTING, always:
 //! never INSTALLMODE_DEFAULT, so no install, repair or UI ever starts from here.
-//! ERROR_UNKNOWN_COMPONENT and ERROR_FILE_NOT_FOUND are kNotInstalled, ERROR_INDEX_ABSENT is
-//! kQualifierAbsent, anything else kError with the code.
+//! ERROR_UNKNOWN_COMPONENT is kNotInstalled, ERROR_INDEX_ABSENT kQualifierAbsent,
+//! ERROR_FILE_NOT_FOUND (INSTALLMODE_EXISTING's "the feature is absent or broken") kFeatureAbsent,
+//! anything else kError with the code.
 class Win32MsiComponents final : public MsiComponents {
  public:
   MsiAnswer provide_qualified_component(std::u16string_view category, std::u16string_view qualifier) const override;
@@ -65,6 +66,19 @@ std::vector<std::u16string> default_stub_paths();
 //! stub_paths are filled from the functions above if empty. Never throws.
 ResolveStatus resolve_live(const ScopeRequest& request, ResolverOptions options, ScopeResolution* out,
                            Explanation* explanation = nullptr) noexcept;
+
+//! GetSystemWow64DirectoryW: SysWOW64 on 64-bit Windows; empty on 32-bit Windows.
+std::u16string wow64_system_directory();
+
+//! What a 32-bit process on this 64-bit Windows gets, resolved from this 64-bit process (the
+//! service): keys in the 32-bit registry view (MSMapiApps of Wow6432Node), provider paths
+//! checked through WOW64 file system redirection (Wow64FileSystem), mapi32x.dll in SysWOW64,
+//! REG_EXPAND_SZ expanded with a 32-bit process's variables (ProgramFiles is the (x86) folder)
+//! from the registry. options.view and system_directory are set here. Call it only from a 64-bit
+//! process on 64-bit Windows (a 32-bit process is redirected already: use resolve_live()).
+//! Never throws.
+ResolveStatus resolve_live_wow64(const ScopeRequest& request, ResolverOptions options, ScopeResolution* out,
+                                 Explanation* explanation = nullptr) noexcept;
 
 }  // namespace mapidispatch::win32
 
