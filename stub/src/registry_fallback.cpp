@@ -3,7 +3,8 @@
 // The stub's registry mode: the resolver the service runs, over this process's own HKCU and
 // HKLM, its environment, the live file system and Windows Installer (existing installs only).
 // The answer is for this process's bitness, so a provider of the other bitness comes back
-// kWrongBitness with its reason instead of being loaded.
+// kWrongBitness with its reason instead of being loaded. UNC provider paths follow the
+// administrator's AllowUncPaths, read where the service reads it (read_allow_unc_paths()).
 
 #include "registry_fallback.h"
 
@@ -11,6 +12,7 @@
 
 #include "mapidispatch/dispatch.h"
 #include "mapidispatch/resolver.h"
+#include "mapidispatch/win32/registry_win.h"
 #include "mapidispatch/win32/resolver_win.h"
 #include "stub.h"
 
@@ -25,6 +27,10 @@ bool resolve_from_registry(const std::u16string& sid, ScopeResolution* machine, 
     wchar_t self[MAX_PATH * 4];
     const DWORD n = ::GetModuleFileNameW(g_self, self, static_cast<DWORD>(std::size(self)));
     if (n > 0 && n < std::size(self)) options.stub_paths.emplace_back(self, self + n);
+    // The same UNC policy as the service's answers, so that the stub denies or loads a UNC
+    // provider as the table would have said. Read per resolution: a policy change applies at
+    // the next one, as it does in the service.
+    options.allow_unc_paths = read_allow_unc_paths(win32::Win32Registry());
     // HKCU before HKLM is the resolver's rule, so the current user's scope is the whole answer
     // for this process: it serves as the "machine" scope of decide_dispatch().
     ScopeResolution scope;

@@ -15,7 +15,9 @@
 namespace mapidispatch::stub {
 
 //! Resolves the machine scope and, if this user has Clients\Mail settings of their own, the user
-//! scope `sid`. False (with `why`) if resolution itself failed. Never throws.
+//! scope `sid`, with the service's effective AllowUncPaths (read_allow_unc_paths(), read on
+//! every call: never call this from DllMain). False (with `why`) if resolution itself failed.
+//! Never throws.
 bool resolve_from_registry(const std::u16string& sid, ScopeResolution* machine,
                            std::optional<ScopeResolution>* user, std::string* why) noexcept;
 

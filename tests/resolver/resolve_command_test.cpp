@@ -13,6 +13,7 @@
 #include "../support/test_main.h"
 #include "json_value.h"
 #include "mapidispatch/resolve_command.h"
+#include "mapidispatch/text.h"
 #include "pe_builder.h"
 #include "reg_test_util.h"
 
@@ -214,6 +215,42 @@ TEST_F(ResolveCommand, HostileTextIsEscapedInJson) {
   const Json j = json_of(r);
   EXPECT_EQ(j["prefirstrun"]["message"].str, "\"\t");
   EXPECT_EQ(j["prefirstrun"]["caption"].str, "\xEF\xBF\xBD\xC3\xA9");
+}
+
+// Bytes a terminal would act on: C0 controls but the line feeds the command writes, DEL, and
+// C1 controls (U+0080-U+009F, 0xC2 0x80-0x9F in UTF-8).
+std::string terminal_controls_in(const std::string& out) {
+  std::string found;
+  for (size_t i = 0; i < out.size(); ++i) {
+    const auto c = static_cast<unsigned char>(out[i]);
+    const bool c1 = c == 0xC2 && i + 1 < out.size() && static_cast<unsigned char>(out[i + 1]) >= 0x80 &&
+                    static_cast<unsigned char>(out[i + 1]) <= 0x9F;
+    if ((c < 0x20 && c != '\n') || c == 0x7F || c1) found += "offset " + std::to_string(i) + "; ";
+  }
+  return found;
+}
+
+TEST_F(ResolveCommand, TextOutputEscapesControlCharacters) {
+  // A default client named "Evil<ESC>[2J<CSI>31m<DEL><LF>Fake: line<BEL>" (no such key: the
+  // reason quotes it) and a PreFirstRun caption with a CR; the module argument carries an OSC.
+  const std::u16string name = u"Evil\x1b[2J\x9b" u"31m\x7f\nFake: line\x07";
+  const std::string text = std::string(kExport) +
+                           "\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\Clients\\Mail]\n"
+                           "@=hex(1):" + test::reg_hex_utf16(name) + "\n"
+                           "\"PreFirstRun\"=hex(1):" + test::reg_hex_utf16(u"msg*cap\rtion") + "\n";
+  write(dir_ / "controls.reg", test::utf16le_file(text));
+  const CommandRun r = run({"--from", path("controls.reg"), "--module", "\x1b]0;title\x07.exe"});
+  ASSERT_EQ(r.code, kResolveExitOk) << r.err;
+  EXPECT_EQ(terminal_controls_in(r.out), "") << r.out;
+  EXPECT_NE(r.out.find("Default client:   Evil\\x1b[2J\\x9b31m\\x7f\\x0aFake: line\\x07 (hklm)"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("client 'Evil\\x1b[2J\\x9b31m\\x7f\\x0aFake: line\\x07', but no key"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("(caption \"cap\\x0dtion\")"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Effective for a process loading \\x1b]0;title\\x07.exe:"), std::string::npos) << r.out;
+  // JSON keeps the exact text (escaped the JSON way).
+  const Json j = json_of(run({"--from", path("controls.reg"), "--json"}));
+  EXPECT_EQ(j["default_client"]["name"].str, text::utf16_to_utf8(name));
 }
 
 TEST_F(ResolveCommand, HkcuOfTheExportIsTheDefaultUser) {

@@ -55,6 +55,23 @@ std::string many_overrides(int n) {
   return s;
 }
 
+// A REG_MULTI_SZ MSIApplicationLCID / MSIOfficeLCID line: a subkey, then value names.
+std::string lcid_list(const std::string& value, const std::vector<std::u16string>& items) {
+  std::string line = "\"" + value + "\"=hex(7):";
+  for (const auto& item : items) line += reg_hex_utf16(item) + ",";
+  return line + "00,00";
+}
+
+// Contoso with MSIComponentID and one more value line (an LCID list...).
+std::string msi_contoso_with(const std::string& value_line) {
+  return contoso_with("\"MSIComponentID\"=\"" + u8(kGuid) + "\"\n" + value_line);
+}
+
+// A REG_SZ line whose data is `n` copies of `c`, then `tail`.
+std::string repeated_sz(const std::string& name, size_t n, char c, const std::string& tail = {}) {
+  return "\"" + name + "\"=\"" + std::string(n, c) + tail + "\"";
+}
+
 std::string long_path_value(size_t chars) {
   // Components of 200 characters: only the total length is at issue.
   std::string p = "C:";
@@ -344,6 +361,148 @@ std::vector<ResolverCase> make_cases() {
                  EXPECT_TRUE(o.says("msi-lcid", "REG_SZ"));
                }});
 
+  // The LCID sources and their order (resolver.h, rule 2). MSIOfficeLCID's subkey is looked up
+  // under HKCU\Software\Policy, HKCU\Software, then HKLM\Software: the first place where one of
+  // its value names holds a DWORD gives the LCID; the others give none.
+  const std::string office_lcid = lcid_list("MSIOfficeLCID", {u"Contoso\\Office", u"Missing", u"UILanguage"});
+  auto lcid_components = [](World& w) {
+    for (const char16_t* dll : {u"C:\\Office\\en.dll", u"C:\\Office\\de.dll", u"C:\\Office\\fr.dll",
+                                u"C:\\Office\\it.dll"}) {
+      w.provider(dll);
+    }
+    w.msi.add(kGuid, u"1033\\NT", u"C:\\Office\\en.dll");
+    w.msi.add(kGuid, u"1031\\NT", u"C:\\Office\\de.dll");
+    w.msi.add(kGuid, u"1036\\NT", u"C:\\Office\\fr.dll");
+    w.msi.add(kGuid, u"1040\\NT", u"C:\\Office\\it.dll");
+  };
+  v.push_back({"MsiOfficeLcidPolicyBeforeUserBeforeMachine", msi_contoso_with(office_lcid) + R"(
+[HKEY_CURRENT_USER\Software\Policy\Contoso\Office]
+"UILanguage"=dword:0000040c
+[HKEY_CURRENT_USER\Software\Contoso\Office]
+"UILanguage"=dword:00000407
+[HKEY_LOCAL_MACHINE\SOFTWARE\Contoso\Office]
+"UILanguage"=dword:00000410
+)",
+               lcid_components,
+               [](const Outcome& o) {
+                 EXPECT_TARGET(o.r.extended, TargetStatus::kFound);
+                 EXPECT_EQ(o.r.extended.path, u"C:\\Office\\fr.dll");
+                 EXPECT_TRUE(o.says("msi-lcid", "LCID 1036 (from MSIOfficeLCID)"));
+                 EXPECT_FALSE(o.says("msi-lcid", "LCID 1031"));  // the first place decides
+                 EXPECT_FALSE(o.says("msi-lcid", "LCID 1040"));
+               }});
+  v.push_back({"MsiOfficeLcidUserSoftwareBeforeMachine", msi_contoso_with(office_lcid) + R"(
+[HKEY_CURRENT_USER\Software\Contoso\Office]
+"UILanguage"=dword:00000407
+[HKEY_LOCAL_MACHINE\SOFTWARE\Contoso\Office]
+"UILanguage"=dword:00000410
+)",
+               lcid_components,
+               [](const Outcome& o) {
+                 EXPECT_EQ(o.r.extended.path, u"C:\\Office\\de.dll");
+                 EXPECT_TRUE(o.says("msi-lcid", "LCID 1031 (from MSIOfficeLCID)"));
+                 EXPECT_FALSE(o.says("msi-lcid", "LCID 1040"));
+               }});
+  v.push_back({"MsiOfficeLcidFromMachineSoftware", msi_contoso_with(office_lcid) + R"(
+[HKEY_CURRENT_USER\Software\Policy\Contoso\Office]
+"UILanguage"="1036"
+[HKEY_LOCAL_MACHINE\SOFTWARE\Contoso\Office]
+"UILanguage"=dword:00000410
+)",
+               lcid_components,
+               [](const Outcome& o) {
+                 // The policy key exists, but its value is no DWORD: the next place is read.
+                 EXPECT_EQ(o.r.extended.path, u"C:\\Office\\it.dll");
+                 EXPECT_TRUE(o.says("msi-lcid", "LCID 1040 (from MSIOfficeLCID)"));
+               }});
+  v.push_back({"MsiApplicationLcidBeforeOfficeLcid",
+               msi_contoso_with(office_lcid + "\n" + lcid_list("MSIApplicationLCID", {u"Contoso\\App", u"Lang"})) + R"(
+[HKEY_CURRENT_USER\Software\Contoso\App]
+"Lang"=dword:00000407
+[HKEY_CURRENT_USER\Software\Contoso\Office]
+"UILanguage"=dword:0000040c
+)",
+               lcid_components,
+               [](const Outcome& o) {
+                 EXPECT_EQ(o.r.extended.path, u"C:\\Office\\de.dll");
+                 EXPECT_TRUE(o.says("msi-lcid", "LCID 1031 (from MSIApplicationLCID)"));
+                 EXPECT_TRUE(o.says("msi-lcid", "LCID 1036 (from MSIOfficeLCID)"));
+               }});
+  v.push_back({"MsiSystemLcidBeforeEnglish", msi_client + R"(
+[HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Control\Nls\Language]
+"Default"="0407"
+)",
+               lcid_components,
+               [](const Outcome& o) {
+                 // No user locale (HKCU\Control Panel\International): the system's, then 1033.
+                 EXPECT_TARGET(o.r.extended, TargetStatus::kFound);
+                 EXPECT_EQ(o.r.extended.path, u"C:\\Office\\de.dll");
+                 EXPECT_TRUE(o.says("msi-qualifier", "qualifier '1031\\NT' found"));
+               }});
+  v.push_back({"MsiNtQualifierBeforePlain", msi_client,
+               [](World& w) {
+                 w.provider(u"C:\\Office\\nt.dll");
+                 w.provider(u"C:\\Office\\plain.dll");
+                 w.msi.add(kGuid, u"1033", u"C:\\Office\\plain.dll");
+                 w.msi.add(kGuid, u"1033\\NT", u"C:\\Office\\nt.dll");
+               },
+               [](const Outcome& o) {
+                 EXPECT_TARGET(o.r.simple, TargetStatus::kFound);
+                 EXPECT_EQ(o.r.simple.path, u"C:\\Office\\nt.dll");
+                 EXPECT_TRUE(o.says("msi-qualifier", "qualifier '1033\\NT' found"));
+               }});
+  // ERROR_FILE_NOT_FOUND under INSTALLMODE_EXISTING is about one qualifier's feature: the next
+  // qualifier is tried, as Windows' stub does.
+  v.push_back({"MsiFeatureAbsentTriesTheNextQualifier", msi_client + R"(
+[HKEY_CURRENT_USER\Control Panel\International]
+"Locale"="00000407"
+)",
+               [](World& w) {
+                 w.provider(u"C:\\Office\\de.dll");
+                 w.provider(u"C:\\Office\\en.dll");
+                 w.msi.add_feature_absent(kGuid, u"1031\\NT");
+                 w.msi.add_feature_absent(kGuid, u"1031");
+                 w.msi.add(kGuid, u"1033\\NT", u"C:\\Office\\en.dll");
+               },
+               [](const Outcome& o) {
+                 EXPECT_TARGET(o.r.extended, TargetStatus::kFound);
+                 EXPECT_EQ(o.r.extended.path, u"C:\\Office\\en.dll");
+                 EXPECT_EQ(o.r.extended.source, ValueSource::kMsi);
+                 EXPECT_TRUE(o.says("msi-qualifier", "qualifier '1031\\NT': its feature is absent or broken"));
+                 EXPECT_TRUE(o.says("msi-qualifier", "qualifier '1033\\NT' found"));
+               }});
+  v.push_back({"MsiFeatureAbsentForEveryQualifier", msi_client,
+               [](World& w) {
+                 contoso_files(w);
+                 w.msi.add_feature_absent(kGuid, u"1033\\NT");
+                 w.msi.add_feature_absent(kGuid, u"1033");
+               },
+               [](const Outcome& o) {
+                 EXPECT_TARGET(o.r.simple, TargetStatus::kComponentNotInstalled);
+                 const std::string why = u8(o.r.simple.reason);
+                 EXPECT_NE(why.find("the feature of qualifier(s) 1033\\NT, 1033 is absent or broken"), std::string::npos)
+                     << why;
+                 EXPECT_EQ(o.r.simple.source, ValueSource::kMsi);
+                 EXPECT_TARGET(o.r.extended, TargetStatus::kFound);  // DLLPathEx
+                 EXPECT_EQ(o.r.extended.source, ValueSource::kHklm);
+               }});
+  v.push_back({"MsiComponentIdOfWrongTypeIsIgnored",
+               contoso_with(R"("MSIComponentID"=dword:00000001
+"DLLPathEx"="C:\\Program Files\\Contoso\\cmapi.dll")"),
+               [](World& w) {
+                 contoso_files(w);
+                 w.provider(u"C:\\Office\\olmapi32.dll");
+                 w.msi.add(kGuid, u"1033\\NT", u"C:\\Office\\olmapi32.dll");
+               },
+               [](const Outcome& o) {
+                 EXPECT_TARGET(o.r.extended, TargetStatus::kFound);
+                 EXPECT_EQ(o.r.extended.path, kContosoDll);
+                 EXPECT_EQ(o.r.extended.source, ValueSource::kHklm);
+                 EXPECT_TARGET(o.r.simple, TargetStatus::kNotConfigured);  // no DLLPath, and no MSI failure
+                 EXPECT_TRUE(o.says("bad-value", "is REG_DWORD, not REG_SZ or REG_EXPAND_SZ"));
+                 EXPECT_FALSE(o.says("msi-install-mode"));  // Windows Installer was not asked
+               }});
+
   // ---- Recursion, fallback, PreFirstRun ---------------------------------------------------------
   v.push_back({"RecursiveBareMapi32", contoso_with(R"("DLLPath"="MAPI32.DLL")"), nullptr,
                [](const Outcome& o) { EXPECT_TARGET(o.r.simple, TargetStatus::kRecursive); }});
@@ -400,6 +559,29 @@ std::vector<ResolverCase> make_cases() {
                  EXPECT_TRUE(o.r.prefirstrun_caption.empty());
                }});
 
+  v.push_back({"PreFirstRunOfWrongTypeIsSkipped", R"(
+[HKEY_LOCAL_MACHINE\SOFTWARE\Clients\Mail]
+"PreFirstRun"="machine*M"
+[HKEY_CURRENT_USER\Software\Clients\Mail]
+"PreFirstRun"=dword:00000001
+)",
+               nullptr,
+               [](const Outcome& o) {
+                 EXPECT_EQ(o.r.prefirstrun_message, u"machine");
+                 EXPECT_EQ(o.r.prefirstrun_caption, u"M");
+                 EXPECT_TRUE(o.says("bad-value", "is REG_DWORD, not REG_SZ or REG_EXPAND_SZ"));
+               }});
+  v.push_back({"PreFirstRunOver32767CharactersIsSkipped",
+               "\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\Clients\\Mail]\n" + repeated_sz("PreFirstRun", 32763, 'm', "*Cap") +
+                   "\n[HKEY_CURRENT_USER\\Software\\Clients\\Mail]\n" + repeated_sz("PreFirstRun", 32768, 'u') + "\n",
+               nullptr,
+               [](const Outcome& o) {
+                 // HKCU's is one character too long; HKLM's, exactly 32,767, is used.
+                 EXPECT_EQ(o.r.prefirstrun_message, std::u16string(32763, u'm'));
+                 EXPECT_EQ(o.r.prefirstrun_caption, u"Cap");
+                 EXPECT_TRUE(o.says("bad-value", "is longer than 32767 characters"));
+               }});
+
   // ---- MSMapiApps ---------------------------------------------------------------------------------
   v.push_back({"MsMapiAppsOverrides", std::string(kHklmContoso) + R"(
 [HKEY_LOCAL_MACHINE\SOFTWARE\Clients\Mail\Fabrikam]
@@ -445,6 +627,25 @@ std::vector<ResolverCase> make_cases() {
                  EXPECT_EQ(o.r.overrides.size(), 4096u);
                  EXPECT_TARGET(o.r.overrides.back().simple, TargetStatus::kFound);
                  EXPECT_TRUE(o.says("msmapiapps", "only the first 4096"));
+               }});
+
+  v.push_back({"OverrideNamesClientWithoutKey", R"(
+[HKEY_CURRENT_USER\Software\Clients\Mail\P]
+"DLLPath"="C:\\a.dll"
+[HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows Messaging Subsystem\MSMapiApps]
+"x.exe"="P"
+)",
+               nullptr,
+               [](const Outcome& o) {
+                 // The key exists in HKCU only; overrides read HKLM's. The reason names the
+                 // override, not the default (there is none here).
+                 const AppOverride* x = find_override(o.r, u"x.exe");
+                 ASSERT_NE(x, nullptr);
+                 EXPECT_TARGET(x->simple, TargetStatus::kBadValue);
+                 EXPECT_EQ(u8(x->simple.reason),
+                           "an MSMapiApps override names client 'P', but no key Software\\Clients\\Mail\\P exists "
+                           "in HKLM");
+                 EXPECT_EQ(x->extended.reason, x->simple.reason);
                }});
 
   // ---- Target validation ------------------------------------------------------------------------
@@ -625,6 +826,42 @@ std::vector<ResolverCase> make_cases() {
   v.push_back({"IncompleteUncPath", contoso_with(R"("DLLPath"="\\\\fileserver")"),
                [](World& w) { w.options.allow_unc_paths = true; },
                [](const Outcome& o) { EXPECT_TARGET(o.r.simple, TargetStatus::kInvalidPath); }});
+  v.push_back({"ClientNameOf255CharactersIsRead",
+               "\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\Clients\\Mail]\n@=\"" + std::string(255, 'n') + "\"" +
+                   "\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\Clients\\Mail\\" + std::string(255, 'n') +
+                   "]\n\"DLLPath\"=\"C:\\\\Program Files\\\\Contoso\\\\cmapi.dll\"\n",
+               contoso_files,
+               [](const Outcome& o) {
+                 EXPECT_EQ(o.r.default_client, std::u16string(255, u'n'));
+                 EXPECT_TARGET(o.r.simple, TargetStatus::kFound);
+               }});
+  v.push_back({"ClientNameOver255CharactersIsNotUsed",
+               "\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\Clients\\Mail]\n@=\"" + std::string(256, 'n') + "\"\n"
+               "[HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Windows Messaging Subsystem\\MSMapiApps]\n" +
+                   repeated_sz("long.exe", 256, 'n') + "\n",
+               nullptr,
+               [](const Outcome& o) {
+                 // No key can have that name (255 at most): no default client, and the reason says
+                 // it is the value, not its absence.
+                 EXPECT_TRUE(o.r.default_client.empty());
+                 EXPECT_TARGET(o.r.simple, TargetStatus::kNotConfigured);
+                 EXPECT_EQ(u8(o.r.simple.reason),
+                           "no usable default mail client: (Default) of HKEY_LOCAL_MACHINE\\Software\\Clients\\Mail is "
+                           "longer than 255 characters");
+                 EXPECT_EQ(o.r.extended.reason, o.r.simple.reason);
+                 EXPECT_EQ(find_override(o.r, u"long.exe"), nullptr);
+                 EXPECT_TRUE(o.says("override", "ignored: the value is longer than 255 characters"));
+               }});
+  v.push_back({"HkcuClientNameOver255FallsBackToHklm",
+               std::string(kHklmContoso) + "\n[HKEY_CURRENT_USER\\Software\\Clients\\Mail]\n@=\"" +
+                   std::string(256, 'u') + "\"\n",
+               contoso_files,
+               [](const Outcome& o) {
+                 EXPECT_EQ(o.r.default_client, u"Contoso");
+                 EXPECT_EQ(o.r.default_source, ValueSource::kHklm);
+                 EXPECT_TARGET(o.r.simple, TargetStatus::kFound);
+                 EXPECT_TRUE(o.says("bad-value", "is longer than 255 characters"));
+               }});
   v.push_back({"ClientNameWithBackslash", R"(
 [HKEY_LOCAL_MACHINE\SOFTWARE\Clients\Mail]
 @="..\\..\\Microsoft\\Windows"
@@ -687,6 +924,44 @@ const std::vector<ResolverCase>& resolver_cases() {
 }
 
 std::string export_text(const ResolverCase& c) { return "Windows Registry Editor Version 5.00\r\n" + c.reg; }
+
+const std::vector<UncPolicyCase>& unc_policy_cases() {
+  static const std::vector<UncPolicyCase> cases = [] {
+    RegValue binary_one = make_reg_dword(1);
+    binary_one.type = reg_type::kBinary;
+    RegValue qword_one;
+    qword_one.type = reg_type::kQword;
+    qword_one.data = {1, 0, 0, 0, 0, 0, 0, 0};
+    const RegValue one = make_reg_dword(1), zero = make_reg_dword(0);
+    return std::vector<UncPolicyCase>{
+        {"NothingSetDenies", std::nullopt, std::nullopt, false},
+        {"ParametersAllow", std::nullopt, one, true},
+        {"ParametersZeroDenies", std::nullopt, zero, false},
+        {"PolicyAllows", one, std::nullopt, true},
+        {"PolicyZeroWinsOverParameters", zero, one, false},
+        {"PolicyOneWinsOverParameters", one, zero, true},
+        // Invalid values are ignored, as the service ignores them: the next source applies.
+        {"PolicyStringIsIgnored", make_reg_string(u"1"), one, true},
+        {"PolicyOutOfRangeIsIgnored", make_reg_dword(2), zero, false},
+        {"PolicyQwordIsIgnored", qword_one, std::nullopt, false},
+        {"ParametersStringIsIgnored", std::nullopt, make_reg_string(u"1"), false},
+        {"ParametersBinaryIsIgnored", std::nullopt, binary_one, false},
+        {"ParametersOutOfRangeIsIgnored", std::nullopt, make_reg_dword(0xFFFFFFFF), false},
+    };
+  }();
+  return cases;
+}
+
+void write_unc_policy(const UncPolicyCase& c, MemoryRegistry* registry) {
+  constexpr char16_t kPolicy[] = u"SOFTWARE\\Policies\\MapiDispatch";
+  constexpr char16_t kParameters[] = u"SYSTEM\\CurrentControlSet\\Services\\MapiDispatch\\Parameters";
+  if (c.policy) {
+    EXPECT_FALSE(registry->set_value(RegRoot::kLocalMachine, kPolicy, u"AllowUncPaths", *c.policy));
+  }
+  if (c.parameters) {
+    EXPECT_FALSE(registry->set_value(RegRoot::kLocalMachine, kParameters, u"AllowUncPaths", *c.parameters));
+  }
+}
 
 Outcome resolve_with(const Registry& registry, World& world) {
   Outcome o;

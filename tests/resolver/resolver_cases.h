@@ -9,6 +9,7 @@
 #define MAPIDISPATCH_TESTS_RESOLVER_RESOLVER_CASES_H_
 
 #include <functional>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -55,6 +56,20 @@ inline void PrintTo(const ResolverCase& c, std::ostream* os) { *os << c.name; }
 std::string export_text(const ResolverCase& c);
 
 Outcome resolve_with(const Registry& registry, World& world);
+
+// read_allow_unc_paths() cases: the AllowUncPaths value of the Group Policy key and of the
+// service's Parameters key (none: no value), and the effective setting the service applies.
+struct UncPolicyCase {
+  std::string name;
+  std::optional<RegValue> policy;
+  std::optional<RegValue> parameters;
+  bool allowed = false;
+};
+inline void PrintTo(const UncPolicyCase& c, std::ostream* os) { *os << c.name; }
+const std::vector<UncPolicyCase>& unc_policy_cases();
+// Writes the case's values into HKLM\SOFTWARE\Policies\MapiDispatch and
+// HKLM\SYSTEM\CurrentControlSet\Services\MapiDispatch\Parameters of `registry`.
+void write_unc_policy(const UncPolicyCase& c, MemoryRegistry* registry);
 
 }  // namespace mapidispatch::test
 

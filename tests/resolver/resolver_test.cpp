@@ -65,6 +65,18 @@ TEST_P(ResolverRules, OnTheExportsRegistry) {
 INSTANTIATE_TEST_SUITE_P(Cases, ResolverRules, ::testing::ValuesIn(test::resolver_cases()),
                          [](const auto& p) { return p.param.name; });
 
+// The stub's registry mode reads the UNC policy the service applies (read_allow_unc_paths()).
+class UncPolicy : public ::testing::TestWithParam<test::UncPolicyCase> {};
+
+TEST_P(UncPolicy, ReadAsTheServiceAppliesIt) {
+  MemoryRegistry reg;
+  test::write_unc_policy(GetParam(), &reg);
+  EXPECT_EQ(read_allow_unc_paths(reg), GetParam().allowed);
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, UncPolicy, ::testing::ValuesIn(test::unc_policy_cases()),
+                         [](const auto& p) { return p.param.name; });
+
 TEST(Resolver, SameInputSameAnswer) {
   MemoryRegistry reg;
   load(test::export_text(test::resolver_cases().front()), &reg);

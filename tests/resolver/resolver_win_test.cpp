@@ -10,6 +10,7 @@
 #include <windows.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "../support/test_main.h"
 #include "mapidispatch/reg_file.h"
@@ -142,6 +143,20 @@ TEST_P(RealRegistryRules, GiveTheSameAnswerAsTheExport) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, RealRegistryRules, ::testing::ValuesIn(test::resolver_cases()),
+                         [](const auto& p) { return p.param.name; });
+
+// read_allow_unc_paths() through the Win32 registry (the stub's call), its roots re-based.
+class RealRegistryUncPolicy : public ::testing::TestWithParam<test::UncPolicyCase> {};
+
+TEST_P(RealRegistryUncPolicy, ReadAsTheServiceAppliesIt) {
+  MemoryRegistry memory;
+  test::write_unc_policy(GetParam(), &memory);
+  ScratchRegistry scratch;
+  ASSERT_NO_FATAL_FAILURE(scratch.load(memory));
+  EXPECT_EQ(read_allow_unc_paths(win32::Win32Registry(scratch.roots())), GetParam().allowed);
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, RealRegistryUncPolicy, ::testing::ValuesIn(test::unc_policy_cases()),
                          [](const auto& p) { return p.param.name; });
 
 TEST(Win32Registry, ReadsTypesEnumeratesAndReportsMissing) {
@@ -334,6 +349,67 @@ TEST(Win32Msi, UnknownComponentIsNotInstalledAndNothingIsInstalled) {
   const MsiAnswer a = msi.provide_qualified_component(u"{6F1C3A35-2F0B-4E63-9C2B-5A3A0B0D4E11}", u"1033\\NT");
   EXPECT_EQ(a.status, MsiStatus::kNotInstalled) << a.error.value();
   EXPECT_TRUE(a.path.empty());
+}
+
+bool under_wine() {
+  return ::GetProcAddress(::GetModuleHandleW(L"ntdll.dll"), "wine_get_version") != nullptr;
+}
+
+// The registry's packed GUID: "{01234567-89AB-CDEF-0123-456789ABCDEF}" is
+// "76543210BA98FEDC1032547698BADCFE" (the first three groups reversed, then each byte's digits
+// swapped).
+std::wstring packed_guid(std::wstring_view g) {
+  const std::wstring hex = std::wstring(g.substr(1, 8)) + std::wstring(g.substr(10, 4)) + std::wstring(g.substr(15, 4)) +
+                           std::wstring(g.substr(20, 4)) + std::wstring(g.substr(25, 12));
+  std::wstring out(hex.rbegin() + 24, hex.rend());                      // first group
+  out.append(hex.rbegin() + 20, hex.rbegin() + 24);                      // second
+  out.append(hex.rbegin() + 16, hex.rbegin() + 20);                      // third
+  for (size_t i = 16; i < 32; i += 2) out += {hex[i + 1], hex[i]};       // the eight bytes
+  return out;
+}
+
+// A GUID as Windows Installer's descriptors write it: its four 32-bit words in memory order,
+// each as five base-85 digits, least significant first.
+std::wstring descriptor_guid(const GUID& g) {
+  static constexpr char kDigits[] =
+      "!$%&'()*+,-.0123456789=?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_`abcdefghijklmnopqrstuvwxyz{}~";
+  uint32_t words[4];
+  std::memcpy(words, &g, sizeof words);
+  std::wstring out;
+  for (uint32_t w : words) {
+    for (int i = 0; i < 5; ++i, w /= 85) out += static_cast<wchar_t>(kDigits[w % 85]);
+  }
+  return out;
+}
+
+// ERROR_FILE_NOT_FOUND, INSTALLMODE_EXISTING's "the feature is absent or broken": a qualifier
+// published (advertised) for a product that is not installed. Wine reads publications from
+// HKCU\Software\Microsoft\Installer\Components\<packed category>, one value per qualifier
+// holding a descriptor (product, feature, component); Windows keeps its own, elsewhere.
+TEST(Win32Msi, PublishedForAProductNotInstalledIsFeatureAbsent) {
+  if (!under_wine()) GTEST_SKIP() << "publishes a component where Wine's msi.dll reads it";
+  const std::wstring category = L"{6F1C3A35-2F0B-4E63-9C2B-5A3A0B0D4E12}";
+  const std::wstring key = L"Software\\Microsoft\\Installer\\Components\\" + packed_guid(category);
+  // A product and a component that nothing installed.
+  const GUID product{0x0D7A2C39, 0x5B1E, 0x4F5A, {0x9E, 0x8D, 0x3C, 0x2B, 0x1A, 0x0F, 0x9E, 0x8D}};
+  const GUID component{0x8E9F0A1B, 0x2C3D, 0x4E5F, {0x8A, 0x9B, 0x0C, 0x1D, 0x2E, 0x3F, 0x4A, 0x5B}};
+  std::wstring descriptor = descriptor_guid(product) + L"Mail>" + descriptor_guid(component);
+  descriptor.append(2, L'\0');  // REG_MULTI_SZ, as Windows Installer writes publications
+  UniqueHkey k;
+  ASSERT_EQ(::RegCreateKeyExW(HKEY_CURRENT_USER, key.c_str(), 0, nullptr, 0, KEY_ALL_ACCESS, nullptr, k.put(), nullptr),
+            ERROR_SUCCESS);
+  ASSERT_EQ(::RegSetValueExW(k.get(), L"1033\\NT", 0, REG_MULTI_SZ, reinterpret_cast<const BYTE*>(descriptor.data()),
+                             static_cast<DWORD>(descriptor.size() * sizeof(wchar_t))),
+            ERROR_SUCCESS);
+  const win32::Win32MsiComponents msi;
+  const std::u16string c(category.begin(), category.end());
+  const MsiAnswer a = msi.provide_qualified_component(c, u"1033\\NT");
+  const MsiAnswer other = msi.provide_qualified_component(c, u"1033");
+  ::RegDeleteTreeW(HKEY_CURRENT_USER, key.c_str());
+  EXPECT_EQ(a.status, MsiStatus::kFeatureAbsent) << a.error.value();
+  EXPECT_EQ(a.error.value(), ERROR_FILE_NOT_FOUND);
+  EXPECT_TRUE(a.path.empty());
+  EXPECT_EQ(other.status, MsiStatus::kQualifierAbsent) << other.error.value();
 }
 
 TEST(Win32Environment, ExpandsAndNamesUndefinedVariables) {

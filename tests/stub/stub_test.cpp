@@ -11,6 +11,7 @@
 #include <sddl.h>
 
 #include <cstdio>
+#include <cwchar>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -559,6 +560,143 @@ MD_CHILD_MAIN(forced_registry_mode_resolves_every_call) {
   return g_failures;
 }
 
+// HKLM's two AllowUncPaths values, the Group Policy key's and the service's Parameters key's, as
+// a scenario sets them. Starts with neither set (a value left by another run is put aside); at
+// the end what was there comes back, and keys this made are deleted.
+class AllowUncValues {
+ public:
+  enum Where { kPolicy, kParameters };
+  AllowUncValues() {
+    for (int i = 0; i < 2; ++i) {
+      Saved& s = saved_[i];
+      // The service, a 64-bit process, reads the 64-bit view; so does the stub.
+      HKEY own = nullptr;
+      s.existed = RegOpenKeyExW(HKEY_LOCAL_MACHINE, kOwn[i], 0, KEY_READ | KEY_WOW64_64KEY, &own) == ERROR_SUCCESS;
+      if (own != nullptr) RegCloseKey(own);
+      RegCreateKeyExW(HKEY_LOCAL_MACHINE, kKeys[i], 0, nullptr, 0, KEY_ALL_ACCESS | KEY_WOW64_64KEY, nullptr, &s.key,
+                      nullptr);
+      DWORD size = sizeof s.data;
+      s.had = RegQueryValueExW(s.key, L"AllowUncPaths", nullptr, &s.type, s.data, &size) == ERROR_SUCCESS;
+      s.size = size;
+      RegDeleteValueW(s.key, L"AllowUncPaths");
+    }
+  }
+  AllowUncValues(const AllowUncValues&) = delete;
+  AllowUncValues& operator=(const AllowUncValues&) = delete;
+  ~AllowUncValues() {
+    for (int i = 0; i < 2; ++i) {
+      Saved& s = saved_[i];
+      if (s.had) RegSetValueExW(s.key, L"AllowUncPaths", 0, s.type, s.data, s.size);
+      else RegDeleteValueW(s.key, L"AllowUncPaths");
+      RegCloseKey(s.key);
+      if (!s.existed) RegDeleteTreeW(HKEY_LOCAL_MACHINE, kOwn[i]);
+    }
+  }
+  void dword(Where where, DWORD v) {
+    RegSetValueExW(saved_[where].key, L"AllowUncPaths", 0, REG_DWORD, reinterpret_cast<const BYTE*>(&v), sizeof v);
+  }
+  void string(Where where, const wchar_t* v) {
+    RegSetValueExW(saved_[where].key, L"AllowUncPaths", 0, REG_SZ, reinterpret_cast<const BYTE*>(v),
+                   static_cast<DWORD>((std::wcslen(v) + 1) * sizeof(wchar_t)));
+  }
+
+ private:
+  static constexpr const wchar_t* kKeys[2] = {L"SOFTWARE\\Policies\\MapiDispatch",
+                                              L"SYSTEM\\CurrentControlSet\\Services\\MapiDispatch\\Parameters"};
+  // The key of each that is MapiDispatch's own, deleted at the end if this made it.
+  static constexpr const wchar_t* kOwn[2] = {L"SOFTWARE\\Policies\\MapiDispatch",
+                                             L"SYSTEM\\CurrentControlSet\\Services\\MapiDispatch"};
+  struct Saved {
+    HKEY key = nullptr;
+    bool existed = false;
+    bool had = false;
+    DWORD type = 0;
+    BYTE data[64] = {};
+    DWORD size = 0;
+  };
+  Saved saved_[2];
+};
+
+// A test provider reached through a UNC path. Wine maps \\<host>\<share> to the folder
+// <prefix>\dosdevices\unc\<host>\<share>, so the provider is copied into such a folder; on
+// Windows, the drive's administrative share names the file where it is. Empty path: no way here.
+class UncProvider {
+ public:
+  explicit UncProvider(const wchar_t* provider) {
+    const std::wstring local = provider_path(provider);
+    using WineGetVersion = const char*(CDECL*)();
+    using WineDosName = WCHAR*(CDECL*)(LPCSTR);
+    const auto wine = proc_cast<WineGetVersion>(GetProcAddress(GetModuleHandleW(L"ntdll.dll"), "wine_get_version"));
+    if (wine == nullptr) {
+      if (local.size() > 3 && local[1] == L':') path_ = L"\\\\localhost\\" + local.substr(0, 1) + L"$" + local.substr(2);
+      return;
+    }
+    const auto dos_name = proc_cast<WineDosName>(GetProcAddress(GetModuleHandleW(L"kernel32.dll"), "wine_get_dos_file_name"));
+    char prefix[1024];
+    const DWORD n = GetEnvironmentVariableA("WINEPREFIX", prefix, sizeof prefix);
+    if (dos_name == nullptr || n == 0 || n >= sizeof prefix) return;
+    const std::string share = "mdstub-unc-" + std::to_string(GetCurrentProcessId());
+    WCHAR* unc_root = dos_name((std::string(prefix) + "/dosdevices/unc").c_str());
+    if (unc_root == nullptr) return;
+    const std::wstring root(unc_root);
+    HeapFree(GetProcessHeap(), 0, unc_root);
+    CreateDirectoryW(root.c_str(), nullptr);
+    CreateDirectoryW((root + L"\\localhost").c_str(), nullptr);
+    folder_ = root + L"\\localhost\\" + std::wstring(share.begin(), share.end());
+    CreateDirectoryW(folder_.c_str(), nullptr);
+    copy_ = folder_ + L"\\" + provider + L".dll";
+    if (!CopyFileW(local.c_str(), copy_.c_str(), FALSE)) {
+      std::fprintf(stderr, "cannot copy the provider to %ls (%lu)\n", copy_.c_str(), GetLastError());
+      return;
+    }
+    path_ = L"\\\\localhost\\" + std::wstring(share.begin(), share.end()) + L"\\" + provider + L".dll";
+  }
+  UncProvider(const UncProvider&) = delete;
+  UncProvider& operator=(const UncProvider&) = delete;
+  ~UncProvider() {
+    if (!copy_.empty()) DeleteFileW(copy_.c_str());  // fails while loaded: the prefix goes anyway
+    if (!folder_.empty()) RemoveDirectoryW(folder_.c_str());
+  }
+  const std::wstring& path() const { return path_; }
+
+ private:
+  std::wstring path_, folder_, copy_;
+};
+
+// The registry mode (the table cannot be trusted) applies the administrator's AllowUncPaths as
+// the service does: a UNC provider is denied by default, and loaded when the effective setting
+// (Group Policy over the service's Parameters, invalid values ignored) allows it.
+MD_CHILD_MAIN(registry_mode_follows_the_unc_policy) {
+  World w;
+  const UncProvider unc(L"prov_simple");
+  CHECK_THAT(!unc.path().empty());
+  if (unc.path().empty()) return g_failures;
+  AllowUncValues values;
+  test::HkcuMailClient client(L"MapiDispatch Stub Test", unc.path());
+  SetEnvironmentVariableW(L"MAPIDISPATCH_MODE", L"registry");  // resolves at every call
+  const std::string unc_utf8(unc.path().begin(), unc.path().end());
+  // Nothing set: denied, as the service would publish it.
+  size_t at = w.trace().size();
+  CHECK_EQ_U(send(w, "1"), 2u);
+  CHECK_THAT(w.trace().find(unc_utf8 + " is denied-by-policy", at) != std::string::npos);
+  // The service's Parameters allow UNC paths, Group Policy does not: the policy wins.
+  values.dword(AllowUncValues::kParameters, 1);
+  values.dword(AllowUncValues::kPolicy, 0);
+  at = w.trace().size();
+  CHECK_EQ_U(send(w, "2"), 2u);
+  CHECK_THAT(w.trace().find(unc_utf8 + " is denied-by-policy", at) != std::string::npos);
+  CHECK_THAT(w.calls().empty());
+  // A policy value of the wrong type is ignored, as the service ignores it: Parameters' 1 applies
+  // and the provider is loaded from the share.
+  values.string(AllowUncValues::kPolicy, L"1");
+  at = w.trace().size();
+  CHECK_EQ_U(send(w, "3"), 0u);
+  CHECK_THAT(starts_with(w.last_call(), "S MAPISendMail"));
+  CHECK_THAT(w.trace().find("bind simple: " + unc_utf8 + " via registry", at) != std::string::npos);
+  if (g_failures != 0) std::fprintf(stderr, "trace:\n%s\n", w.trace().c_str());
+  return g_failures;
+}
+
 // ---- The tests ------------------------------------------------------------------------------
 
 class Stub : public ::testing::TestWithParam<const char*> {};
@@ -577,6 +715,7 @@ INSTANTIATE_TEST_SUITE_P(InAFreshProcess, Stub,
                                            "files_that_change_behind_the_table",
                                            "untrusted_section_is_ignored", "prefirstrun_once_then_error_codes",
                                            "forced_registry_mode_resolves_every_call",
+                                           "registry_mode_follows_the_unc_policy",
                                            "send_mail_w_rules"),
                          [](const auto& p) { return std::string(p.param); });
 

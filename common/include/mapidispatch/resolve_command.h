@@ -14,6 +14,13 @@
 //! Without --root, files are not looked at: every path that passes the text checks is reported
 //! kMissing with the reason "not checked". Windows Installer is not available offline; the
 //! --msi-component entries stand in for it.
+//!
+//! Text output (without --json) goes to a terminal, and the export is not trusted: every string
+//! taken from it or from the arguments (names, paths, reasons, explanation details) is written
+//! with each C0 control, DEL and C1 control (U+0000-U+001F, U+007F-U+009F) as `\xNN`, two
+//! lower-case hex digits (ESC is `\x1b`), so an export can neither send escape sequences to
+//! the terminal nor start a line of its own. Backslashes are not doubled, to keep Windows paths
+//! readable: a literal "\x1b" in the registry looks the same; --json gives the exact text.
 
 #ifndef MAPIDISPATCH_RESOLVE_COMMAND_H_
 #define MAPIDISPATCH_RESOLVE_COMMAND_H_

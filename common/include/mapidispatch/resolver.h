@@ -13,15 +13,20 @@
 //!  1. Default client: (Default) of HKCU\Software\Clients\Mail, else of HKLM's. A name from HKCU
 //!     whose key exists only under HKLM uses the HKLM key. An HKCU default that differs from
 //!     HKLM's is recorded (rule "hkcu-shadows-hklm": the stale per-user default users cannot see).
+//!     A (Default) that is set but unusable (not a string, over 255 characters: no key can have
+//!     that name) counts as not set; with no usable one, the targets' reason says why each was not.
 //!  2. Client key: MSIComponentID first (Windows Installer qualified component; qualifiers
 //!     "<lcid>\NT" then "<lcid>" for the LCIDs of MSIApplicationLCID, MSIOfficeLCID (REG_MULTI_SZ:
 //!     a subkey, then value names holding DWORD LCIDs, looked up under HKCU\Software\Policy,
 //!     HKCU\Software, then HKLM\Software), the user default LCID (HKCU\Control Panel\International
 //!     Locale), the system default LCID (HKLM\SYSTEM\CurrentControlSet\Control\Nls\Language
 //!     Default), then 1033). INSTALLMODE_EXISTING only, never INSTALLMODE_DEFAULT, whatever
-//!     MSIInstallOnWTS says: resolution never starts an install. A component found serves both
-//!     families; one not installed falls back to DLLPath / DLLPathEx, and a family with neither
-//!     is kComponentNotInstalled.
+//!     MSIInstallOnWTS says: resolution never starts an install. Qualifiers are tried in that
+//!     order until one is found; only an unknown category (MsiStatus::kNotInstalled) or no
+//!     Windows Installer ends the search early: a qualifier that is absent, or whose feature is
+//!     absent or broken (kFeatureAbsent), moves on to the next, as Windows' stub does. A
+//!     component found serves both families; one not installed falls back to DLLPath /
+//!     DLLPathEx, and a family with neither is kComponentNotInstalled.
 //!  3. DLLPath (Simple MAPI) and DLLPathEx (Extended MAPI), REG_SZ or REG_EXPAND_SZ (expanded
 //!     through Environment), SupportUTF8 (DWORD, non-zero = true).
 //!  4. Each path is checked: text (empty, relative, drive-relative, device, `.`/`..`, bad
@@ -37,7 +42,9 @@
 //!     resolution's registry view): one AppOverride per value (module name -> client, empty data
 //!     -> mapi32x.dll), in enumeration order, at most max_overrides; each named client resolved
 //!     as in 2-4 (its key: HKLM's; memoised, so thousands of overrides of one client cost one
-//!     resolution). Values that are not file names or not strings are skipped, with a reason.
+//!     resolution; a client without a key is kBadValue with a reason that names the override,
+//!     not the default). Values that are not file names or not strings are skipped, with a
+//!     reason.
 //!
 //! Hostile input never crashes and never goes unexplained: each value of the wrong type, string
 //! with hidden data after a NUL, over-long string or path, missing key gives a status and a
@@ -152,6 +159,16 @@ std::string explanation_to_text(const Explanation& explanation);
 //! The MSMapiApps override that applies to a process that loaded `module` (a file name, compared
 //! case-insensitively; a path is reduced to its file name), or null.
 const AppOverride* find_override(const ScopeResolution& resolution, std::u16string_view module);
+
+//! The administrator's AllowUncPaths (ResolverOptions::allow_unc_paths) as the service applies
+//! it (service/src/parameters.cpp), for a resolver that is not the service (the stub's registry
+//! mode): the REG_DWORD AllowUncPaths of HKLM\SOFTWARE\Policies\MapiDispatch (Group Policy)
+//! if it is a valid 0 or 1, else that of
+//! HKLM\SYSTEM\CurrentControlSet\Services\MapiDispatch\Parameters if valid, else false. A
+//! value of another type, size or range is ignored, as the service ignores it; so is a key that
+//! cannot be read. Two key opens and at most two value reads, in `view` (the service, a 64-bit
+//! process, reads the 64-bit view; a 32-bit stub asks for it too). Never throws.
+bool read_allow_unc_paths(const Registry& registry, RegView view = RegView::k64) noexcept;
 
 }  // namespace mapidispatch
 

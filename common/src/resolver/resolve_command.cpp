@@ -284,28 +284,48 @@ void write_json(const Context& c, std::ostream& out) {
   out << s;
 }
 
+// Text for the terminal: C0 and C1 controls and DEL as \xNN (resolve_command.h says why).
+std::string shown(std::u16string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::u16string clean;
+  clean.reserve(s.size());
+  for (const char16_t c : s) {
+    if (c < 0x20 || (c >= 0x7F && c <= 0x9F)) {
+      clean += u"\\x";
+      clean += static_cast<char16_t>(kHex[c >> 4]);
+      clean += static_cast<char16_t>(kHex[c & 15]);
+    } else {
+      clean += c;
+    }
+  }
+  return utf16_to_utf8(clean);
+}
+// The same for UTF-8 text (the arguments); invalid sequences become U+FFFD.
+std::string shown(std::string_view utf8) { return shown(utf8_to_utf16(utf8)); }
+
 void text_target(std::ostream& out, const char* label, const Target& t) {
   out << label << to_string(t.status);
   if (t.machine != PeMachine::kUnknown) out << " " << to_string(t.machine);
-  if (!t.path.empty()) out << "  " << utf16_to_utf8(t.path);
+  if (!t.path.empty()) out << "  " << shown(t.path);
   out << "\n                  source " << to_string(t.source);
-  if (!t.client.empty()) out << ", client " << utf16_to_utf8(t.client);
-  if (!t.reason.empty()) out << ": " << utf16_to_utf8(t.reason);
+  if (!t.client.empty()) out << ", client " << shown(t.client);
+  if (!t.reason.empty()) out << ": " << shown(t.reason);
   out << "\n";
 }
 
+// Every string that comes from the export or the arguments goes through shown().
 void write_text(const Context& c, std::ostream& out) {
-  out << "Export:           " << c.args.from << " (" << to_string(c.parsed.format) << ", " << to_string(c.parsed.encoding)
-      << ", " << c.parsed.keys << " keys, " << c.parsed.values << " values)\n";
+  out << "Export:           " << shown(c.args.from) << " (" << to_string(c.parsed.format) << ", "
+      << to_string(c.parsed.encoding) << ", " << c.parsed.keys << " keys, " << c.parsed.values << " values)\n";
   out << "Scope:            " << to_string(c.r.kind);
   if (c.request.kind == ScopeKind::kUser) {
-    if (!c.r.sid.empty()) out << " " << utf16_to_utf8(c.r.sid);
-    out << " (HKCU = " << utf16_to_utf8(c.hkcu_display) << ")";
+    if (!c.r.sid.empty()) out << " " << shown(c.r.sid);
+    out << " (HKCU = " << shown(c.hkcu_display) << ")";
   }
   out << "\nProcess:          "
       << (c.options.process_machine ? std::string(to_string(*c.options.process_machine)) : std::string("bitness-neutral"))
       << "\nDefault client:   "
-      << (c.r.default_client.empty() ? std::string("(none)") : utf16_to_utf8(c.r.default_client) + " (" +
+      << (c.r.default_client.empty() ? std::string("(none)") : shown(c.r.default_client) + " (" +
                                                                    std::string(to_string(c.r.default_source)) + ")")
       << "\n";
   text_target(out, "Simple MAPI:      ", c.r.simple);
@@ -313,27 +333,27 @@ void write_text(const Context& c, std::ostream& out) {
   text_target(out, "mapi32x fallback: ", c.r.mapi32x);
   out << "SupportUTF8:      " << (c.r.supports_utf8 ? "yes" : "no") << "\n";
   if (!c.r.prefirstrun_message.empty() || !c.r.prefirstrun_caption.empty()) {
-    out << "PreFirstRun:      \"" << utf16_to_utf8(c.r.prefirstrun_message) << "\" (caption \""
-        << utf16_to_utf8(c.r.prefirstrun_caption) << "\")\n";
+    out << "PreFirstRun:      \"" << shown(c.r.prefirstrun_message) << "\" (caption \""
+        << shown(c.r.prefirstrun_caption) << "\")\n";
   }
   out << "Overrides:        " << c.r.overrides.size() << "\n";
   for (const auto& o : c.r.overrides) {
-    out << "  " << utf16_to_utf8(o.module) << " -> ";
+    out << "  " << shown(o.module) << " -> ";
     if (o.uses_mapi32x) {
       out << "mapi32x.dll\n";
     } else {
-      out << "client " << utf16_to_utf8(o.client) << ": simple " << to_string(o.simple.status) << ", extended "
+      out << "client " << shown(o.client) << ": simple " << to_string(o.simple.status) << ", extended "
           << to_string(o.extended.status) << "\n";
     }
   }
   out << "Effective";
-  if (c.args.module) out << " for a process loading " << *c.args.module;
-  if (c.module_override) out << " (override " << utf16_to_utf8(c.module_override->module) << ")";
+  if (c.args.module) out << " for a process loading " << shown(*c.args.module);
+  if (c.module_override) out << " (override " << shown(c.module_override->module) << ")";
   out << ":\n";
   for (const bool simple : {true, false}) {
     const Effective e = effective(c.r, c.module_override, simple);
     out << (simple ? "  Simple MAPI:    " : "  Extended MAPI:  ") << e.from << " -> " << to_string(e.target->status);
-    if (!e.target->path.empty()) out << "  " << utf16_to_utf8(e.target->path);
+    if (!e.target->path.empty()) out << "  " << shown(e.target->path);
     out << "\n";
   }
   out << "Explanation:\n";
@@ -341,11 +361,11 @@ void write_text(const Context& c, std::ostream& out) {
   for (const auto& step : c.why.steps) {
     out << "  " << ++n << ". " << step.rule << ": ";
     if (!step.key.empty()) {
-      out << utf16_to_utf8(step.key);
-      if (!step.value.empty()) out << " [" << utf16_to_utf8(step.value) << "]";
+      out << shown(step.key);
+      if (!step.value.empty()) out << " [" << shown(step.value) << "]";
       out << ": ";
     }
-    out << utf16_to_utf8(step.detail) << "\n";
+    out << shown(step.detail) << "\n";
   }
 }
 

@@ -53,6 +53,9 @@ constexpr std::u16string_view kMsMapiAppsKey = u"Software\\Microsoft\\Windows Me
 constexpr size_t kMaxClientNameChars = 255;
 constexpr size_t kMaxModuleNameChars = 260;
 constexpr size_t kMaxLcids = 5;
+// Where the service reads AllowUncPaths (service/src/parameters.cpp, win/registry.cpp).
+constexpr std::u16string_view kPolicyKey = u"SOFTWARE\\Policies\\MapiDispatch";
+constexpr std::u16string_view kParametersKey = u"SYSTEM\\CurrentControlSet\\Services\\MapiDispatch\\Parameters";
 
 std::u16string num(uint64_t v) { return ascii(std::to_string(v)); }
 std::u16string quote(std::u16string_view s) { return u"'" + std::u16string(s) + u"'"; }
@@ -178,6 +181,16 @@ class Resolver {
     if (why_ != nullptr) why_->steps.push_back({std::move(rule), std::move(key), std::move(value), std::move(detail)});
   }
 
+  // HKLM\Software\Clients is shared by both registry views of 64-bit Windows 7 and later (not
+  // redirected), so a 32-bit resolution reads it in the 64-bit view: the same key on Windows,
+  // and the one mail clients' installers write where a registry does redirect it (Wine does).
+  RegView view_of(const Hive& h, std::u16string_view path) const {
+    constexpr std::u16string_view kClients = u"Software\\Clients";
+    const bool clients = text::istarts_with(path, kClients) &&
+                         (path.size() == kClients.size() || path[kClients.size()] == u'\\');
+    return opt_.view == RegView::k32 && h.path.root == RegRoot::kLocalMachine && clients ? RegView::k64 : opt_.view;
+  }
+
   static std::u16string display(const Hive& h, std::u16string_view path) {
     std::u16string s = h.path.display();
     if (!path.empty()) s += u'\\';
@@ -188,7 +201,7 @@ class Resolver {
   // Opens a key; nullptr if absent or unreadable (an unreadable one is noted).
   std::unique_ptr<RegistryKey> open(const Hive& h, std::u16string_view path) {
     std::unique_ptr<RegistryKey> key;
-    const std::error_code ec = svc_.registry.open(h.path, path, opt_.view, &key);
+    const std::error_code ec = svc_.registry.open(h.path, path, view_of(h, path), &key);
     if (!ec) return key;
     if (!is_not_found(ec)) note("registry-error", display(h, path), {}, u"the key could not be opened: " + describe_error(ec));
     return nullptr;
@@ -251,8 +264,9 @@ class Resolver {
 
   // ---- 1. The default client ----------------------------------------------------------------
 
-  // The (Default) of Clients\Mail in one hive, if set and usable.
-  std::optional<std::u16string> default_in(const Hive& h) {
+  // The (Default) of Clients\Mail in one hive, if set and usable. Set but unusable (wrong type,
+  // too long for a key name...): appends why to `problems`, for the answer's reason.
+  std::optional<std::u16string> default_in(const Hive& h, std::vector<std::u16string>* problems) {
     const std::u16string key_name = display(h, kMailKey);
     const auto key = open(h, kMailKey);
     if (!key) {
@@ -264,7 +278,10 @@ class Resolver {
       note("default-client", key_name, u"(Default)", u"not set");
       return std::nullopt;
     }
-    if (!s.usable) return std::nullopt;
+    if (!s.usable) {
+      problems->push_back(u"(Default) of " + key_name + u" " + s.problem);
+      return std::nullopt;
+    }
     if (s.text.empty()) {
       note("default-client", key_name, u"(Default)", u"empty: no default here");
       return std::nullopt;
@@ -273,9 +290,10 @@ class Resolver {
   }
 
   void resolve_default(ScopeResolution* out) {
+    std::vector<std::u16string> problems;
     std::optional<std::u16string> from_hkcu;
-    if (hkcu_) from_hkcu = default_in(*hkcu_);
-    const std::optional<std::u16string> from_hklm = default_in(hklm_);
+    if (hkcu_) from_hkcu = default_in(*hkcu_, &problems);
+    const std::optional<std::u16string> from_hklm = default_in(hklm_, &problems);
     std::optional<std::u16string> name;
     if (from_hkcu) {
       name = from_hkcu;
@@ -292,6 +310,13 @@ class Resolver {
       out->default_source = ValueSource::kHklm;
       note("default-client", display(hklm_, kMailKey), u"(Default)", u"names " + quote(*from_hklm));
     }
+    if (!name && !problems.empty()) {
+      std::u16string reason = u"no usable default mail client: ";
+      for (size_t i = 0; i < problems.size(); ++i) reason += (i == 0 ? u"" : u"; ") + problems[i];
+      out->simple = not_configured(std::move(reason));
+      out->extended = out->simple;
+      return;
+    }
     if (!name) {
       out->simple = not_configured(u"no default mail client: (Default) of Software\\Clients\\Mail is not set" +
                                    std::u16string(hkcu_ ? u" in HKCU or HKLM" : u" in HKLM"));
@@ -299,7 +324,7 @@ class Resolver {
       return;
     }
     out->default_client = *name;
-    const ClientResult r = resolve_client(*name, out->default_source);
+    const ClientResult r = resolve_client(*name, out->default_source, u"the default");
     out->simple = r.simple;
     out->extended = r.extended;
     out->supports_utf8 = r.supports_utf8;
@@ -324,7 +349,9 @@ class Resolver {
   // True while resolve_client() follows an UpstreamClient: an upstream is not followed again.
   bool following_upstream_ = false;
 
-  ClientResult resolve_client(const std::u16string& name, ValueSource name_source) {
+  // `named_by` says which value named the client ("the default", "an MSMapiApps override",
+  // "UpstreamClient of client 'X'"), for the reason given when its key does not exist.
+  ClientResult resolve_client(const std::u16string& name, ValueSource name_source, std::u16string_view named_by) {
     ClientResult r;
     r.simple.client = r.extended.client = name;
     if (name.find(u'\\') != std::u16string::npos || name.find(u'\0') != std::u16string::npos) {
@@ -353,8 +380,9 @@ class Resolver {
     }
     if (!key) {
       r.simple.status = TargetStatus::kBadValue;
-      r.simple.reason = u"the default names client " + quote(name) + u", but no key " + std::u16string(kMailKey) +
-                        u"\\" + name + u" exists" + (name_source == ValueSource::kHkcu ? u" in HKCU or HKLM" : u" in HKLM");
+      r.simple.reason = std::u16string(named_by) + u" names client " + quote(name) + u", but no key " +
+                        std::u16string(kMailKey) + u"\\" + name + u" exists" +
+                        (name_source == ValueSource::kHkcu ? u" in HKCU or HKLM" : u" in HKLM");
       r.extended = r.simple;
       note("client-key", display(hklm_, sub), {}, r.simple.reason);
       return r;
@@ -375,7 +403,7 @@ class Resolver {
              u"client " + quote(name) + u" is MapiDispatch's registration: the calls go to its upstream client " +
                  quote(upstream.text));
         following_upstream_ = true;
-        ClientResult up = resolve_client(upstream.text, ValueSource::kHklm);
+        ClientResult up = resolve_client(upstream.text, ValueSource::kHklm, u"UpstreamClient of client " + quote(name));
         following_upstream_ = false;
         return up;
       }
@@ -516,7 +544,11 @@ class Resolver {
          u"install or a repair (on a terminal server a user process must never trigger one)");
     const std::vector<uint32_t> ids = lcids(key, key_name);
     std::u16string tried;
+    std::u16string broken;  // the qualifiers whose feature is absent or broken
     MsiAnswer last;
+    // Only an unknown category, or no Windows Installer, ends the search: any other failure is
+    // about one qualifier, and the next may be installed (Windows' stub tries it too).
+    auto ends_search = [](MsiStatus st) { return st == MsiStatus::kUnavailable || st == MsiStatus::kNotInstalled; };
     for (const uint32_t lcid : ids) {
       for (const std::u16string& qualifier : {num(lcid) + u"\\NT", num(lcid)}) {
         const MsiAnswer a = svc_.msi.provide_qualified_component(category, qualifier);
@@ -527,15 +559,30 @@ class Resolver {
           *path = a.path;
           return {};
         }
+        if (a.status == MsiStatus::kFeatureAbsent) {
+          if (!broken.empty()) broken += u", ";
+          broken += qualifier;
+          note("msi-qualifier", key_name, u"MSIComponentID",
+               u"qualifier " + quote(qualifier) + u": its feature is absent or broken; the next qualifier is tried");
+        }
         last = a;
-        if (a.status == MsiStatus::kUnavailable || a.status == MsiStatus::kNotInstalled) break;
+        if (ends_search(a.status)) break;
       }
-      if (last.status == MsiStatus::kUnavailable || last.status == MsiStatus::kNotInstalled) break;
+      if (ends_search(last.status)) break;
     }
     std::u16string why;
     switch (last.status) {
       case MsiStatus::kNotInstalled: why = u"component " + category + u" is not installed"; break;
-      case MsiStatus::kQualifierAbsent: why = u"component " + category + u" has none of the qualifiers " + tried; break;
+      case MsiStatus::kQualifierAbsent:
+      case MsiStatus::kFeatureAbsent:
+        if (broken.empty()) {
+          why = u"component " + category + u" has none of the qualifiers " + tried;
+        } else {
+          why = u"component " + category + u" is published, but the feature of qualifier(s) " + broken +
+                u" is absent or broken (Windows Installer: ERROR_FILE_NOT_FOUND; resolving never installs or repairs "
+                u"it) and no other qualifier tried (" + tried + u") is installed";
+        }
+        break;
       case MsiStatus::kUnavailable:
         why = u"component " + category + u" could not be looked up: Windows Installer is not available (" + svc_.msi.description() + u")";
         break;
@@ -786,7 +833,10 @@ class Resolver {
         o.client = s.text;
         const std::u16string folded = text::fold(s.text);
         auto it = clients.find(folded);
-        if (it == clients.end()) it = clients.emplace(folded, resolve_client(s.text, ValueSource::kHklm)).first;
+        if (it == clients.end()) {
+          // Memoised per client, so the reason names no module: each override carries its own.
+          it = clients.emplace(folded, resolve_client(s.text, ValueSource::kHklm, u"an MSMapiApps override")).first;
+        }
         o.simple = it->second.simple;
         o.extended = it->second.extended;
         o.supports_utf8 = it->second.supports_utf8;
@@ -860,6 +910,23 @@ std::string explanation_to_text(const Explanation& explanation) {
     s += '\n';
   }
   return s;
+}
+
+bool read_allow_unc_paths(const Registry& registry, RegView view) noexcept {
+  try {
+    // Group Policy first, as the service applies it; an invalid value there falls through.
+    for (const std::u16string_view path : {kPolicyKey, kParametersKey}) {
+      std::unique_ptr<RegistryKey> key;
+      if (registry.open(RegRoot::kLocalMachine, path, view, &key)) continue;
+      RegValue v;
+      uint32_t d = 0;
+      if (key->read_value(u"AllowUncPaths", &v) || !decode_reg_dword(v, &d) || d > 1) continue;
+      return d == 1;
+    }
+    return false;
+  } catch (...) {
+    return false;  // std::bad_alloc: the safe answer
+  }
 }
 
 const AppOverride* find_override(const ScopeResolution& resolution, std::u16string_view module) {

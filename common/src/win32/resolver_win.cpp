@@ -163,8 +163,13 @@ MsiAnswer Win32MsiComponents::provide_qualified_component(std::u16string_view ca
         buf.assign(len + 1, L'\0');
         continue;
       case ERROR_UNKNOWN_COMPONENT:
-      case ERROR_FILE_NOT_FOUND:
         a.status = MsiStatus::kNotInstalled;
+        a.error = {static_cast<int>(rc), std::system_category()};
+        return a;
+      case ERROR_FILE_NOT_FOUND:
+        // With INSTALLMODE_EXISTING: this qualifier's feature is absent or broken. Another
+        // qualifier of the category may name another, installed, feature.
+        a.status = MsiStatus::kFeatureAbsent;
         a.error = {static_cast<int>(rc), std::system_category()};
         return a;
       case ERROR_INDEX_ABSENT:
@@ -252,6 +257,37 @@ ResolveStatus resolve_live(const ScopeRequest& request, ResolverOptions options,
       return resolve_scope(request, ResolverServices{registry, files, msi, env}, options, out, explanation);
     }
     const Win32Environment env;
+    return resolve_scope(request, ResolverServices{registry, files, msi, env}, options, out, explanation);
+  } catch (const std::bad_alloc&) {
+    return ResolveStatus::kOutOfMemory;
+  } catch (...) {
+    return ResolveStatus::kInternalError;
+  }
+}
+
+std::u16string wow64_system_directory() {
+  wchar_t buf[MAX_PATH + 1];
+  const UINT n = ::GetSystemWow64DirectoryW(buf, MAX_PATH + 1);
+  if (n == 0 || n > MAX_PATH) return {};
+  return narrow16(std::wstring_view(buf, n));
+}
+
+ResolveStatus resolve_live_wow64(const ScopeRequest& request, ResolverOptions options, ScopeResolution* out,
+                                 Explanation* explanation) noexcept {
+  try {
+    wchar_t windows[MAX_PATH + 1];
+    const UINT n = ::GetSystemWindowsDirectoryW(windows, MAX_PATH + 1);
+    if (n == 0 || n > MAX_PATH) return ResolveStatus::kInternalError;
+    options.view = RegView::k32;
+    options.system_directory = wow64_system_directory();
+    if (options.system_directory.empty()) return ResolveStatus::kInternalError;  // not 64-bit Windows
+    if (options.stub_paths.empty()) options.stub_paths = default_stub_paths();
+    const Win32Registry registry;
+    const Win32FileSystem native_files;
+    const Wow64FileSystem files(native_files, narrow16(std::wstring_view(windows, n)));
+    const Win32MsiComponents msi;
+    const HivePath* user = request.kind == ScopeKind::kUser ? &request.user_hive : nullptr;
+    const MapEnvironment env = make_registry_environment(registry, user, request.sid, PeMachine::kI386);
     return resolve_scope(request, ResolverServices{registry, files, msi, env}, options, out, explanation);
   } catch (const std::bad_alloc&) {
     return ResolveStatus::kOutOfMemory;
