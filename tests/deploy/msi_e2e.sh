@@ -157,6 +157,10 @@ check "Parameters AllowUncPaths = 0 (default)" test "$(md_reg_get "$params" Allo
 check "Event Log source: EventMessageFile is the installed exe" \
   bash -c "[ \"\$(md_reg_get '$evkey' EventMessageFile)\" = 'C:\\Program Files\\MapiDispatch\\mapidispatch.exe' ]"
 check "Event Log source: TypesSupported = 7" test "$(md_reg_get "$evkey" TypesSupported)" = 0x7
+# Wine's SCM cannot report recovery actions back (QueryServiceConfig2): the helper's log says
+# ChangeServiceConfig2 took them.
+check "recovery: restart after 5 s, 5 s, 60 s, reset after a day (the helper's log)" \
+  grep -qF 'recovery of MapiDispatch: restart after 5 s, 5 s, 60 s; count reset after 1 day' "$(setup_log)"
 check "app-local: C:\\Apps\\Billing\\mapi32.dll is the x64 stub" cmp -s "$prog/mapi32.dll" "$(md_cpath 'C:\Apps\Billing\mapi32.dll')"
 check "app-local: C:\\Apps\\Reports (not listed) has no stub" test ! -e "$(md_cpath 'C:\Apps\Reports\mapi32.dll')"
 status_ok() { mdw "$prog/mapidispatch.exe" status >"$work/status.txt" 2>&1; }
@@ -269,6 +273,31 @@ check "msiexec /x exits 0 (exit $rc)" test "$rc" -eq 0
 check "the previous default mail client is restored (Contoso Mail)" \
   test "$(md_reg_get 'HKLM\Software\Clients\Mail' '')" = "Contoso Mail"
 check "no Clients\\Mail\\MapiDispatch" bash -c "! md_reg_key_exists '$mk'"
+check "nothing else left (service, files, keys, product)" nothing_installed
+
+section "registration as a mail client (MAILCLIENT=register, UPSTREAMCLIENT named)"
+msiexec_i "$msi1" "$work/register.log" MAILCLIENT=register 'UPSTREAMCLIENT=Fabrikam Mail'; rc=$?
+check "msiexec /i MAILCLIENT=register UPSTREAMCLIENT='Fabrikam Mail' exits 0 (exit $rc)" test "$rc" -eq 0
+check "Clients\\Mail\\MapiDispatch registered, UpstreamClient = Fabrikam Mail (the administrator's)" \
+  bash -c "md_reg_key_exists '$mk' && [ \"\$(md_reg_get '$mk' UpstreamClient)\" = 'Fabrikam Mail' ]"
+check "  ... the default mail client is left alone (Contoso Mail)" \
+  test "$(md_reg_get 'HKLM\Software\Clients\Mail' '')" = "Contoso Mail"
+check "  ... no previous default recorded (register does not change it)" \
+  bash -c "[ -z \"\$(md_reg_get 'HKLM\SOFTWARE\MapiDispatch\Setup' PreviousDefaultClient 2>/dev/null)\" ]"
+# The administrator then makes it the default (Default Programs, Group Policy Preferences...).
+md_reg_set 'HKLM\Software\Clients\Mail' '' REG_SZ MapiDispatch
+md_wait_until 30 status_ok
+before="$(md_outbox_count 'Fabrikam Mail' Reports)"
+MAPIDISPATCH_TRACE='C:\trace.txt' mdw 'C:\Apps\Reports\Reports.exe' --tag Reports --count 2 --interval-ms 0 >"$work/call3.txt" 2>&1; rc=$?
+check "Reports.exe through the registration: 2 calls, none failed (exit $rc: $(tr -d '\r' <"$work/call3.txt"))" test "$rc" -eq 0
+check "  ... Fabrikam Mail (the named upstream client) delivered 2 messages" \
+  md_wait_until 10 bash -c "[ \$(( \$(md_outbox_count 'Fabrikam Mail' Reports) - $before )) -eq 2 ]"
+msiexec_x "$msi1" "$work/register-x.log"; rc=$?
+check "msiexec /x exits 0 (exit $rc)" test "$rc" -eq 0
+default_now="$(md_reg_get 'HKLM\Software\Clients\Mail' '' 2>/dev/null)"
+# reg prints a default value that does not exist as "(value not set)".
+check "no Clients\\Mail\\MapiDispatch; the default that named it is unset, nothing was recorded to restore (now: '$default_now')" \
+  bash -c "! md_reg_key_exists '$mk' && { [ -z '$default_now' ] || [ '$default_now' = '(value not set)' ]; }"
 check "nothing else left (service, files, keys, product)" nothing_installed
 
 finish
