@@ -454,10 +454,8 @@ TEST_F(ServiceTest, StatusSaysWhichParametersTheServiceHasNotApplied) {
   EXPECT_EQ(out.find("NOT APPLIED"), std::string::npos) << out;
 }
 
-// A user hive loaded into HKEY_USERS (as at a logon) with its own Clients\Mail default, then
-// unloaded (logoff).
-TEST_F(ServiceTest, UserHiveAppearsAndDisappears) {
-  // Privileges RegLoadKey / RegSaveKey need.
+// The privileges RegLoadKey / RegSaveKey need.
+void enable_hive_privileges() {
   HANDLE token = nullptr;
   ASSERT_TRUE(::OpenProcessToken(::GetCurrentProcess(), TOKEN_ADJUST_PRIVILEGES | TOKEN_QUERY, &token));
   for (const wchar_t* priv : {SE_RESTORE_NAME, SE_BACKUP_NAME}) {
@@ -468,15 +466,13 @@ TEST_F(ServiceTest, UserHiveAppearsAndDisappears) {
     ::AdjustTokenPrivileges(token, FALSE, &tp, 0, nullptr, nullptr);
   }
   ::CloseHandle(token);
+}
 
-  // A hive file with Software\Clients\Mail (Default) = the client.
+// A hive file whose Software\Clients\Mail (Default) is `client`, with that client's key.
+void make_hive_file(const std::wstring& client, const std::wstring& hive) {
   const std::wstring scratch = L"Software\\MapiDispatchTest\\Hive." + std::to_wstring(::GetCurrentProcessId());
-  const std::wstring c = client("user");
-  ASSERT_TRUE(reg_set_sz(HKEY_CURRENT_USER, scratch + L"\\Software\\Clients\\Mail", L"", c));
-  ASSERT_TRUE(reg_set_sz(HKEY_CURRENT_USER, scratch + L"\\Software\\Clients\\Mail\\" + c, L"DLLPath", system_dll()));
-  wchar_t temp[MAX_PATH];
-  ::GetTempPathW(MAX_PATH, temp);
-  const std::wstring hive = std::wstring(temp) + L"md-test-hive-" + std::to_wstring(::GetCurrentProcessId()) + L".dat";
+  ASSERT_TRUE(reg_set_sz(HKEY_CURRENT_USER, scratch + L"\\Software\\Clients\\Mail", L"", client));
+  ASSERT_TRUE(reg_set_sz(HKEY_CURRENT_USER, scratch + L"\\Software\\Clients\\Mail\\" + client, L"DLLPath", system_dll()));
   ::DeleteFileW(hive.c_str());
   HKEY k = nullptr;
   ASSERT_EQ(::RegOpenKeyExW(HKEY_CURRENT_USER, scratch.c_str(), 0, KEY_READ, &k), ERROR_SUCCESS);
@@ -484,29 +480,111 @@ TEST_F(ServiceTest, UserHiveAppearsAndDisappears) {
   ::RegCloseKey(k);
   reg_delete_tree(HKEY_CURRENT_USER, scratch);
   ASSERT_EQ(saved, ERROR_SUCCESS) << win_error_text("RegSaveKey", static_cast<DWORD>(saved));
+}
+
+std::wstring temp_hive_path(const char* stem) {
+  wchar_t temp[MAX_PATH];
+  ::GetTempPathW(MAX_PATH, temp);
+  return std::wstring(temp) + L"md-test-" + std::wstring(stem, stem + std::strlen(stem)) + L"-" +
+         std::to_wstring(::GetCurrentProcessId()) + L".dat";
+}
+
+std::wstring test_user_sid(int n) {
+  return L"S-1-5-21-1111111111-2222222222-3333333333-" + std::to_wstring(1000 + n * 10000 + ::GetCurrentProcessId() % 9000);
+}
+
+bool has_user(const TableSnapshot& s, const std::wstring& sid, const std::wstring& client) {
+  return std::any_of(s.users.begin(), s.users.end(), [&](const ScopeResolution& u) {
+    return u.sid == u16w(sid) && (client.empty() || u.default_client == u16w(client));
+  });
+}
+
+// A user hive loaded into HKEY_USERS (as at a logon) with its own Clients\Mail default, then
+// unloaded (logoff).
+TEST_F(ServiceTest, UserHiveAppearsAndDisappears) {
+  enable_hive_privileges();
+  const std::wstring c = client("user");
+  const std::wstring hive = temp_hive_path("hive");
+  make_hive_file(c, hive);
 
   TestService svc("hive");
   TableProbe probe(svc.section());
   START_SERVICE(svc, probe);
-  const std::wstring sid = L"S-1-5-21-1111111111-2222222222-3333333333-" + std::to_wstring(1000 + ::GetCurrentProcessId() % 9000);
+  const std::wstring sid = test_user_sid(0);
   TableSnapshot snap;
   ASSERT_TRUE(probe.wait_generation_above(0, 10s, &snap));
   const uint64_t g0 = snap.info.generation;
 
   const LSTATUS loaded = ::RegLoadKeyW(HKEY_USERS, sid.c_str(), hive.c_str());
   ASSERT_EQ(loaded, ERROR_SUCCESS) << win_error_text("RegLoadKey", static_cast<DWORD>(loaded));
-  const bool appeared = probe.wait_generation_above(g0, 15s, &snap, [&](const TableSnapshot& s) {
-    return std::any_of(s.users.begin(), s.users.end(), [&](const ScopeResolution& u) {
-      return u.sid == u16w(sid) && u.default_client == u16w(c);
-    });
-  });
+  const bool appeared = probe.wait_generation_above(g0, 15s, &snap, [&](const TableSnapshot& s) { return has_user(s, sid, c); });
   const LSTATUS unloaded = ::RegUnLoadKeyW(HKEY_USERS, sid.c_str());
   ::DeleteFileW(hive.c_str());
   ASSERT_TRUE(appeared) << "the user scope never appeared";
   ASSERT_EQ(unloaded, ERROR_SUCCESS) << win_error_text("RegUnLoadKey", static_cast<DWORD>(unloaded));
   ASSERT_TRUE(probe.wait_generation_above(snap.info.generation, 15s, &snap, [&](const TableSnapshot& s) {
-    return std::none_of(s.users.begin(), s.users.end(), [&](const ScopeResolution& u) { return u.sid == u16w(sid); });
+    return !has_user(s, sid, L"");
   })) << "the user scope stayed after the hive unloaded";
+  ASSERT_EQ(svc.stop(), "");
+}
+
+// What a logoff does (SERVICE_CONTROL_SESSIONCHANGE / WTS_SESSION_LOGOFF, which Wine never sends;
+// control 130 runs the same code): every user-hive watch is released so the profile service can
+// unload the hive; the logoff completes when a released hive unloads, and the users still logged
+// on are watched again.
+TEST_F(ServiceTest, LogoffReleasesUserHivesAndWatchesTheRemainingOnesAgain) {
+  enable_hive_privileges();
+  const std::wstring leaving = client("leaving"), staying = client("staying"), later = client("later");
+  const std::wstring hive_leaving = temp_hive_path("leaving"), hive_staying = temp_hive_path("staying");
+  make_hive_file(leaving, hive_leaving);
+  make_hive_file(staying, hive_staying);
+  ASSERT_TRUE(reg_set_sz(HKEY_LOCAL_MACHINE, kMail + L"\\" + later, L"DLLPath", system_dll()));
+  const std::wstring sid_leaving = test_user_sid(1), sid_staying = test_user_sid(2);
+  struct Unload {
+    std::wstring sid, file;
+    ~Unload() {
+      ::RegUnLoadKeyW(HKEY_USERS, sid.c_str());
+      ::DeleteFileW(file.c_str());
+    }
+  } u1{sid_leaving, hive_leaving}, u2{sid_staying, hive_staying};
+
+  TestService svc("logoff");
+  TableProbe probe(svc.section());
+  START_SERVICE(svc, probe);
+  ASSERT_EQ(::RegLoadKeyW(HKEY_USERS, sid_leaving.c_str(), hive_leaving.c_str()), ERROR_SUCCESS);
+  ASSERT_EQ(::RegLoadKeyW(HKEY_USERS, sid_staying.c_str(), hive_staying.c_str()), ERROR_SUCCESS);
+  TableSnapshot snap;
+  ASSERT_TRUE(probe.wait_generation_above(0, 15s, &snap, [&](const TableSnapshot& s) {
+    return has_user(s, sid_leaving, leaving) && has_user(s, sid_staying, staying);
+  })) << "the user scopes never appeared";
+  const std::wstring log_path = service::log_file_path(svc.name());
+  const std::wstring staying_mail = sid_staying + L"\\Software\\Clients\\Mail";
+
+  ASSERT_EQ(svc.control(130), "");
+  ASSERT_TRUE(wait_until([&] { return read_text_file(log_path).find("released the watches of ") != std::string::npos; }, 10s))
+      << read_text_file(log_path);
+  // (The prefix's own user hive is among them.) Released: a change in a hive that stays loaded
+  // is not seen now (no handle, no notification).
+  // The release is followed by a resolve (one debounce window later) that finds nothing new: let
+  // it pass before changing anything, or it would pick the change up.
+  std::this_thread::sleep_for(500ms);
+  const uint64_t g_released = probe.generation();
+  ASSERT_TRUE(reg_set_sz(HKEY_USERS, staying_mail, L"", later));
+  std::this_thread::sleep_for(1500ms);  // 30 debounce windows
+  EXPECT_EQ(probe.generation(), g_released) << "a released hive's change was published: its watch was kept";
+
+  // The leaving user's hive unloads: the logoff is complete, the staying user is watched again
+  // (and resolved again: the change made meanwhile is published).
+  ASSERT_EQ(::RegUnLoadKeyW(HKEY_USERS, sid_leaving.c_str()), ERROR_SUCCESS);
+  ASSERT_TRUE(probe.wait_generation_above(g_released, 15s, &snap, [&](const TableSnapshot& s) {
+    return !has_user(s, sid_leaving, L"") && has_user(s, sid_staying, later);
+  })) << "after the unload: the leaving user must be gone and the staying user's change published";
+  EXPECT_NE(read_text_file(log_path).find("the logoff is complete"), std::string::npos);
+  // Watched again: the next change is noticed by its own watch.
+  ASSERT_TRUE(reg_set_sz(HKEY_USERS, staying_mail, L"", staying));
+  EXPECT_TRUE(probe.wait_generation_above(snap.info.generation, 10s, &snap, [&](const TableSnapshot& s) {
+    return has_user(s, sid_staying, staying);
+  })) << "the staying user's hive is not watched again";
   ASSERT_EQ(svc.stop(), "");
 }
 

@@ -189,12 +189,18 @@ void Dispatcher::rescan_users(bool release_all) {
   // watched again (and the gone one too if its hive comes back).
   const bool logoff_done = std::any_of(released_users_.begin(), released_users_.end(),
                                        [&](const std::u16string& sid) { return present.count(sid) == 0; });
-  if (logoff_done) released_users_.clear();
+  if (logoff_done) {
+    log().info("a released user hive has unloaded: the logoff is complete; the user hives still loaded are watched again");
+    released_users_.clear();
+  }
   if (release_all) {
     // A logoff: the profile service unloads the hives of users without sessions, which our open
     // keys would hold (Event ID 1530). Release them all; the unload's HKEY_USERS notification,
     // the next logon or the revalidation watch the remaining users again.
     for (auto& [sid, w] : user_watches_) released_users_.insert(sid);
+    log().info("released the watches of {} user hive(s): watched again once one of them unloads, or at the "
+               "next revalidation or refresh",
+               user_watches_.size());
     user_watches_.clear();
   }
   for (auto it = user_watches_.begin(); it != user_watches_.end();) {

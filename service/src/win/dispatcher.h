@@ -53,6 +53,10 @@ inline constexpr DWORD kControlRefresh = 128;
 //! Diagnostic control code: write the loop's counters to the State key (WakeUps, Publishes,
 //! Notifications, Resolves), for the idle-cost benchmark.
 inline constexpr DWORD kControlWriteStats = 129;
+//! Releases every user-hive watch, as a SESSIONCHANGE logoff does: for an administrator whose
+//! user profile cannot unload (Event ID 1530 naming this service), and for tests (Wine's SCM
+//! sends no SESSIONCHANGE and ControlService cannot).
+inline constexpr DWORD kControlReleaseUserHives = 130;
 
 struct DispatcherOptions {
   std::wstring service_name;

@@ -86,6 +86,11 @@ DWORD WINAPI control_handler(DWORD control, DWORD event_type, LPVOID, LPVOID) {
       if (g_service.dispatcher) g_service.dispatcher->request_refresh();
       return NO_ERROR;
     }
+    case kControlReleaseUserHives: {
+      std::lock_guard<std::mutex> lock(g_service.mu);
+      if (g_service.dispatcher) g_service.dispatcher->request_user_rescan(true);
+      return NO_ERROR;
+    }
     case kControlWriteStats: {
       std::lock_guard<std::mutex> lock(g_service.mu);
       if (g_service.dispatcher) g_service.dispatcher->request_write_stats();
