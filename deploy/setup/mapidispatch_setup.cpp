@@ -806,16 +806,21 @@ std::wstring expand(const std::wstring& s) {
 }
 
 // mailclient-register --mode register|default --saved MODE --upstream NAME --saved-upstream NAME
-//                     --install-dir DIR --x86-dir DIR
+//                     --saved-default NAME --install-dir DIR --x86-dir DIR
 // The entry's UpstreamClient value names the client that serves the calls reaching MapiDispatch
 // through the registration (the resolver follows it, in the service and in the stub's own
 // registry fallback): --upstream, else the value of the installation being upgraded, else the
 // machine's default mail client before MapiDispatch (recorded as PreviousDefaultClient).
+// --saved-default: the machine's default mail client before the installation being upgraded was
+// removed. With `register`, an administrator may have made MapiDispatch the default by hand; if
+// that removal unset it (Windows skips it during an upgrade, Wine's msiexec runs it in full), the
+// upgrade puts it back.
 int cmd_mailclient_register(const std::vector<std::wstring>& argv) {
   Args a;
   std::wstring why;
-  if (!parse(argv, {L"--mode", L"--saved", L"--upstream", L"--saved-upstream", L"--install-dir", L"--x86-dir"}, &a,
-             &why) ||
+  if (!parse(argv, {L"--mode", L"--saved", L"--upstream", L"--saved-upstream", L"--saved-default", L"--install-dir",
+                    L"--x86-dir"},
+             &a, &why) ||
       !a.positional.empty())
     return fail(why.empty() ? L"unexpected argument" : why, kUsage);
   std::wstring mode = lower(trim(opt(a, L"--mode")));
@@ -885,6 +890,12 @@ int cmd_mailclient_register(const std::vector<std::wstring>& argv) {
              L"registration fail until UpstreamClient is set in HKLM\\" + client_key);
   }
 
+  if (mode == L"register" && current.empty() && iequals(trim(opt(a, L"--saved-default")), kClientName)) {
+    rc = write_string(mail.h, nullptr, kClientName);
+    if (rc != ERROR_SUCCESS) return fail(L"setting the default mail client back: " + win_error_text(rc));
+    log_line(L"MapiDispatch was the default mail client before the upgrade, and the removal of the previous "
+             L"version unset it: the default is MapiDispatch again");
+  }
   if (mode == L"default") {
     const std::wstring& previous = current;
     if (!previous.empty() && !iequals(previous, kClientName)) {

@@ -286,13 +286,24 @@ check "  ... no previous default recorded (register does not change it)" \
   bash -c "[ -z \"\$(md_reg_get 'HKLM\SOFTWARE\MapiDispatch\Setup' PreviousDefaultClient 2>/dev/null)\" ]"
 # The administrator then makes it the default (Default Programs, Group Policy Preferences...).
 md_reg_set 'HKLM\Software\Clients\Mail' '' REG_SZ MapiDispatch
-md_wait_until 30 status_ok
+default_published() { mdw "$prog/mapidispatch.exe" status 2>/dev/null | tr -d '\r' | grep -q 'Default client: *MapiDispatch'; }
+check "the service publishes the new default (MapiDispatch)" md_wait_until 30 default_published
 before="$(md_outbox_count 'Fabrikam Mail' Reports)"
 MAPIDISPATCH_TRACE='C:\trace.txt' mdw 'C:\Apps\Reports\Reports.exe' --tag Reports --count 2 --interval-ms 0 >"$work/call3.txt" 2>&1; rc=$?
 check "Reports.exe through the registration: 2 calls, none failed (exit $rc: $(tr -d '\r' <"$work/call3.txt"))" test "$rc" -eq 0
 check "  ... Fabrikam Mail (the named upstream client) delivered 2 messages" \
   md_wait_until 10 bash -c "[ \$(( \$(md_outbox_count 'Fabrikam Mail' Reports) - $before )) -eq 2 ]"
-msiexec_x "$msi1" "$work/register-x.log"; rc=$?
+# An in-place upgrade without the properties keeps the registration as it was.
+msiexec_i "$msi2" "$work/register-upgrade.log"; rc=$?
+check "upgrade to $version2 without properties exits 0 (exit $rc)" test "$rc" -eq 0
+check "  ... the registration is kept: UpstreamClient = Fabrikam Mail, the default still MapiDispatch" \
+  bash -c "[ \"\$(md_reg_get '$mk' UpstreamClient)\" = 'Fabrikam Mail' ] && [ \"\$(md_reg_get 'HKLM\Software\Clients\Mail' '')\" = MapiDispatch ]"
+md_wait_until 30 default_published
+before="$(md_outbox_count 'Fabrikam Mail' Reports)"
+mdw 'C:\Apps\Reports\Reports.exe' --tag Reports --count 1 --interval-ms 0 >"$work/call4.txt" 2>&1; rc=$?
+check "  ... Reports.exe still reaches Fabrikam Mail through it (exit $rc)" \
+  bash -c "[ $rc -eq 0 ] && [ \$(( \$(md_outbox_count 'Fabrikam Mail' Reports) - $before )) -eq 1 ]"
+msiexec_x "$msi2" "$work/register-x.log"; rc=$?
 check "msiexec /x exits 0 (exit $rc)" test "$rc" -eq 0
 default_now="$(md_reg_get 'HKLM\Software\Clients\Mail' '' 2>/dev/null)"
 # reg prints a default value that does not exist as "(value not set)".
