@@ -465,9 +465,7 @@ std::error_code TableWriter::mark_stopped() noexcept {
     // would vouch for bytes nobody wrote whole. This writer is the only one, so the plain reads
     // race with nobody.
     const uint64_t dir_end = uint64_t{h.directory_offset} + uint64_t{h.scope_count} * sizeof(ScopeDirEntry);
-    const bool intact = h.header_size >= sizeof(TableHeader) && h.header_size <= kMaxHeaderSize &&
-                        h.header_size <= region_.size() && h.directory_offset >= h.header_size &&
-                        dir_end <= region_.size() &&
+    const bool intact = check_header(h, region_.size()) == TableError::kOk &&
                         header_checksum(region_.data(), h.header_size, region_.data() + h.directory_offset,
                                         static_cast<size_t>(dir_end - h.directory_offset)) == h.checksum;
     const uint32_t odd = seqlock::write_begin(count);
@@ -539,8 +537,9 @@ TableError TableReader::read_impl(Want want, std::u16string_view sid, TableSnaps
     seqlock::copy_out(header.data(), base, h.header_size);
     dir_bytes.resize(size_t{h.scope_count} * sizeof(ScopeDirEntry));
     seqlock::copy_out(dir_bytes.data(), base + h.directory_offset, dir_bytes.size());
+    const bool wow64 = view == TableView::kWow64;
     TableError wow64_state = TableError::kOk;
-    if (view == TableView::kWow64) {
+    if (wow64) {
       wow64_state = check_wow64_header(h);
       if (wow64_state == TableError::kOk) {
         wow64_bytes.resize(size_t{h.wow64_scope_count} * sizeof(ScopeDirEntry));
@@ -552,13 +551,12 @@ TableError TableReader::read_impl(Want want, std::u16string_view sid, TableSnaps
     // A consistent copy of header and directory: now it must also be intact.
     if (header_checksum(header.data(), h.header_size, dir_bytes.data(), dir_bytes.size()) != h.checksum)
       return TableError::kBadChecksum;
-    if (view == TableView::kWow64) {
+    if (wow64) {
       // The header checksum covers wow64_directory_checksum, which covers the WOW64 directory.
       if (wow64_state != TableError::kOk) return wow64_state;
       if (crc32c(0, wow64_bytes.data(), wow64_bytes.size()) != h.wow64_directory_checksum)
         return TableError::kBadChecksum;
     }
-    const bool wow64 = view == TableView::kWow64;
     const std::vector<std::byte>& dir = wow64 ? wow64_bytes : dir_bytes;
     const uint32_t dir_count = wow64 ? h.wow64_scope_count : h.scope_count;
     const uint64_t dir_end = (wow64 ? uint64_t{h.wow64_directory_offset} : uint64_t{h.directory_offset}) +

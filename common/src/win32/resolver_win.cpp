@@ -236,9 +236,8 @@ std::vector<std::u16string> default_stub_paths() {
   std::vector<std::u16string> paths;
   const std::u16string sys = system_directory();
   if (!sys.empty()) paths.push_back(sys + u"\\mapi32.dll");
-  wchar_t buf[MAX_PATH + 1];
-  const UINT n = ::GetSystemWow64DirectoryW(buf, MAX_PATH + 1);
-  if (n != 0 && n <= MAX_PATH) paths.push_back(narrow16(std::wstring_view(buf, n)) + u"\\mapi32.dll");
+  const std::u16string wow64 = wow64_system_directory();
+  if (!wow64.empty()) paths.push_back(wow64 + u"\\mapi32.dll");
   return paths;
 }
 

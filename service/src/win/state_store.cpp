@@ -2,9 +2,9 @@
 
 #include "win/state_store.h"
 
-#include <algorithm>
 #include <cstring>
 
+#include "mapidispatch/registry.h"
 #include "text.h"
 #include "win/registry.h"
 
@@ -54,16 +54,12 @@ std::error_code StateStore::save_applied_settings(const std::vector<EffectiveSet
   UniqueHkey state;
   if (const std::error_code ec = open_state_for_write(service_name_, &state)) return ec;
   if (!state) return {};
-  std::wstring multi;
-  for (const EffectiveSetting& s : settings) {
-    const std::string line = s.name + "\t" + s.value + "\t" + std::string(to_string(s.source));
-    multi += std::wstring(as_wide(utf16(line)));
-    multi += L'\0';
-  }
-  multi += L'\0';
-  const LSTATUS rc = ::RegSetValueExW(state.get(), kAppliedSettings, 0, REG_MULTI_SZ,
-                                      reinterpret_cast<const BYTE*>(multi.data()),
-                                      static_cast<DWORD>(multi.size() * sizeof(wchar_t)));
+  std::vector<std::u16string> lines;
+  for (const EffectiveSetting& s : settings)
+    lines.push_back(utf16(s.name + "\t" + s.value + "\t" + std::string(to_string(s.source))));
+  const RegValue multi = make_reg_multi_string(lines);
+  const LSTATUS rc = ::RegSetValueExW(state.get(), kAppliedSettings, 0, REG_MULTI_SZ, multi.data.data(),
+                                      static_cast<DWORD>(multi.data.size()));
   return rc == ERROR_SUCCESS ? std::error_code() : win_error(rc);
 }
 
@@ -77,18 +73,17 @@ std::error_code StateStore::clear_applied_settings() const {
 std::optional<std::vector<EffectiveSetting>> StateStore::load_applied_settings() const {
   UniqueHkey state;
   if (open_key(HKEY_LOCAL_MACHINE, state_key_path(service_name_), KEY_QUERY_VALUE, &state)) return std::nullopt;
-  RawValue v;
-  if (read_raw(state.get(), kAppliedSettings, &v) || !v.present || v.type != REG_MULTI_SZ || v.data.size() % 2 != 0)
-    return std::nullopt;
-  std::u16string all(v.data.size() / 2, u'\0');
-  std::memcpy(all.data(), v.data.data(), v.data.size());
+  RawValue raw;
+  if (read_raw(state.get(), kAppliedSettings, &raw) || !raw.present) return std::nullopt;
+  RegValue v;
+  v.type = raw.type;
+  v.data.resize(raw.data.size());
+  std::memcpy(v.data.data(), raw.data.data(), raw.data.size());
+  std::vector<std::u16string> lines;
+  if (!decode_reg_multi_string(v, 64, 4096, &lines)) return std::nullopt;
   std::vector<EffectiveSetting> out;
-  size_t at = 0;
-  while (at < all.size()) {
-    const size_t end = std::min(all.find(u'\0', at), all.size());
-    const std::string line = utf8(std::u16string_view(all).substr(at, end - at));
-    at = end + 1;
-    if (line.empty()) continue;
+  for (const std::u16string& line16 : lines) {
+    const std::string line = utf8(line16);
     const size_t t1 = line.find('\t'), t2 = line.rfind('\t');
     if (t1 == std::string::npos || t2 == t1) return std::nullopt;  // not ours: ignore it whole
     EffectiveSetting s;
