@@ -70,10 +70,11 @@ int cmd_refresh(const Args& a, std::ostream& out, std::ostream& err);
 int cmd_run(const Args& a, std::ostream& out, std::ostream& err);
 int cmd_service(const Args& a, std::ostream& out, std::ostream& err);
 
-//! The section name a command works on: --section, else the service's SectionName parameter
-//! (Windows), else the default.
+//! The section name a command works on: --section, else configured_section_name().
 std::string section_for(const Args& a);
-//! The service's configured SectionName, or the default (POSIX: always the default).
+//! Windows: the section the service writes: the SectionName it recorded as applied (State key),
+//! which differs from the parameter while a changed SectionName waits for PARAMCHANGE or could
+//! not be opened; else the SectionName parameter, else the default. POSIX: the default.
 std::string configured_section_name(const std::string& service_name);
 
 }  // namespace mapidispatch::service

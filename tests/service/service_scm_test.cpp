@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstring>
 #include <thread>
@@ -15,6 +16,7 @@
 #include <sstream>
 
 #include "../support/test_main.h"
+#include "mapidispatch/shared_section.h"
 #include "mapidispatch/table_layout.h"
 #include "service_test_util.h"
 #include "win/logging.h"
@@ -497,6 +499,37 @@ bool has_user(const TableSnapshot& s, const std::wstring& sid, const std::wstrin
   return std::any_of(s.users.begin(), s.users.end(), [&](const ScopeResolution& u) {
     return u.sid == u16w(sid) && (client.empty() || u.default_client == u16w(client));
   });
+}
+
+// A new SectionName whose section cannot be taken over (another writer holds it): the service
+// keeps its section, and status must say the new SectionName and SectionSizeKB are not applied.
+TEST_F(ServiceTest, StatusShowsTheKeptSectionWhenTheNewOneCannotBeOpened) {
+  TestService svc("keepsect");
+  TableProbe probe(svc.section());
+  START_SERVICE(svc, probe);
+  const std::string held = svc.section() + ".Held";
+  std::unique_ptr<WritableSection> other;
+  ASSERT_FALSE(WritableSection::create(held, 64 * 1024, &other));
+  ASSERT_TRUE(reg_set_sz(HKEY_LOCAL_MACHINE, svc.parameters_key(), L"SectionName", std::wstring(held.begin(), held.end())));
+  ASSERT_TRUE(svc.set_parameter(L"SectionSizeKB", 128));
+  ASSERT_EQ(svc.control(SERVICE_CONTROL_PARAMCHANGE), "");
+  const std::wstring log_path = service::log_file_path(svc.name());
+  ASSERT_TRUE(wait_until([&] { return read_text_file(log_path).find("keeping section") != std::string::npos; }, 10s))
+      << read_text_file(log_path);
+  std::string out;
+  // status reads the section the service writes, not the one the parameter names.
+  ASSERT_EQ(run_mapidispatch({L"status", L"--service-name", svc.name()}, &out), 0) << out;
+  const size_t shown = out.find("Section:    " + svc.section());
+  ASSERT_NE(shown, std::string::npos) << out;
+  EXPECT_TRUE(std::isspace(static_cast<unsigned char>(out[shown + 12 + svc.section().size()]))) << out;
+  for (const char* name : {"  SectionName", "  SectionSizeKB"}) {
+    const size_t at = out.find(name);
+    ASSERT_NE(at, std::string::npos) << out;
+    EXPECT_NE(out.substr(at, out.find('\n', at) - at).find("NOT APPLIED YET"), std::string::npos) << name << "\n" << out;
+  }
+  EXPECT_NE(out.find("the service runs with " + svc.section()), std::string::npos) << out;
+  EXPECT_NE(out.find("the service runs with 4096"), std::string::npos) << out;
+  ASSERT_EQ(svc.stop(), "");
 }
 
 // A user hive loaded into HKEY_USERS (as at a logon) with its own Clients\Mail default, then

@@ -242,6 +242,9 @@ int cmd_refresh(const Args& a, std::ostream& out, std::ostream& err) {
 }
 
 std::string configured_section_name(const std::string& service_name) {
+  if (const auto applied = StateStore(wide(service_name)).load_applied_settings())
+    for (const EffectiveSetting& s : *applied)
+      if (s.name == "SectionName") return s.value;
   std::vector<std::string> ignored;
   return read_parameters(wide(service_name), &ignored).section_name;
 }

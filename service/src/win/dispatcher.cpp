@@ -351,7 +351,7 @@ void Dispatcher::reload_parameters(const char* why) {
       // What `status` shows as applied is what runs: the old section's settings.
       for (EffectiveSetting& s : settings)
         for (const EffectiveSetting& old : applied_settings_)
-          if (s.name == old.name && (s.name == "SectionName" || s.name == "SectionSizeKb")) s = old;
+          if (s.name == old.name && (s.name == "SectionName" || s.name == "SectionSizeKB")) s = old;
     } else {
       writer_->mark_stopped();
       // The new section continues the count of the old one.
