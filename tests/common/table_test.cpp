@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "../support/table_samples.h"
+#include "../support/table_variants.h"
 #include "mapidispatch/crc32c.h"
 #include "mapidispatch/seqlock.h"
 #include "mapidispatch/table.h"
@@ -221,28 +222,11 @@ TEST(Table, StoppingOverABrokenTableDoesNotSealIt) {
   EXPECT_EQ(TableReader(region.cbytes()).read(u"", &snap), TableError::kBadChecksum);
 }
 
-// Answers for 32-bit processes differ from the 64-bit ones: other overrides (Wow6432Node) and
-// mapi32x.dll in SysWOW64.
-std::vector<ScopeResolution> wow64_of(std::vector<ScopeResolution> scopes) {
-  for (auto& s : scopes) {
-    s.mapi32x.path = u"C:\\Windows\\SysWOW64\\mapi32x.dll";
-    s.mapi32x.machine = PeMachine::kI386;
-    AppOverride o;
-    o.module = u"legacy32.exe";
-    o.client = u"Fabrikam Mail";
-    o.simple.status = TargetStatus::kFound;
-    o.simple.machine = PeMachine::kI386;
-    o.simple.path = u"C:\\Program Files (x86)\\Fabrikam\\fabmapi.dll";
-    s.overrides = {o};
-  }
-  return scopes;
-}
-
 TEST(TableWow64, BothViewsRoundTripFromOneRead) {
   Region region(256 * 1024);
   TableWriter writer(region.bytes(), 1, 0);
   const auto scopes = sample_scopes(3);
-  const auto wow64 = wow64_of(scopes);
+  const auto wow64 = test::wow64_view(scopes);
   ASSERT_FALSE(writer.publish(scopes, wow64));
   TableReader reader(region.cbytes());
   for (size_t k = 1; k < scopes.size(); ++k) {
@@ -278,7 +262,7 @@ TEST(TableWow64, Version10ReaderViewIsUnchanged) {
   // main directory) still holds in a 1.1 table: its native read does not depend on the WOW64 part.
   Region region(256 * 1024);
   TableWriter writer(region.bytes(), 1, 0);
-  ASSERT_FALSE(writer.publish(sample_scopes(2), wow64_of(sample_scopes(2))));
+  ASSERT_FALSE(writer.publish(sample_scopes(2), test::wow64_view(sample_scopes(2))));
   const layout::TableHeader h = region.header();
   EXPECT_EQ(h.wow64_directory_offset, h.directory_offset + h.scope_count * sizeof(layout::ScopeDirEntry));
   // Corrupt the WOW64 directory: native reads are unaffected, WOW64 reads refuse it.
@@ -291,7 +275,7 @@ TEST(TableWow64, Version10ReaderViewIsUnchanged) {
 TEST(TableWow64, HostileWow64FieldsAreRefused) {
   Region region(256 * 1024);
   TableWriter writer(region.bytes(), 1, 0);
-  ASSERT_FALSE(writer.publish(sample_scopes(2), wow64_of(sample_scopes(2))));
+  ASSERT_FALSE(writer.publish(sample_scopes(2), test::wow64_view(sample_scopes(2))));
   const std::vector<uint32_t> good = region.words;
   struct Edit {
     size_t offset;
