@@ -1,6 +1,7 @@
 # Cross build for 32-bit Windows with Debian's mingw-w64 (posix threads flavour).
-# No emulator: this platform has no 32-bit Wine, so x86 binaries are checked statically
-# (PE machine type, export table) rather than run.
+# Executables run under Wine's WoW64 (Debian's wine32:i386, which deploy/dev.sh installs): the
+# 64-bit loader starts a 32-bit program in the same 64-bit prefix, where IsWow64Process is TRUE,
+# as on 64-bit Windows.
 set(CMAKE_SYSTEM_NAME Windows)
 set(CMAKE_SYSTEM_PROCESSOR X86)
 set(_md_triple i686-w64-mingw32)
@@ -12,3 +13,4 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
+set(CMAKE_CROSSCOMPILING_EMULATOR "${CMAKE_CURRENT_LIST_DIR}/wine-run.sh")

@@ -4,7 +4,7 @@
 #   deploy/dev.sh deps    install the Debian packages that are missing (quick when none is)
 #   deploy/dev.sh build   deps, then configure and build every preset that builds here
 #   deploy/dev.sh test    deps, build, and run every suite: native, ASan+UBSan, TSan, the fuzz
-#                         smoke run, Windows x64 under Wine, Windows x86 static checks
+#                         smoke run, Windows x64 and Windows x86 under Wine (x86 under WoW64)
 #   deploy/dev.sh bench   deps, native build, and the benchmarks (figures, never pass/fail)
 #   deploy/dev.sh demo    deps, build the MSI (mingw-x64, target msi), and the live demonstration in a
 #                         fresh Wine prefix: install with msiexec, the service, client processes
@@ -37,7 +37,7 @@ PACKAGES=(
   cmake ninja-build g++ clang libclang-rt-14-dev
   libboost-dev libspdlog-dev libfmt-dev googletest libgtest-dev libbenchmark-dev
   g++-mingw-w64-x86-64-posix g++-mingw-w64-i686-posix binutils-mingw-w64-x86-64 binutils-mingw-w64-i686
-  wine64
+  wine64 wine32:i386
   wixl msitools python3
   gnuplot-nox
 )
@@ -60,6 +60,10 @@ deps() {
   if [ "$(id -u)" -ne 0 ]; then
     command -v sudo >/dev/null || { echo "deps: not root and no sudo; install: ${missing[*]}" >&2; return 1; }
     sudo="sudo"
+  fi
+  # wine32:i386 (Wine's WoW64: the x86 stub and its tests run) needs the i386 architecture.
+  if ! dpkg --print-foreign-architectures | grep -qx i386; then
+    $sudo dpkg --add-architecture i386 || return 1
   fi
   $sudo apt-get update -q || return 1
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" || return 1

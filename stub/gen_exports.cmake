@@ -4,13 +4,15 @@
 #   OUT_DEF    the module-definition file: every name at its ordinal, for ARCH (x86 decorates the
 #              internal symbols with @N, x64 does not)
 #   OUT_INC    an X-macro list for the C++ side:
-#              MD_EXPORT(slot, ordinal, "name", "alternate name", family, arg_bytes, known, nargs, kind)
+#              MD_EXPORT(slot, ordinal, "name", "alternate name", family, arg_bytes, known, nargs, kind, ret)
 #              nargs: pointer-sized arguments the forwarder passes on: x86 arg_bytes/4; x64 the same
 #              (an upper bound there: FILETIME-by-value parameters take one register, not two) or
 #              12 where the size is unknown (x64 callees ignore extra argument slots).
 #              kind: 0 = the export has its own C++ handling (sessions that open or close, returned
 #              buffers, MAPIFreeBuffer, MAPIInitialize/Uninitialize, MAPISendMailW, CMC); 1 = a plain
 #              forwarder; 2 = a Simple MAPI call whose first argument is a session handle.
+#              ret: the failure column as ReturnKind::kHRESULT, kSIMPLE, ... (stub.h): what the
+#              export returns when nothing serves it.
 #   OUT_LAYOUT the HotState offsets the assembler uses, as #defines the C++ side static_asserts
 #   OUT_GAS    assembler (GNU as, for mingw):
 #              x86: jump thunks for exports whose argument size is unknown;
@@ -28,9 +30,9 @@
 cmake_minimum_required(VERSION 3.20)  # script mode: IN_LIST and friends
 
 # Exports with their own C++ handling (kind 0: Simple MAPI calls that open or close sessions or
-# return buffers, MAPIFreeBuffer, MAPIInitialize/Uninitialize, MAPISendMailW, and every CMC
+# return buffers, MAPIAllocateBuffer/MAPIAllocateMore (the stub's own allocator), MAPIFreeBuffer, MAPIInitialize/Uninitialize, MAPISendMailW, and every CMC
 # function), and the Simple MAPI session calls (kind 2).
-set(OWN_HANDLING 16 17 20 21 22 23 209 210 213 217 219 256 229 230 231 232 233 234 235 236 237 238)
+set(OWN_HANDLING 12 13 14 15 16 17 20 21 22 23 209 210 213 217 219 256 229 230 231 232 233 234 235 236 237 238)
 set(SESSION_CALLS 211 212 214 215 218)
 
 # The x64 layout of stub::HotState (stub.h static_asserts every one of these).
@@ -89,7 +91,7 @@ foreach(line IN LISTS lines)
     continue()
   endif()
   # Empty fields collapse in CMake lists; split by position with a regex instead.
-  if(NOT line MATCHES "^([^\t]*)\t([0-9]+)\t([0-9]*)\t([a-z]+)\t([a-z]+)\t([^\t]*)$")
+  if(NOT line MATCHES "^([^\t]*)\t([0-9]+)\t([0-9]*)\t([a-z]+)\t([a-z]+)\t([^\t]*)\t(hresult|simple|cmc|pointer|count|bool|bad|void|filetime|unknown)$")
     message(FATAL_ERROR "unparsable export row: ${line}")
   endif()
   set(name "${CMAKE_MATCH_1}")
@@ -98,6 +100,7 @@ foreach(line IN LISTS lines)
   set(family "${CMAKE_MATCH_4}")
   set(form "${CMAKE_MATCH_5}")
   set(function "${CMAKE_MATCH_6}")
+  set(failure "${CMAKE_MATCH_7}")
   if(DEFINED "sup_${name}")
     if(NOT bytes STREQUAL "" AND NOT bytes STREQUAL "${sup_${name}}")
       message(FATAL_ERROR "${name}: the export list says ${bytes} argument bytes, the supplement ${sup_${name}}")
@@ -187,7 +190,8 @@ foreach(line IN LISTS lines)
   else()
     set(nargs 12)
   endif()
-  string(APPEND inc "MD_EXPORT(${slot}, ${ordinal}, \"${primary}\", \"${alternate}\", k${fam}, ${nbytes}, ${known}, ${nargs}, ${kind})\n")
+  string(TOUPPER "${failure}" ret)
+  string(APPEND inc "MD_EXPORT(${slot}, ${ordinal}, \"${primary}\", \"${alternate}\", k${fam}, ${nbytes}, ${known}, ${nargs}, ${kind}, k${ret})\n")
   math(EXPR slot "${slot} + 1")
 endforeach()
 string(APPEND inc "#define MD_EXPORT_COUNT ${slot}\n")

@@ -14,7 +14,7 @@ const Target& family_target(const AppOverride& o, Family f) { return f == Family
 
 // The status a target has for a process of `bitness`.
 TargetStatus effective_status(const Target& t, Bitness bitness) {
-  if (t.status == TargetStatus::kFound && t.machine != machine_of(bitness)) return TargetStatus::kWrongBitness;
+  if (is_loadable(t.status) && t.machine != machine_of(bitness)) return TargetStatus::kWrongBitness;
   return t.status;
 }
 
@@ -41,7 +41,7 @@ void take(DispatchDecision* d, const Target& t, TargetStatus status, DecisionSou
   d->machine = t.machine;
   d->source = source;
   d->client = t.client;
-  d->usable = status == TargetStatus::kFound;
+  d->usable = is_loadable(status);
   d->named_path = t.path;
   if (d->usable) d->path = t.path;
 }
@@ -135,7 +135,7 @@ DispatchDecision decide_dispatch(const ScopeResolution& machine, const ScopeReso
 
   // 3. mapi32x.dll, when no client serves the family.
   const TargetStatus fallback_status = effective_status(scope.mapi32x, bitness);
-  if (fallback_status == TargetStatus::kFound) {
+  if (is_loadable(fallback_status)) {
     const std::string why = d.reason;
     take(&d, scope.mapi32x, fallback_status, DecisionSource::kFallback);
     d.client.clear();

@@ -37,6 +37,10 @@ struct MapiCodes {
   static constexpr uint64_t kNothingServes = kMapiEFailure;     // MAPI_E_FAILURE
   static constexpr uint64_t kNoEntryPoint = kMapiENotSupported;  // MAPI_E_NOT_SUPPORTED
   static uintptr_t session_key(uintptr_t s) { return s; }       // LHANDLE: pointer-sized
+  static int kFreeSlot() {  // MAPIFreeBuffer frees what Simple MAPI calls return
+    static const int slot = slot_of_ordinal(16);
+    return slot;
+  }
 };
 // Extended MAPI and the utility functions: an HRESULT either way.
 struct ExtendedCodes {
@@ -48,7 +52,33 @@ struct CmcCodes {
   static constexpr uint64_t kNoEntryPoint = kCmcENotSupported;   // CMC_E_NOT_SUPPORTED
   // CMC_session_id is 32 bits: on x64 the upper half of its register is not defined.
   static uintptr_t session_key(uintptr_t s) { return static_cast<uint32_t>(s); }
+  static int kFreeSlot() {  // cmc_free frees what CMC calls return
+    static const int slot = slot_of_ordinal(230);
+    return slot;
+  }
 };
+
+// What an export returns when nothing serves it, by the failure column of the export list
+// (ReturnKind, stub.h): its own signature's failure. An HRESULT/SCODE only where the function
+// returns one; a Simple MAPI or CMC code for those interfaces; TRUE for the FBad*/IsBad*
+// validators (what cannot be checked is bad, as MAPIStubLibrary answers); 0 for the rest: NULL
+// for a pointer, 0 for a count or size, FALSE for a BOOL, a zero FILETIME (RAX on x64, EDX:EAX on
+// x86), and for a void function a register its caller does not read. Never 0x80004005 where the
+// caller takes the value as a pointer or a count (MAPIGetDefaultMalloc, UlPropSize, UFromSz).
+struct ZeroCodes {
+  static constexpr uint64_t kNothingServes = 0;
+  static constexpr uint64_t kNoEntryPoint = 0;
+};
+struct BadCodes {
+  static constexpr uint64_t kNothingServes = 1;  // TRUE: "bad"
+  static constexpr uint64_t kNoEntryPoint = 1;
+};
+template <ReturnKind R>
+using CodesOf = std::conditional_t<
+    R == ReturnKind::kHRESULT || R == ReturnKind::kUNKNOWN, ExtendedCodes,
+    std::conditional_t<R == ReturnKind::kSIMPLE, MapiCodes,
+                       std::conditional_t<R == ReturnKind::kCMC, CmcCodes,
+                                          std::conditional_t<R == ReturnKind::kBAD, BadCodes, ZeroCodes>>>>;
 
 // The provider for an Extended MAPI or utility call: the bound one inside MAPIInitialize, else
 // whatever the table says now.
@@ -59,14 +89,12 @@ MD_HOT_INLINE Provider* extended_provider(const Decision** d) {
 }
 
 // Every export without special handling: the fast path inline, the rest out of line. Codes: what
-// it returns when nothing serves it (MapiCodes for Simple MAPI, CmcCodes, ExtendedCodes).
-template <ExportFamily F>
-using DefaultCodes = std::conditional_t<F == ExportFamily::kSIMPLE, MapiCodes, ExtendedCodes>;
+// it returns when nothing serves it (CodesOf<its ReturnKind>).
 
 template <int Slot, ExportFamily F, typename Codes, typename... A>
 MD_COLD uint64_t forward_slow(A... a) noexcept;
 
-template <int Slot, ExportFamily F, typename Codes = DefaultCodes<F>, typename... A>
+template <int Slot, ExportFamily F, typename Codes, typename... A>
 MD_HOT_INLINE uint64_t forward(A... a) noexcept {
   if constexpr (F == ExportFamily::kSIMPLE) {
     if (void* fn = fast_entry(Family::kSimple, Slot)) return invoke(fn, a...);
@@ -130,7 +158,10 @@ uint64_t simple_session_call_slow(uintptr_t session, A... rest) noexcept {
     if (static_cast<uint32_t>(r) == kMapiSuccess) {  // SUCCESS_SUCCESS and CMC_SUCCESS are both 0
       const uintptr_t args[] = {session, static_cast<uintptr_t>(rest)...};
       auto* const* out = reinterpret_cast<void* const*>(args[OutBuffer]);
-      if (out != nullptr && *out != nullptr) remember_buffer(*out, p);
+      // A provider that can free what it returned gets it back. One that cannot (winemapi.dll
+      // exports no MAPIFreeBuffer) allocated it through mapi32's MAPIAllocateBuffer, i.e. this
+      // stub: MAPIFreeBuffer then finds it where that call put it (free_buffer below).
+      if (out != nullptr && *out != nullptr && p->proc(Codes::kFreeSlot()) != nullptr) remember_buffer(*out, p);
     }
   }
   return r;
@@ -257,13 +288,13 @@ uint64_t send_mail_w(uintptr_t session, uintptr_t ui_param, uintptr_t message, u
 template <int Ordinal>
 struct Export {
   static constexpr int kKind = 1;
-  template <int Slot, ExportFamily F, typename... A>
+  template <int Slot, ExportFamily F, ReturnKind R, typename... A>
   static uint64_t call(A... a) noexcept {
-    return forward<Slot, F>(a...);
+    return forward<Slot, F, CodesOf<R>>(a...);
   }
-  template <int Slot, ExportFamily F, typename... A>
+  template <int Slot, ExportFamily F, ReturnKind R, typename... A>
   static uint64_t slow(A... a) noexcept {
-    return forward_slow<Slot, F, DefaultCodes<F>>(a...);
+    return forward_slow<Slot, F, CodesOf<R>>(a...);
   }
 };
 
@@ -271,7 +302,7 @@ struct Export {
 template <>
 struct Export<209> {
   static constexpr int kKind = 0;
-  template <int Slot, ExportFamily, typename... A>
+  template <int Slot, ExportFamily, ReturnKind, typename... A>
   static uint64_t call(A... a) noexcept {
     return logon_call<Slot, 5, MapiCodes, ULONG_PTR>(a...);
   }
@@ -282,7 +313,7 @@ struct Export<209> {
 template <typename Codes>
 struct LogoffCall {
   static constexpr int kKind = 0;
-  template <int Slot, ExportFamily, typename... A>
+  template <int Slot, ExportFamily, ReturnKind, typename... A>
   static uint64_t call(uintptr_t session, A... rest) noexcept {
     const uint64_t r = simple_session_call<Slot, 0, Codes>(session, rest...);
     if (static_cast<uint32_t>(r) == 0) forget_session(Codes::session_key(session));  // SUCCESS_SUCCESS, CMC_SUCCESS
@@ -297,11 +328,11 @@ template <> struct Export<210> : LogoffCall<MapiCodes> {};
 template <int Kind, int OutBuffer, typename Codes>
 struct SessionCall {
   static constexpr int kKind = Kind;
-  template <int Slot, ExportFamily, typename... A>
+  template <int Slot, ExportFamily, ReturnKind, typename... A>
   static uint64_t call(uintptr_t session, A... rest) noexcept {
     return simple_session_call<Slot, OutBuffer, Codes>(session, rest...);
   }
-  template <int Slot, ExportFamily, typename... A>
+  template <int Slot, ExportFamily, ReturnKind, typename... A>
   static uint64_t slow(uintptr_t session, A... rest) noexcept {
     return simple_session_call_slow<Slot, OutBuffer, Codes>(session, rest...);
   }
@@ -328,7 +359,7 @@ template <> struct Export<219> : SessionCall<0, 5, MapiCodes> {};
 template <>
 struct Export<233> {
   static constexpr int kKind = 0;
-  template <int Slot, ExportFamily, typename... A>
+  template <int Slot, ExportFamily, ReturnKind, typename... A>
   static uint64_t call(A... a) noexcept {
     return logon_call<Slot, 7, CmcCodes, uint32_t>(a...);
   }
@@ -351,7 +382,7 @@ template <> struct Export<234> : SessionCall<0, 5, CmcCodes> {};
 template <>
 struct Export<238> {
   static constexpr int kKind = 0;
-  template <int Slot, ExportFamily, typename... A>
+  template <int Slot, ExportFamily, ReturnKind, typename... A>
   static uint64_t call(A... a) noexcept {
     return forward<Slot, ExportFamily::kSIMPLE, CmcCodes>(a...);
   }
@@ -361,7 +392,7 @@ struct Export<238> {
 template <>
 struct Export<230> {
   static constexpr int kKind = 0;
-  template <int Slot, ExportFamily, typename... A>
+  template <int Slot, ExportFamily, ReturnKind, typename... A>
   static uint64_t call(uintptr_t memory) noexcept {
     Provider* p = take_buffer_owner(reinterpret_cast<const void*>(memory));
     if (p == nullptr) p = current(Family::kSimple)->provider;
@@ -372,39 +403,93 @@ struct Export<230> {
 };
 
 // MAPIFreeBuffer (16, and 17 decorated): a buffer a Simple MAPI call returned goes back to the
-// provider that allocated it; anything else belongs to the Extended provider.
+// provider that allocated it; one of the stub's own allocator is freed here; anything else
+// belongs to the Extended provider, else to the Simple one (a Simple-only client's memory).
 template <int Slot>
 uint64_t free_buffer(uintptr_t buffer) noexcept {
-  Provider* p = take_buffer_owner(reinterpret_cast<const void*>(buffer));
-  if (p == nullptr) {
-    const Decision* d = nullptr;
-    p = extended_provider(&d);
-    if (p == nullptr) p = current(Family::kSimple)->provider;  // a Simple-only client's memory
+  Provider* owner = take_buffer_owner(reinterpret_cast<const void*>(buffer));
+  if (owner == own_allocator()) {
+    own_free(reinterpret_cast<void*>(buffer));
+    return kMapiSuccess;
   }
-  void* fn = p != nullptr ? p->proc(Slot) : nullptr;
-  if (fn == nullptr) return kMapiEFailure;
+  void* fn = owner != nullptr ? owner->proc(Slot) : nullptr;
+  if (fn == nullptr) {
+    const Decision* d = nullptr;
+    Provider* p = extended_provider(&d);
+    fn = p != nullptr ? p->proc(Slot) : nullptr;
+    if (fn == nullptr) {
+      p = current(Family::kSimple)->provider;
+      fn = p != nullptr ? p->proc(Slot) : nullptr;
+    }
+  }
+  // Nothing can free it: 0, as MAPIStubLibrary's MAPIFreeBuffer answers (its ULONG is no
+  // HRESULT; the caller has nothing to do about a buffer nobody owns).
+  if (fn == nullptr) return 0;
   return invoke(fn, buffer);
 }
 template <>
 struct Export<16> {
   static constexpr int kKind = 0;
-  template <int Slot, ExportFamily, typename... A>
+  template <int Slot, ExportFamily, ReturnKind, typename... A>
   static uint64_t call(uintptr_t buffer) noexcept { return free_buffer<Slot>(buffer); }
 };
 template <> struct Export<17> : Export<16> {};  // "MAPIFreeBuffer@4"
+
+// MAPIAllocateBuffer (12, 13 decorated): the Extended provider's, as Windows' stub forwards it.
+// Where none serves it (no DLLPathEx, or one without the entry point), the stub allocates
+// itself instead of failing: a Simple MAPI provider may import MAPIAllocateBuffer from mapi32.dll
+// (this stub) to build what it returns, and Windows' stub would leave such a provider unable to
+// return anything. The own allocator costs nothing until it is used (README, "Providers that call
+// back into mapi32").
+template <int Slot>
+uint64_t allocate_buffer(uintptr_t size, uintptr_t out) noexcept {
+  if (bound_extended() == nullptr)
+    if (void* fn = fast_entry(Family::kExtended, Slot)) return invoke(fn, size, out);
+  const Decision* d = nullptr;
+  Provider* p = extended_provider(&d);
+  if (void* fn = p != nullptr ? p->proc(Slot) : nullptr) return invoke(fn, size, out);
+  return static_cast<uint32_t>(own_allocate_buffer(static_cast<uint32_t>(size), reinterpret_cast<void**>(out)));
+}
+template <>
+struct Export<12> {
+  static constexpr int kKind = 0;
+  template <int Slot, ExportFamily, ReturnKind, typename... A>
+  static uint64_t call(uintptr_t size, uintptr_t out) noexcept { return allocate_buffer<Slot>(size, out); }
+};
+template <> struct Export<13> : Export<12> {};  // "MAPIAllocateBuffer@8"
+
+// MAPIAllocateMore (14, 15 decorated): a block linked to a buffer of the stub's own allocator
+// stays with it; everything else is the Extended provider's. With no own buffer outstanding the
+// check is one relaxed load.
+template <int Slot>
+uint64_t allocate_more(uintptr_t size, uintptr_t object, uintptr_t out) noexcept {
+  HRESULT own = S_OK;
+  if (own_allocate_more(static_cast<uint32_t>(size), reinterpret_cast<const void*>(object), reinterpret_cast<void**>(out), &own))
+    return static_cast<uint32_t>(own);
+  return forward<Slot, ExportFamily::kEXTENDED, ExtendedCodes>(size, object, out);
+}
+template <>
+struct Export<14> {
+  static constexpr int kKind = 0;
+  template <int Slot, ExportFamily, ReturnKind, typename... A>
+  static uint64_t call(uintptr_t size, uintptr_t object, uintptr_t out) noexcept {
+    return allocate_more<Slot>(size, object, out);
+  }
+};
+template <> struct Export<15> : Export<14> {};  // "MAPIAllocateMore@12"
 
 // MAPIInitialize (20, 21) and MAPIUninitialize (22, 23): the Extended MAPI binding.
 template <>
 struct Export<20> {
   static constexpr int kKind = 0;
-  template <int, ExportFamily, typename... A>
+  template <int, ExportFamily, ReturnKind, typename... A>
   static uint64_t call(uintptr_t init) noexcept { return static_cast<uint32_t>(initialize(reinterpret_cast<void*>(init))); }
 };
 template <> struct Export<21> : Export<20> {};  // "MAPIInitialize@4"
 template <>
 struct Export<22> {
   static constexpr int kKind = 0;
-  template <int, ExportFamily, typename... A>
+  template <int, ExportFamily, ReturnKind, typename... A>
   static uint64_t call() noexcept {
     uninitialize();
     return 0;
@@ -416,7 +501,7 @@ template <> struct Export<23> : Export<22> {};  // "MAPIUninitialize@0"
 template <>
 struct Export<256> {
   static constexpr int kKind = 0;
-  template <int, ExportFamily, typename... A>
+  template <int, ExportFamily, ReturnKind, typename... A>
   static uint64_t call(uintptr_t session, uintptr_t ui, uintptr_t message, uintptr_t flags, uintptr_t reserved) noexcept {
     return send_mail_w(session, ui, message, flags, reserved);
   }
@@ -488,18 +573,18 @@ extern "C" void* WINAPI md_thunk_target(int slot) noexcept;
 #define MD_CPP_SLOW(kind) 0
 #endif
 
-#define MD_EXPORT(slot, ordinal, primary, alternate, family, bytes, known, nargs, kind)                    \
+#define MD_EXPORT(slot, ordinal, primary, alternate, family, bytes, known, nargs, kind, ret)               \
   static_assert(mapidispatch::stub::Export<ordinal>::kKind == kind,                                      \
                 "gen_exports.cmake and exports.cpp disagree on how export " #ordinal " is handled");     \
   MD_IF(MD_CPP_FORWARDER(known))(MD_IF(MD_CPP_EXPORT(kind))(                                              \
       extern "C" uint64_t WINAPI md_export_##ordinal(MD_P##nargs) {                                      \
         using namespace mapidispatch::stub;                                                              \
-        return Export<ordinal>::template call<slot, ExportFamily::family>(MD_A##nargs);                 \
+        return Export<ordinal>::template call<slot, ExportFamily::family, ReturnKind::ret>(MD_A##nargs); \
       }))                                                                                                \
   MD_IF(MD_CPP_SLOW(kind))(                                                                              \
       extern "C" uint64_t WINAPI md_slow_##ordinal(MD_P##nargs) {                                        \
         using namespace mapidispatch::stub;                                                              \
-        return Export<ordinal>::template slow<slot, ExportFamily::family>(MD_A##nargs);                 \
+        return Export<ordinal>::template slow<slot, ExportFamily::family, ReturnKind::ret>(MD_A##nargs); \
       })
 #include "exports.inc"
 #undef MD_EXPORT
@@ -509,6 +594,7 @@ namespace {
 
 uint64_t WINAPI thunk_failure_simple() noexcept { return kMapiEFailure; }
 uint64_t WINAPI thunk_failure_extended() noexcept { return static_cast<uint32_t>(kMapiECallFailed); }
+uint64_t WINAPI thunk_failure_zero() noexcept { return 0; }
 
 }  // namespace
 
@@ -527,8 +613,12 @@ extern "C" void* WINAPI md_thunk_target(int slot) noexcept {
   if (p == nullptr && d != nullptr) prefirstrun_once(*d);
   // Nothing serves it. The argument size of these exports is unknown, so the failure routine
   // returns without popping arguments: right for cdecl callers (CMC), wrong for stdcall ones.
-  return e.family == ExportFamily::kSIMPLE ? reinterpret_cast<void*>(&thunk_failure_simple)
-                                           : reinterpret_cast<void*>(&thunk_failure_extended);
+  switch (e.ret) {
+    case ReturnKind::kSIMPLE: return reinterpret_cast<void*>(&thunk_failure_simple);
+    case ReturnKind::kHRESULT:
+    case ReturnKind::kUNKNOWN: return reinterpret_cast<void*>(&thunk_failure_extended);
+    default: return reinterpret_cast<void*>(&thunk_failure_zero);
+  }
 }
 
 }  // namespace mapidispatch::stub

@@ -31,6 +31,14 @@ bool resolve_from_registry(const std::u16string& sid, ScopeResolution* machine, 
     // provider as the table would have said. Read per resolution: a policy change applies at
     // the next one, as it does in the service.
     options.allow_unc_paths = read_allow_unc_paths(win32::Win32Registry());
+#if defined(_M_IX86) || defined(__i386__)
+    // Under WOW64, read as the service reads the answers for 32-bit processes: the 32-bit view,
+    // in which the resolver reads HKLM\Software\Clients in the 64-bit view (shared by both views
+    // on Windows 7 and later; Wine keeps a separate Wow6432Node copy). Without this, a 32-bit
+    // process would get one provider from the table and another from the registry.
+    BOOL wow64 = FALSE;
+    if (::IsWow64Process(::GetCurrentProcess(), &wow64) && wow64) options.view = RegView::k32;
+#endif
     // HKCU before HKLM is the resolver's rule, so the current user's scope is the whole answer
     // for this process: it serves as the "machine" scope of decide_dispatch().
     ScopeResolution scope;

@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <unordered_map>
 #include <vector>
@@ -34,8 +35,8 @@ constinit mapidispatch::stub::HotState md_hot_state;
 namespace mapidispatch::stub {
 
 const ExportInfo kExports[kExportCount] = {
-#define MD_EXPORT(slot, ordinal, primary, alternate, family, bytes, known, nargs, kind) \
-  {ordinal, primary, alternate, ExportFamily::family, bytes},
+#define MD_EXPORT(slot, ordinal, primary, alternate, family, bytes, known, nargs, kind, ret) \
+  {ordinal, primary, alternate, ExportFamily::family, bytes, ReturnKind::ret},
 #include "exports.inc"
 #undef MD_EXPORT
 };
@@ -457,13 +458,15 @@ void forget_session(uintptr_t session) noexcept {
   g_hot.session_count.store(g().sessions.size(), std::memory_order_relaxed);
 }
 
-void remember_buffer(const void* buffer, Provider* p) noexcept {
-  if (buffer == nullptr) return;
+bool remember_buffer(const void* buffer, Provider* p) noexcept {
+  if (buffer == nullptr) return false;
   try {
     std::lock_guard<SrwLock> hold(g().owner_lock);
     g().buffers[buffer] = p;
     g_hot.buffer_count.store(g().buffers.size(), std::memory_order_relaxed);
+    return true;
   } catch (...) {
+    return false;
   }
 }
 
@@ -478,6 +481,79 @@ Provider* take_buffer_owner(const void* buffer) noexcept {
   g().buffers.erase(it);
   g_hot.buffer_count.store(g().buffers.size(), std::memory_order_relaxed);
   return p;
+}
+
+// ---- The stub's own allocator ------------------------------------------------------------------
+// Each buffer is a block of the process heap with a header that links the MAPIAllocateMore
+// blocks allocated against it, so MAPIFreeBuffer of the root frees them all (MAPI's contract).
+// 16 bytes of header keep the caller's memory 16-byte aligned on x64, as HeapAlloc's is.
+
+namespace {
+struct alignas(16) OwnBlock {
+  OwnBlock* next = nullptr;  // the next MAPIAllocateMore block of the same root
+};
+static_assert(sizeof(OwnBlock) == 16);
+
+OwnBlock* own_block_of(const void* data) {
+  return reinterpret_cast<OwnBlock*>(const_cast<char*>(static_cast<const char*>(data)) - sizeof(OwnBlock));
+}
+
+void* own_block_alloc(uint32_t size) {
+  void* b = ::HeapAlloc(::GetProcessHeap(), 0, sizeof(OwnBlock) + size);
+  if (b == nullptr) return nullptr;
+  return static_cast<char*>(static_cast<void*>(new (b) OwnBlock)) + sizeof(OwnBlock);
+}
+
+// An address only, never a Provider object: nothing is constructed at load time, and no proc()
+// is ever asked of it (free_buffer and own_allocate_more recognise it first).
+alignas(Provider) constinit char g_own_allocator_tag = 0;
+}  // namespace
+
+Provider* own_allocator() noexcept { return reinterpret_cast<Provider*>(&g_own_allocator_tag); }
+
+HRESULT own_allocate_buffer(uint32_t size, void** out) noexcept {
+  if (out == nullptr) return kMapiEInvalidParameter;
+  *out = own_block_alloc(size);
+  if (*out == nullptr) return kMapiENotEnoughMemory;
+  if (!remember_buffer(*out, own_allocator())) {  // out of memory recording it
+    ::HeapFree(::GetProcessHeap(), 0, own_block_of(*out));
+    *out = nullptr;
+    return kMapiENotEnoughMemory;
+  }
+  return S_OK;
+}
+
+bool own_allocate_more(uint32_t size, const void* root, void** out, HRESULT* result) noexcept {
+  if (root == nullptr || g_hot.buffer_count.load(std::memory_order_relaxed) == 0) return false;
+  std::lock_guard<SrwLock> hold(g().owner_lock);
+  auto it = g().buffers.find(root);
+  if (it == g().buffers.end() || it->second != own_allocator()) return false;
+  if (out == nullptr) {
+    *result = kMapiEInvalidParameter;
+    return true;
+  }
+  void* data = own_block_alloc(size);
+  if (data == nullptr) {
+    *out = nullptr;
+    *result = kMapiENotEnoughMemory;
+    return true;
+  }
+  OwnBlock* r = own_block_of(root);
+  own_block_of(data)->next = r->next;
+  r->next = own_block_of(data);
+  *out = data;
+  *result = S_OK;
+  return true;
+}
+
+void own_free(void* root) noexcept {
+  if (root == nullptr) return;
+  OwnBlock* b = own_block_of(root);
+  while (b != nullptr) {
+    OwnBlock* next = b->next;
+    ::HeapFree(::GetProcessHeap(), 0, b);
+    b = next;
+  }
 }
 
 void prefirstrun_once(const Decision& d) noexcept {

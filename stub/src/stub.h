@@ -55,15 +55,20 @@ namespace mapidispatch::stub {
 
 enum class ExportFamily { kSIMPLE, kEXTENDED, kUTIL };
 
+//! What an export's signature returns, from the failure column of mapi32-exports.tsv: decides
+//! what the stub returns when nothing serves the call (exports.cpp, CodesOf).
+enum class ReturnKind { kHRESULT, kSIMPLE, kCMC, kPOINTER, kCOUNT, kBOOL, kBAD, kVOID, kFILETIME, kUNKNOWN };
+
 struct ExportInfo {
   int ordinal;
   const char* primary;    //!< The name that was called ("" for ordinal-only exports).
   const char* alternate;  //!< The other form (plain <-> @N decorated), "" if none.
   ExportFamily family;
   int arg_bytes;          //!< x86 stdcall argument bytes; 0 if unknown.
+  ReturnKind ret;         //!< What its signature returns (the failure value's type).
 };
 
-#define MD_EXPORT(slot, ordinal, primary, alternate, family, bytes, known, nargs, kind) +1
+#define MD_EXPORT(slot, ordinal, primary, alternate, family, bytes, known, nargs, kind, ret) +1
 inline constexpr int kExportCount = 0
 #include "exports.inc"
     ;
@@ -213,8 +218,25 @@ MD_HOT_INLINE Provider* session_owner(uintptr_t session) noexcept {
   return session_owner_slow(session);
 }
 void forget_session(uintptr_t session) noexcept;
-void remember_buffer(const void* buffer, Provider* p) noexcept;
+//! Records who frees `buffer`; false if it could not (null, or out of memory).
+bool remember_buffer(const void* buffer, Provider* p) noexcept;
 Provider* take_buffer_owner(const void* buffer) noexcept;
+
+//! The stub's own MAPI allocator, for MAPIAllocateBuffer / MAPIAllocateMore calls that no
+//! Extended MAPI provider serves: a provider such as Wine's winemapi.dll imports
+//! MAPIAllocateBuffer from mapi32.dll (this stub) even where no Extended provider is configured.
+//! Its buffers are recorded with the owner own_allocator(), so MAPIFreeBuffer frees them here
+//! (with every MAPIAllocateMore block linked to them) and never hands them to a provider.
+//! Costs nothing until used: buffer_count stays 0.
+Provider* own_allocator() noexcept;
+//! SCODE-style: 0 and *out set, or MAPI_E_NOT_ENOUGH_MEMORY (0x8007000E) and *out = nullptr.
+HRESULT own_allocate_buffer(uint32_t size, void** out) noexcept;
+//! Allocates a block linked to `root` (a buffer own_allocate_buffer returned): false if `root`
+//! is not one, so the caller hands the call to a provider instead.
+bool own_allocate_more(uint32_t size, const void* root, void** out, HRESULT* result) noexcept;
+//! Frees a buffer own_allocate_buffer returned and every block linked to it (its owner record
+//! already taken by take_buffer_owner()).
+void own_free(void* root) noexcept;
 
 //! Shows the PreFirstRun text once per process, and only in an interactive session.
 void prefirstrun_once(const Decision& d) noexcept;
@@ -230,6 +252,8 @@ inline constexpr uint32_t kMapiForceUnicode = 0x00040000;
 inline constexpr uint32_t kCmcEFailure = 8;        // CMC_E_FAILURE
 inline constexpr uint32_t kCmcENotSupported = 21;  // CMC_E_NOT_SUPPORTED
 inline constexpr HRESULT kMapiECallFailed = static_cast<HRESULT>(0x80004005L);
+inline constexpr HRESULT kMapiENotEnoughMemory = static_cast<HRESULT>(0x8007000EL);
+inline constexpr HRESULT kMapiEInvalidParameter = static_cast<HRESULT>(0x80070057L);
 
 //! The module handle of this DLL (set in DllMain: bookkeeping only).
 extern HMODULE g_self;

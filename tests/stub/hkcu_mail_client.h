@@ -17,11 +17,13 @@ namespace mapidispatch::test {
 
 class HkcuMailClient {
  public:
-  HkcuMailClient(const wchar_t* client, const std::wstring& dll) : client_(client) {
+  HkcuMailClient(const wchar_t* client, const std::wstring& dll) : HkcuMailClient(client, dll, dll) {}
+  //! DLLPath `simple`, DLLPathEx `extended`.
+  HkcuMailClient(const wchar_t* client, const std::wstring& simple, const std::wstring& extended) : client_(client) {
     RegCreateKeyExW(HKEY_CURRENT_USER, L"Software\\Clients\\Mail", 0, nullptr, 0, KEY_ALL_ACCESS, nullptr, &mail_, nullptr);
     DWORD size = sizeof old_;
     had_default_ = RegQueryValueExW(mail_, nullptr, nullptr, nullptr, reinterpret_cast<BYTE*>(old_), &size) == ERROR_SUCCESS;
-    point_at(dll);
+    point_at(simple, extended);
   }
   HkcuMailClient(const HkcuMailClient&) = delete;
   HkcuMailClient& operator=(const HkcuMailClient&) = delete;
@@ -32,12 +34,14 @@ class HkcuMailClient {
   }
 
   //! Makes the client the default and points both families at `dll`.
-  void point_at(const std::wstring& dll) {
+  void point_at(const std::wstring& dll) { point_at(dll, dll); }
+  //! Makes the client the default: DLLPath `simple`, DLLPathEx `extended`.
+  void point_at(const std::wstring& simple, const std::wstring& extended) {
     set(mail_, nullptr, client_.c_str());
     HKEY key = nullptr;
     RegCreateKeyExW(mail_, client_.c_str(), 0, nullptr, 0, KEY_ALL_ACCESS, nullptr, &key, nullptr);
-    set(key, L"DLLPath", dll.c_str());
-    set(key, L"DLLPathEx", dll.c_str());
+    set(key, L"DLLPath", simple.c_str());
+    set(key, L"DLLPathEx", extended.c_str());
     RegCloseKey(key);
   }
 

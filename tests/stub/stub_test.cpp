@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "../support/test_main.h"
-#include "hkcu_mail_client.h"
+#include "stub_world.h"
 #include "mapidispatch/seqlock.h"
 #include "mapidispatch/shared_section.h"
 #include "mapidispatch/table.h"
@@ -31,214 +31,6 @@
 
 namespace mapidispatch {
 namespace {
-
-// ---- Scenario plumbing ------------------------------------------------------------------------
-
-int g_failures = 0;
-#define CHECK_THAT(cond)                                                                  \
-  do {                                                                                    \
-    if (!(cond)) {                                                                        \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);       \
-      ++g_failures;                                                                       \
-    }                                                                                     \
-  } while (0)
-#define CHECK_EQ_U(a, b)                                                                                  \
-  do {                                                                                                    \
-    const unsigned long long va = static_cast<uint32_t>(a), vb = (b);                                                         \
-    if (va != vb) {                                                                                       \
-      std::fprintf(stderr, "%s:%d: %s == %llu, expected %s == %llu\n", __FILE__, __LINE__, #a, va, #b, vb); \
-      ++g_failures;                                                                                       \
-    }                                                                                                     \
-  } while (0)
-
-std::wstring exe_dir() {
-  wchar_t buf[MAX_PATH * 2];
-  const DWORD n = GetModuleFileNameW(nullptr, buf, MAX_PATH * 2);
-  std::wstring p(buf, n);
-  return p.substr(0, p.find_last_of(L'\\'));
-}
-
-std::u16string u16(const std::wstring& w) { return {w.begin(), w.end()}; }
-std::wstring provider_path(const wchar_t* name) { return exe_dir() + L"\\" + name + L".dll"; }
-
-template <typename F>
-F proc_cast(FARPROC p) {
-  return reinterpret_cast<F>(reinterpret_cast<void*>(p));
-}
-
-std::string read_file(const std::wstring& path) {
-  std::ifstream in(std::filesystem::path(path), std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (!line.empty()) out.push_back(line);
-  }
-  return out;
-}
-
-Target found(const wchar_t* provider, PeMachine machine = PeMachine::kAmd64) {
-  return {TargetStatus::kFound, machine, ValueSource::kHklm, u16(provider_path(provider)), u"Test Client", u"test"};
-}
-
-ScopeResolution machine_scope(const wchar_t* simple, const wchar_t* extended) {
-  ScopeResolution s;
-  s.default_client = u"Test Client";
-  s.default_source = ValueSource::kHklm;
-  if (simple) s.simple = found(simple);
-  if (extended) s.extended = found(extended);
-  return s;
-}
-
-// One scenario's world: its own table section (this process writes it), the provider log, the
-// stub's trace, and the stub itself.
-class World {
- public:
-  World() {
-    section_ = test::unique_name("mdstub");
-    const std::error_code ec = WritableSection::create(section_, 1 << 20, &ws_);
-    if (ec) {
-      std::fprintf(stderr, "cannot create the table section: %s\n", ec.message().c_str());
-      std::exit(90);
-    }
-    writer_.emplace(ws_->bytes(), GetCurrentProcessId(), 0);
-    wchar_t tmp[MAX_PATH];
-    GetTempPathW(MAX_PATH, tmp);
-    const std::wstring stem = std::wstring(tmp) + L"mdstub." + std::to_wstring(GetCurrentProcessId());
-    log_ = stem + L".provider.log";
-    trace_ = stem + L".trace.log";
-    DeleteFileW(log_.c_str());
-    DeleteFileW(trace_.c_str());
-    SetEnvironmentVariableW(L"MAPIDISPATCH_SECTION", std::wstring(section_.begin(), section_.end()).c_str());
-    SetEnvironmentVariableW(L"MD_PROVIDER_LOG", log_.c_str());
-    SetEnvironmentVariableW(L"MAPIDISPATCH_TRACE", trace_.c_str());
-    SetEnvironmentVariableW(L"MAPIDISPATCH_NO_UI", L"1");
-  }
-  ~World() {
-    DeleteFileW(log_.c_str());
-    DeleteFileW(trace_.c_str());
-  }
-
-  void publish(const ScopeResolution& machine) {
-    std::vector<ScopeResolution> scopes{machine};
-    if (writer_->publish(scopes)) {
-      std::fprintf(stderr, "publish failed\n");
-      std::exit(91);
-    }
-  }
-  TableWriter& writer() { return *writer_; }
-  std::span<std::byte> table_bytes() { return ws_->bytes(); }
-  void use_section(const std::string& name) {
-    SetEnvironmentVariableW(L"MAPIDISPATCH_SECTION", std::wstring(name.begin(), name.end()).c_str());
-  }
-
-  HMODULE stub() {
-    if (stub_ == nullptr) {
-      const std::wstring path = exe_dir() + L"\\mapi32.dll";
-      stub_ = LoadLibraryW(path.c_str());
-      if (stub_ == nullptr) {
-        std::fprintf(stderr, "cannot load the stub (%lu)\n", GetLastError());
-        std::exit(92);
-      }
-    }
-    return stub_;
-  }
-  template <typename F>
-  F by_name(const char* name) {
-    auto f = proc_cast<F>(GetProcAddress(stub(), name));
-    if (f == nullptr) {
-      std::fprintf(stderr, "the stub does not export %s\n", name);
-      std::exit(93);
-    }
-    return f;
-  }
-  template <typename F>
-  F by_ordinal(int ordinal) {
-    auto f = proc_cast<F>(GetProcAddress(stub(), MAKEINTRESOURCEA(ordinal)));
-    if (f == nullptr) std::exit(94);
-    return f;
-  }
-
-  // The provider lines so far: "<provider> <function> <details...>" (the pid dropped).
-  std::vector<std::string> calls() {
-    std::vector<std::string> out;
-    for (const auto& l : lines_of(read_file(log_))) {
-      std::istringstream in(l);
-      std::string provider, pid, rest;
-      in >> provider >> pid;
-      std::getline(in, rest);
-      out.push_back(provider + rest);
-    }
-    return out;
-  }
-  std::string last_call() {
-    auto c = calls();
-    return c.empty() ? std::string() : c.back();
-  }
-  std::string trace() { return read_file(trace_); }
-  const std::wstring& log_path() const { return log_; }
-
- private:
-  std::string section_;
-  std::unique_ptr<WritableSection> ws_;
-  std::optional<TableWriter> writer_;
-  std::wstring log_, trace_;
-  HMODULE stub_ = nullptr;
-};
-
-bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
-
-// The registry mode's client: HKCU\Software\Clients\Mail pointing at a test provider.
-class RegistryClient : public test::HkcuMailClient {
- public:
-  explicit RegistryClient(const wchar_t* provider) : HkcuMailClient(L"MapiDispatch Stub Test", provider_path(provider)) {}
-  void point_at(const wchar_t* provider) { HkcuMailClient::point_at(provider_path(provider)); }
-};
-
-using simple_mapi::MessageA;
-using simple_mapi::MessageW;
-
-using SendMail = ULONG(WINAPI*)(ULONG_PTR, ULONG_PTR, MessageA*, ULONG, ULONG);
-using SendMailW = ULONG(WINAPI*)(ULONG_PTR, ULONG_PTR, MessageW*, ULONG, ULONG);
-using Logon = ULONG(WINAPI*)(ULONG_PTR, LPSTR, LPSTR, ULONG, ULONG, ULONG_PTR*);
-using Logoff = ULONG(WINAPI*)(ULONG_PTR, ULONG_PTR, ULONG, ULONG);
-using ReadMail = ULONG(WINAPI*)(ULONG_PTR, ULONG_PTR, LPSTR, ULONG, ULONG, MessageA**);
-using FreeBuffer = ULONG(WINAPI*)(void*);
-using AllocateBuffer = HRESULT(WINAPI*)(ULONG, void**);
-using Initialize = HRESULT(WINAPI*)(void*);
-using Uninitialize = void(WINAPI*)();
-using QueryAllRows = HRESULT(WINAPI*)(void*, void*, void*, void*, LONG, void**);
-using AddFt = FILETIME(WINAPI*)(FILETIME, FILETIME);
-using CmcLogon = ULONG(WINAPI*)(LPSTR, LPSTR, LPSTR, void*, ULONG, USHORT, ULONG, ULONG*, void*);
-using CmcLogoff = ULONG(WINAPI*)(ULONG, ULONG, ULONG, void*);
-// cmc_send's session as a whole register: the test leaves the upper half dirty, as an x64
-// caller may for a 32-bit CMC_session_id.
-using CmcSendWide = ULONG(WINAPI*)(ULONG_PTR, void*, ULONG, ULONG, void*);
-using CmcList = ULONG(WINAPI*)(ULONG, LPSTR, ULONG, void*, ULONG*, ULONG, void**, void*);
-using CmcFree = ULONG(WINAPI*)(void*);
-using CmcSendDocuments = ULONG(WINAPI*)(LPSTR, LPSTR, LPSTR, ULONG, LPSTR, LPSTR, LPSTR, ULONG);
-
-ULONG send(World& w, const char* subject, ULONG_PTR session = 0) {
-  MessageA m{};
-  m.subject = const_cast<LPSTR>(subject);
-  return w.by_name<SendMail>("MAPISendMail")(session, 0, &m, 0, 0);
-}
-
-std::string hex(const char* s) {
-  std::string out;
-  char buf[4];
-  for (; *s; ++s) {
-    std::snprintf(buf, sizeof buf, "%02X", static_cast<unsigned char>(*s));
-    out += buf;
-  }
-  return out;
-}
 
 // ---- Scenarios (each a child process) ---------------------------------------------------------
 
@@ -318,7 +110,11 @@ MD_CHILD_MAIN(cmc_sessions_buffers_and_codes) {
   CHECK_THAT(session != 0);
   CHECK_THAT(starts_with(w.last_call(), "A cmc_logon"));
   w.publish(machine_scope(L"prov_b", L"prov_b"));  // the default changes under an open CMC session
+#if defined(_WIN64)
   const ULONG_PTR dirty = (ULONG_PTR{0xDEADBEEF} << 32) | session;
+#else
+  const ULONG_PTR dirty = session;  // a 32-bit register has no upper half
+#endif
   CHECK_EQ_U(w.by_name<CmcSendWide>("cmc_send")(dirty, nullptr, 5, 0, nullptr), 0u);
   CHECK_THAT(w.last_call() == "A cmc_send session=" + std::to_string(session) + " flags=5");
   void* result = nullptr;
@@ -370,16 +166,16 @@ MD_CHILD_MAIN(extended_binds_until_the_last_uninitialize) {
 MD_CHILD_MAIN(wrong_bitness_is_never_loaded) {
   World w;
   ScopeResolution s = machine_scope(nullptr, nullptr);
-  s.simple = found(L"prov_x86", PeMachine::kI386);
-  s.extended = found(L"prov_x86", PeMachine::kI386);
+  s.simple = found(kOtherProvider, kOtherMachine);
+  s.extended = found(kOtherProvider, kOtherMachine);
   w.publish(s);
   CHECK_EQ_U(send(w, "x"), 2u);  // MAPI_E_FAILURE: a Simple MAPI code, not an HRESULT
   CHECK_EQ_U(static_cast<uint32_t>(w.by_name<Initialize>("MAPIInitialize")(nullptr)), 0x80004005u);
-  CHECK_THAT(GetModuleHandleW(provider_path(L"prov_x86").c_str()) == nullptr);
+  CHECK_THAT(GetModuleHandleW(provider_path(kOtherProvider).c_str()) == nullptr);
   CHECK_THAT(w.calls().empty());
-  CHECK_THAT(w.trace().find("wrong-bitness (a x86 DLL; this process is x64)") != std::string::npos);
-  // A table that claims x64 for what is really a 32-bit DLL: the load fails cleanly.
-  s.simple.machine = PeMachine::kAmd64;
+  CHECK_THAT(w.trace().find(kWrongBitnessTrace) != std::string::npos);
+  // A table that claims this process's machine for a DLL of the other: the load fails cleanly.
+  s.simple.machine = kThisMachine;
   w.publish(s);
   CHECK_EQ_U(send(w, "y"), 2u);
   CHECK_THAT(w.trace().find("LoadLibraryEx failed") != std::string::npos);
@@ -391,8 +187,13 @@ MD_CHILD_MAIN(missing_exports_fail_with_the_family_code) {
   w.publish(machine_scope(L"prov_none", L"prov_none"));
   CHECK_EQ_U(send(w, "x"), 26u);  // MAPI_E_NOT_SUPPORTED
   CHECK_EQ_U(static_cast<uint32_t>(w.by_name<Initialize>("MAPIInitialize")(nullptr)), 0x80004005u);
+  // MAPIAllocateBuffer with no provider that has it: the stub's own allocator serves it (a
+  // provider may import it from mapi32.dll), and MAPIFreeBuffer takes the buffer back.
   void* out = nullptr;
-  CHECK_EQ_U(static_cast<uint32_t>(w.by_name<AllocateBuffer>("MAPIAllocateBuffer")(8, &out)), 0x80004005u);
+  CHECK_EQ_U(static_cast<uint32_t>(w.by_name<AllocateBuffer>("MAPIAllocateBuffer")(8, &out)), 0u);
+  CHECK_THAT(out != nullptr);
+  CHECK_EQ_U(w.by_name<FreeBuffer>("MAPIFreeBuffer")(out), 0u);
+  CHECK_THAT(w.calls().empty());
   // A Simple-only client: Simple MAPI works, Extended MAPI fails with an HRESULT.
   w.publish(machine_scope(L"prov_simple", nullptr));
   CHECK_EQ_U(send(w, "s"), 0u);
@@ -431,7 +232,9 @@ MD_CHILD_MAIN(files_that_change_behind_the_table) {
   CHECK_EQ_U(send(w, "2"), 0u);
   CHECK_THAT(starts_with(w.last_call(), "A MAPISendMail"));
   CHECK_THAT(w.trace().find("already loaded in this process: keeps using it") != std::string::npos);
-  // Where the registry has nothing either, the table's answer stands: the Simple MAPI failure.
+  // Where the registry has nothing usable either (the user's default names a file that does not
+  // exist), the table's answer stands: the Simple MAPI failure.
+  RegistryClient registry(L"prov_nowhere");
   ScopeResolution none = machine_scope(L"prov_b", L"prov_a");
   none.simple.status = TargetStatus::kMissing;
   none.simple.path = u"C:\\nowhere\\missing.dll";
@@ -440,7 +243,7 @@ MD_CHILD_MAIN(files_that_change_behind_the_table) {
   // A stale "missing" for a provider not loaded here, while the registry names one that exists.
   ScopeResolution stale = machine_scope(L"prov_simple", L"prov_a");
   stale.simple.status = TargetStatus::kMissing;
-  RegistryClient registry(L"prov_simple");
+  registry.point_at(L"prov_simple");
   w.publish(stale);
   CHECK_EQ_U(send(w, "4"), 0u);
   CHECK_THAT(starts_with(w.last_call(), "S MAPISendMail"));
@@ -552,9 +355,9 @@ MD_CHILD_MAIN(forced_registry_mode_resolves_every_call) {
   registry.point_at(L"prov_b");  // no restart, no table: the next call follows the registry
   CHECK_EQ_U(send(w, "2"), 0u);
   CHECK_THAT(starts_with(w.last_call(), "B MAPISendMail"));
-  registry.point_at(L"prov_x86");  // a 32-bit provider for this 64-bit process: never loaded
+  registry.point_at(kOtherProvider);  // a provider of the other bitness: never loaded
   CHECK_EQ_U(send(w, "3"), 2u);
-  CHECK_THAT(GetModuleHandleW(provider_path(L"prov_x86").c_str()) == nullptr);
+  CHECK_THAT(GetModuleHandleW(provider_path(kOtherProvider).c_str()) == nullptr);
   CHECK_THAT(w.trace().find("wrong-bitness") != std::string::npos);
   CHECK_THAT(w.trace().find("via registry (forced)") != std::string::npos);
   return g_failures;

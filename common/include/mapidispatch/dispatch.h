@@ -14,7 +14,9 @@
 //!     one, else the machine scope.
 //!  3. The mapi32x.dll fallback.
 //!  4. Nothing: the call fails with the family's error code; PreFirstRun text of the scope.
-//! A target is usable only if its status is kFound and its PE machine is the process's. A target
+//! A target is usable only if it is loadable (kFound, or kMissingExports: a DLL that lacks some
+//! entry points still serves the calls it has, as under Windows' stub) and its PE machine is the
+//! process's. A target
 //! of the wrong bitness is never loaded; the decision then says so (kWrongBitness) rather than
 //! silently using the fallback, unless the fallback is usable.
 

@@ -37,13 +37,21 @@ enum class TargetStatus : uint32_t {
   kMissing = 2,                //!< The named file does not exist.
   kWrongBitness = 3,           //!< The DLL's machine type is not the caller's.
   kNotADll = 4,                //!< The file is not a PE DLL.
-  kMissingExports = 5,         //!< The DLL lacks the family's entry points.
+  kMissingExports = 5,         //!< A DLL that lacks some of the family's entry points: loaded all
+                               //!< the same (a warning), only the calls it lacks fail.
   kRecursive = 6,              //!< The path names mapi32.dll or the stub itself.
   kComponentNotInstalled = 7,  //!< MSIComponentID names a component that is not installed.
   kInvalidPath = 8,            //!< Relative, traversing, too long, or malformed.
   kDeniedByPolicy = 9,         //!< A UNC path while the administrator's policy forbids them.
   kBadValue = 10,              //!< The registry value has the wrong type or unusable data.
 };
+
+//! Whether a target with this status is loaded to serve calls. Windows' stub loads the DLL and
+//! looks up only the function that was called, so a DLL that lacks some entry points (kFound's
+//! warning form, kMissingExports) still serves every call it has.
+constexpr bool is_loadable(TargetStatus status) {
+  return status == TargetStatus::kFound || status == TargetStatus::kMissingExports;
+}
 
 //! PE/COFF machine types (IMAGE_FILE_MACHINE_*) the resolver records.
 enum class PeMachine : uint16_t {

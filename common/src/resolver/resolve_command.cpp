@@ -159,8 +159,8 @@ Effective effective(const ScopeResolution& r, const AppOverride* o, bool simple)
     candidate = o->uses_mapi32x ? &r.mapi32x : &(simple ? o->simple : o->extended);
     from = "override";
   }
-  if (candidate->status == TargetStatus::kFound) return {from, candidate};
-  if (r.mapi32x.status == TargetStatus::kFound) return {"fallback", &r.mapi32x};
+  if (is_loadable(candidate->status)) return {from, candidate};
+  if (is_loadable(r.mapi32x.status)) return {"fallback", &r.mapi32x};
   return {"none", candidate};
 }
 

@@ -729,8 +729,13 @@ class Resolver {
       }
     }
     if (!missing.empty()) {
-      return done(TargetStatus::kMissingExports, origin + u" (" + machine + u" DLL) lacks the " + family_words(family) +
-                                                     u" entry points " + join_names(missing) + u" (plain or @N-decorated)");
+      // A warning, not a refusal: Windows' stub loads the DLL and looks up only the function
+      // called, so the DLL still serves every call it has (is_loadable()).
+      return done(TargetStatus::kMissingExports,
+                  u"warning: " + origin + u" (" + machine + u" DLL) lacks the " + family_words(family) + u" entry points " +
+                      join_names(missing) + u" (plain or @N-decorated): calls to " +
+                      (missing.size() == 1 ? u"it fail" : u"them fail") +
+                      u" as they would with Windows' stub; the DLL is loaded and serves every other call");
     }
     return done(TargetStatus::kFound, origin + u": " + machine + u" DLL with the " + family_words(family) + u" entry points");
   }
@@ -753,7 +758,7 @@ class Resolver {
     const std::u16string dll = dir + u"\\mapi32x.dll";
     const std::u16string inf = dir + u"\\mapisvc.inf";
     t = check_target(dll, false, Families::kBoth, ValueSource::kFallback, {}, u"the fallback " + dll);
-    if (t.status == TargetStatus::kFound) {
+    if (is_loadable(t.status)) {
       std::error_code ec;
       if (svc_.files.stat(inf, &ec) != FileKind::kFile) {
         t.status = TargetStatus::kMissing;

@@ -5,7 +5,8 @@
 //   <PROVIDER_NAME> <pid> <function> <details>
 // Variants (compile definitions): MD_SIMPLE (Simple MAPI), MD_EXTENDED (Extended MAPI and a few
 // utility functions, one exported only in @N-decorated form), MD_SENDMAILW (MAPISendMailW),
-// MD_CMC (a few CMC functions, xcmc.h; sessions are 32-bit there).
+// MD_CMC (a few CMC functions, xcmc.h; sessions are 32-bit there); MD_DEF_EXPORTS (names come from
+// a .def file only).
 // With none of them it is a DLL that exports nothing MAPI ("missing exports").
 
 #include <windows.h>
@@ -18,6 +19,14 @@
 
 #ifndef PROVIDER_NAME
 #error "PROVIDER_NAME must be defined"
+#endif
+
+// MD_DEF_EXPORTS: a .def file alone says what is exported and under which names (the partial
+// providers: only MAPISendMail, only @N-decorated names, only plain names).
+#ifdef MD_DEF_EXPORTS
+#define MD_API
+#else
+#define MD_API __declspec(dllexport)
 #endif
 
 namespace {
@@ -73,39 +82,39 @@ using mapidispatch::simple_mapi::MessageW;
 extern "C" {
 
 #ifdef MD_SIMPLE
-__declspec(dllexport) ULONG WINAPI MAPILogon(ULONG_PTR, LPSTR, LPSTR, ULONG, ULONG, ULONG_PTR* session) {
+MD_API ULONG WINAPI MAPILogon(ULONG_PTR, LPSTR, LPSTR, ULONG, ULONG, ULONG_PTR* session) {
   *session = ++g_next_session;
   record("MAPILogon session=" + std::to_string(*session));
   return 0;
 }
-__declspec(dllexport) ULONG WINAPI MAPILogoff(ULONG_PTR session, ULONG_PTR, ULONG, ULONG) {
+MD_API ULONG WINAPI MAPILogoff(ULONG_PTR session, ULONG_PTR, ULONG, ULONG) {
   record("MAPILogoff session=" + std::to_string(session));
   return 0;
 }
 // The subject travels as hex bytes, so a test can check the exact encoding it received.
-__declspec(dllexport) ULONG WINAPI MAPISendMail(ULONG_PTR session, ULONG_PTR, MessageA* m, ULONG flags, ULONG) {
+MD_API ULONG WINAPI MAPISendMail(ULONG_PTR session, ULONG_PTR, MessageA* m, ULONG flags, ULONG) {
   record("MAPISendMail session=" + std::to_string(session) + " flags=" + std::to_string(flags) +
          " subject=" + hex_bytes(m ? m->subject : nullptr));
   return 0;
 }
-__declspec(dllexport) ULONG WINAPI MAPIReadMail(ULONG_PTR session, ULONG_PTR, LPSTR, ULONG, ULONG, MessageA** out) {
+MD_API ULONG WINAPI MAPIReadMail(ULONG_PTR session, ULONG_PTR, LPSTR, ULONG, ULONG, MessageA** out) {
   *out = static_cast<MessageA*>(allocate(sizeof(MessageA)));
   record("MAPIReadMail session=" + std::to_string(session) + " buffer=" + ptr(*out));
   return 0;
 }
-__declspec(dllexport) ULONG WINAPI MAPIResolveName(ULONG_PTR session, ULONG_PTR, LPSTR, ULONG, ULONG, void** out) {
+MD_API ULONG WINAPI MAPIResolveName(ULONG_PTR session, ULONG_PTR, LPSTR, ULONG, ULONG, void** out) {
   *out = allocate(64);
   record("MAPIResolveName session=" + std::to_string(session) + " buffer=" + ptr(*out));
   return 0;
 }
-__declspec(dllexport) ULONG WINAPI MAPISendDocuments(ULONG_PTR, LPSTR, LPSTR, LPSTR, ULONG) {
+MD_API ULONG WINAPI MAPISendDocuments(ULONG_PTR, LPSTR, LPSTR, LPSTR, ULONG) {
   record("MAPISendDocuments");
   return 0;
 }
 #endif
 
 #ifdef MD_SENDMAILW
-__declspec(dllexport) ULONG WINAPI MAPISendMailW(ULONG_PTR session, ULONG_PTR, MessageW* m, ULONG flags, ULONG) {
+MD_API ULONG WINAPI MAPISendMailW(ULONG_PTR session, ULONG_PTR, MessageW* m, ULONG flags, ULONG) {
   std::string subject;
   for (const wchar_t* p = m && m->subject ? m->subject : L""; *p; ++p) {
     char buf[8];
@@ -120,38 +129,38 @@ __declspec(dllexport) ULONG WINAPI MAPISendMailW(ULONG_PTR session, ULONG_PTR, M
 #ifdef MD_CMC
 // CMC_session_id is a 32-bit CMC_uint32; these numbers are kept apart from MAPILogon's.
 std::atomic<ULONG> g_next_cmc_session{0x7000};
-__declspec(dllexport) ULONG WINAPI cmc_logon(LPSTR, LPSTR, LPSTR, void*, ULONG, USHORT, ULONG, ULONG* session, void*) {
+MD_API ULONG WINAPI cmc_logon(LPSTR, LPSTR, LPSTR, void*, ULONG, USHORT, ULONG, ULONG* session, void*) {
   *session = ++g_next_cmc_session;
   record("cmc_logon session=" + std::to_string(*session));
   return 0;
 }
-__declspec(dllexport) ULONG WINAPI cmc_logoff(ULONG session, ULONG, ULONG, void*) {
+MD_API ULONG WINAPI cmc_logoff(ULONG session, ULONG, ULONG, void*) {
   record("cmc_logoff session=" + std::to_string(session));
   return 0;
 }
-__declspec(dllexport) ULONG WINAPI cmc_send(ULONG session, void*, ULONG flags, ULONG, void*) {
+MD_API ULONG WINAPI cmc_send(ULONG session, void*, ULONG flags, ULONG, void*) {
   record("cmc_send session=" + std::to_string(session) + " flags=" + std::to_string(flags));
   return 0;
 }
-__declspec(dllexport) ULONG WINAPI cmc_list(ULONG session, LPSTR, ULONG, void*, ULONG* count, ULONG, void** result, void*) {
+MD_API ULONG WINAPI cmc_list(ULONG session, LPSTR, ULONG, void*, ULONG* count, ULONG, void** result, void*) {
   *result = allocate(64);
   if (count != nullptr) *count = 0;
   record("cmc_list session=" + std::to_string(session) + " buffer=" + ptr(*result));
   return 0;
 }
-__declspec(dllexport) ULONG WINAPI cmc_free(void* memory) {
+MD_API ULONG WINAPI cmc_free(void* memory) {
   record("cmc_free buffer=" + ptr(memory));
   HeapFree(GetProcessHeap(), 0, memory);
   return 0;
 }
-__declspec(dllexport) ULONG WINAPI cmc_send_documents(LPSTR, LPSTR subject, LPSTR, ULONG, LPSTR, LPSTR, LPSTR, ULONG) {
+MD_API ULONG WINAPI cmc_send_documents(LPSTR, LPSTR subject, LPSTR, ULONG, LPSTR, LPSTR, LPSTR, ULONG) {
   record("cmc_send_documents subject=" + hex_bytes(subject));
   return 0;
 }
 #endif
 
 #if defined(MD_SIMPLE) || defined(MD_EXTENDED)
-__declspec(dllexport) ULONG WINAPI MAPIFreeBuffer(void* p) {
+MD_API ULONG WINAPI MAPIFreeBuffer(void* p) {
   record("MAPIFreeBuffer buffer=" + ptr(p));
   HeapFree(GetProcessHeap(), 0, p);
   return 0;
@@ -159,17 +168,17 @@ __declspec(dllexport) ULONG WINAPI MAPIFreeBuffer(void* p) {
 #endif
 
 #ifdef MD_EXTENDED
-__declspec(dllexport) HRESULT WINAPI MAPIInitialize(void*) {
+MD_API HRESULT WINAPI MAPIInitialize(void*) {
   record("MAPIInitialize");
   return S_OK;
 }
-__declspec(dllexport) void WINAPI MAPIUninitialize() { record("MAPIUninitialize"); }
-__declspec(dllexport) HRESULT WINAPI MAPILogonEx(ULONG_PTR, LPSTR, LPSTR, ULONG flags, void** session) {
+MD_API void WINAPI MAPIUninitialize() { record("MAPIUninitialize"); }
+MD_API HRESULT WINAPI MAPILogonEx(ULONG_PTR, LPSTR, LPSTR, ULONG flags, void** session) {
   *session = nullptr;
   record("MAPILogonEx flags=" + std::to_string(flags));
   return S_OK;
 }
-__declspec(dllexport) HRESULT WINAPI MAPIAllocateBuffer(ULONG size, void** out) {
+MD_API HRESULT WINAPI MAPIAllocateBuffer(ULONG size, void** out) {
   *out = allocate(size);
   record("MAPIAllocateBuffer size=" + std::to_string(size) + " buffer=" + ptr(*out));
   return S_OK;
