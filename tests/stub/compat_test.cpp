@@ -143,6 +143,10 @@ int winemapi_scenario(const std::string& mode) {
     CHECK_EQ_U(w.by_name<FreeBuffer>("MAPIFreeBuffer")(recip), 0u);
   }
   std::printf("%s %s: MAPIResolveName through winemapi returned %lu\n", bits().c_str(), mode.c_str(), rn);
+  // The table's answer was used (the x86 stub under WOW64: its WOW64 view), or the registry's.
+  const std::string t = w.trace();
+  CHECK_THAT(t.find(mode == "table" ? "via table generation" : "via registry (forced)") != std::string::npos);
+  CHECK_THAT(t.find(sizeof(void*) == 8 ? "view=native" : "view=wow64") != std::string::npos);
   // A live change of the default: the next call follows it, without a restart.
   client.point_at(provider_path(L"prov_simple"));
   if (mode == "table") w.publish(resolve_here());
@@ -291,6 +295,58 @@ int partial_scenario(const std::string& mode) {
 MD_CHILD_MAIN(partial_providers_table) { return partial_scenario("table"); }
 MD_CHILD_MAIN(partial_providers_registry) { return partial_scenario("registry"); }
 
+// ---- The same answer in both modes, 32-bit too -------------------------------------------------
+
+// HKLM's default mail client in one registry view, restored when it goes out of scope.
+class HklmMailDefault {
+ public:
+  HklmMailDefault(REGSAM view, const wchar_t* client, const std::wstring& dll) : client_(client) {
+    RegCreateKeyExW(HKEY_LOCAL_MACHINE, L"Software\\Clients\\Mail", 0, nullptr, 0, KEY_ALL_ACCESS | view, nullptr, &mail_,
+                    nullptr);
+    DWORD size = sizeof old_;
+    had_ = RegQueryValueExW(mail_, nullptr, nullptr, nullptr, reinterpret_cast<BYTE*>(old_), &size) == ERROR_SUCCESS;
+    set(mail_, nullptr, client);
+    HKEY key = nullptr;
+    RegCreateKeyExW(mail_, client, 0, nullptr, 0, KEY_ALL_ACCESS | view, nullptr, &key, nullptr);
+    set(key, L"DLLPath", dll.c_str());
+    RegCloseKey(key);
+  }
+  HklmMailDefault(const HklmMailDefault&) = delete;
+  HklmMailDefault& operator=(const HklmMailDefault&) = delete;
+  ~HklmMailDefault() {
+    RegDeleteTreeW(mail_, client_.c_str());
+    if (had_) set(mail_, nullptr, old_);
+    else RegDeleteValueW(mail_, nullptr);
+    RegCloseKey(mail_);
+  }
+
+ private:
+  static void set(HKEY k, const wchar_t* name, const wchar_t* value) {
+    RegSetValueExW(k, name, 0, REG_SZ, reinterpret_cast<const BYTE*>(value),
+                   static_cast<DWORD>((std::wcslen(value) + 1) * sizeof(wchar_t)));
+  }
+  std::wstring client_;
+  HKEY mail_ = nullptr;
+  bool had_ = false;
+  wchar_t old_[512] = {};
+};
+
+// Windows shares HKLM\Software\Clients between the registry views; Wine keeps a Wow6432Node copy.
+// Each view names another client here: a 32-bit process must get the 64-bit view's in table
+// mode (the service's WOW64 answers) and in registry mode alike, as on Windows.
+int modes_agree_scenario(const std::string& mode) {
+  World w;
+  HklmMailDefault view64(KEY_WOW64_64KEY, L"MapiDispatch Agree 64", provider_path(L"prov_simple"));
+  HklmMailDefault view32(KEY_WOW64_32KEY, L"MapiDispatch Agree 32", provider_path(L"prov_a"));
+  use_mode(w, mode);
+  CHECK_EQ_U(send(w, "agree"), 0u);
+  CHECK_THAT(starts_with(w.last_call(), "S MAPISendMail"));
+  if (g_failures) std::fprintf(stderr, "trace:\n%s\n", w.trace().c_str());
+  return g_failures;
+}
+MD_CHILD_MAIN(hklm_clients_table) { return modes_agree_scenario("table"); }
+MD_CHILD_MAIN(hklm_clients_registry) { return modes_agree_scenario("registry"); }
+
 // ---- Every export with nothing configured --------------------------------------------------------
 
 struct ExportRow {
@@ -300,18 +356,33 @@ struct ExportRow {
   std::string failure;
 };
 
-std::vector<ExportRow> export_rows() {
-  std::string dos = std::string("Z:") + MAPIDISPATCH_EXPORTS_TSV;
+// The rows of a tab-separated file of the project's (a Unix path, read through Wine's Z:).
+std::vector<std::vector<std::string>> tsv_rows(const char* unix_path) {
+  std::string dos = std::string("Z:") + unix_path;
   for (char& c : dos) c = c == '/' ? '\\' : c;
-  std::vector<ExportRow> rows;
+  std::vector<std::vector<std::string>> rows;
   std::istringstream in(read_file(std::wstring(dos.begin(), dos.end())));
   for (std::string line; std::getline(in, line);) {
     if (line.empty() || line[0] == '#' || line.rfind("name\t", 0) == 0) continue;
     std::vector<std::string> f;
     std::istringstream ls(line);
     for (std::string field; std::getline(ls, field, '\t');) f.push_back(field);
+    rows.push_back(std::move(f));
+  }
+  return rows;
+}
+
+// The export list with the argument sizes the stub uses: the list's, else the supplement's.
+std::vector<ExportRow> export_rows() {
+  std::map<std::string, int> supplement;
+  for (const auto& f : tsv_rows(MAPIDISPATCH_SUPPLEMENT_TSV))
+    if (f.size() >= 2) supplement[f[0]] = std::stoi(f[1]);
+  std::vector<ExportRow> rows;
+  for (const auto& f : tsv_rows(MAPIDISPATCH_EXPORTS_TSV)) {
     if (f.size() < 7) continue;
-    rows.push_back({f[0], std::stoi(f[1]), f[2].empty() ? -1 : std::stoi(f[2]), f[6]});
+    int bytes = f[2].empty() ? -1 : std::stoi(f[2]);
+    if (bytes < 0 && supplement.count(f[0])) bytes = supplement[f[0]];
+    rows.push_back({f[0], std::stoi(f[1]), bytes, f[6]});
   }
   return rows;
 }
@@ -400,7 +471,8 @@ TEST_P(Compat, Scenario) {
 INSTANTIATE_TEST_SUITE_P(InAFreshProcess, Compat,
                          ::testing::Values("winemapi_table", "winemapi_registry", "wine_mapi32_table",
                                            "wine_mapi32_registry", "partial_providers_table",
-                                           "partial_providers_registry", "every_export_with_nothing_configured"),
+                                           "partial_providers_registry", "hklm_clients_table",
+                                           "hklm_clients_registry", "every_export_with_nothing_configured"),
                          [](const auto& p) { return std::string(p.param); });
 
 }  // namespace
