@@ -36,6 +36,13 @@ std::string narrow(const std::wstring& w) {
 
 std::u16string u16w(const std::wstring& w) { return std::u16string(w.begin(), w.end()); }
 
+// A build-tree file (a host path under Wine: Z:\...) as a Windows path.
+std::wstring host_path(const char* unix_path) {
+  std::wstring p = L"Z:";
+  for (const char* c = unix_path; *c; ++c) p += *c == '/' ? L'\\' : static_cast<wchar_t>(*c);
+  return p;
+}
+
 // Points HKLM's default mail client at a new client whose DLLPath is `dll`.
 void set_client(const std::wstring& client, const std::wstring& dll) {
   ASSERT_TRUE(reg_set_sz(HKEY_LOCAL_MACHINE, kMail + L"\\" + client, L"DLLPath", dll));
@@ -223,6 +230,45 @@ TEST_F(ServiceTest, Wow64AnswersCarryTheThirtyTwoBitMsMapiApps) {
   EXPECT_NE(out.find("\"wow64_scopes\":[{"), std::string::npos) << out;
   // The log line names the change for 32-bit processes.
   EXPECT_NE(read_text_file(service::log_file_path(svc.name())).find("32-bit machine overrides:"), std::string::npos);
+
+  // A real 32-bit process (under WoW64) through the x86 stub beside it: it reads the table's
+  // WOW64 answers, so the 32-bit-only override applies to it, and sends its mail to the 32-bit
+  // provider that override names.
+  const std::wstring c32 = client("wow64-provider");
+  ASSERT_TRUE(reg_set_sz(HKEY_LOCAL_MACHINE, kMail + L"\\" + c32, L"DLLPath", host_path(MAPIDISPATCH_X86_PROVIDER)));
+  ASSERT_TRUE(reg_set_sz(HKEY_LOCAL_MACHINE, apps32, module.c_str(), c32));
+  ASSERT_TRUE(wait_until([&] {
+    return probe.read(&w, TableView::kWow64) == TableError::kOk && has_override(w.machine, module) &&
+           w.machine.overrides[0].client == u16w(c32);
+  }, 10s)) << "the override's new client never reached the table";
+  wchar_t temp[MAX_PATH];
+  ::GetTempPathW(MAX_PATH, temp);
+  const std::wstring folder = std::wstring(temp) + L"md-wow64-client-" + std::to_wstring(::GetCurrentProcessId());
+  ::CreateDirectoryW(folder.c_str(), nullptr);
+  const std::wstring exe = folder + L"\\" + module;
+  ASSERT_TRUE(::CopyFileW(host_path(MAPIDISPATCH_X86_CLIENT).c_str(), exe.c_str(), FALSE));
+  ASSERT_TRUE(::CopyFileW(host_path(MAPIDISPATCH_X86_STUB).c_str(), (folder + L"\\mapi32.dll").c_str(), FALSE));
+  const std::wstring trace = folder + L"\\trace.txt", calls = folder + L"\\provider.txt";
+  ::SetEnvironmentVariableW(L"MAPIDISPATCH_SECTION", section.c_str());
+  ::SetEnvironmentVariableW(L"MAPIDISPATCH_TRACE", trace.c_str());
+  ::SetEnvironmentVariableW(L"MD_PROVIDER_LOG", calls.c_str());
+  const int rc = run_program(exe, {L"--tag", L"wow64", L"--count", L"2", L"--interval-ms", L"0"}, &out);
+  ::SetEnvironmentVariableW(L"MAPIDISPATCH_SECTION", nullptr);
+  ::SetEnvironmentVariableW(L"MAPIDISPATCH_TRACE", nullptr);
+  ::SetEnvironmentVariableW(L"MD_PROVIDER_LOG", nullptr);
+  const std::string stub_trace = read_text_file(trace);
+  EXPECT_EQ(rc, 0) << out << "\ntrace:\n" << stub_trace;
+  EXPECT_NE(out.find("wow64: 2 calls, 0 failed"), std::string::npos) << out;
+  EXPECT_NE(stub_trace.find("view=wow64"), std::string::npos) << stub_trace;
+  EXPECT_NE(stub_trace.find("MSMapiApps override for loaded module " + narrow(module)), std::string::npos) << stub_trace;
+  EXPECT_NE(stub_trace.find("via table generation"), std::string::npos) << stub_trace;
+  const std::string provider_calls = read_text_file(calls);
+  size_t sends = 0;
+  for (size_t at = 0; (at = provider_calls.find("MAPISendMail", at)) != std::string::npos; ++at) ++sends;
+  EXPECT_EQ(sends, 2u) << provider_calls;
+  for (const wchar_t* f : {L"\\mapi32.dll", L"\\trace.txt", L"\\provider.txt"}) ::DeleteFileW((folder + f).c_str());
+  ::DeleteFileW(exe.c_str());
+  ::RemoveDirectoryW(folder.c_str());
   ASSERT_EQ(svc.stop(), "");
 }
 

@@ -64,6 +64,11 @@ std::string win_error_text(const char* op, DWORD code) {
 }
 
 int run_mapidispatch(const std::vector<std::wstring>& args, std::string* output, std::chrono::milliseconds timeout) {
+  return run_program(mapidispatch_exe(), args, output, timeout);
+}
+
+int run_program(const std::wstring& exe, const std::vector<std::wstring>& args, std::string* output,
+                std::chrono::milliseconds timeout) {
   static std::atomic<int> counter{0};
   wchar_t temp[MAX_PATH];
   ::GetTempPathW(MAX_PATH, temp);
@@ -73,7 +78,7 @@ int run_mapidispatch(const std::vector<std::wstring>& args, std::string* output,
   HANDLE file = ::CreateFileW(out_path.c_str(), GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE, &sa, CREATE_ALWAYS,
                               FILE_ATTRIBUTE_NORMAL, nullptr);
   if (file == INVALID_HANDLE_VALUE) return -1;
-  std::wstring cmd = quote(mapidispatch_exe());
+  std::wstring cmd = quote(exe);
   for (const auto& a : args) cmd += L" " + quote(a);
   STARTUPINFOW si{};
   si.cb = sizeof si;

@@ -30,6 +30,10 @@ std::wstring mapidispatch_exe();
 int run_mapidispatch(const std::vector<std::wstring>& args, std::string* output,
                      std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
+//! Runs the program `exe` with `args`, as run_mapidispatch() runs mapidispatch.exe.
+int run_program(const std::wstring& exe, const std::vector<std::wstring>& args, std::string* output,
+                std::chrono::milliseconds timeout = std::chrono::seconds(60));
+
 //! The whole file as bytes ("" if it cannot be read).
 std::string read_text_file(const std::wstring& path);
 
