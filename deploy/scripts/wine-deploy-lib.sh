@@ -62,16 +62,26 @@ md_wait_until() {
 # their Outbox folders, "Contoso Mail" the machine's default; application folders C:\Apps\NAME
 # with the client program as NAME.exe.
 #   md_setup_mail_clients DEMO_BUILD_DIR
+# Each client installs its DLL for both bitnesses, as a dual-bitness mail client does: the x64 one
+# in Program Files, the x86 one (DEMO_BUILD_DIR/x86) in Program Files (x86); DLLPath is
+# %ProgramFiles%\<client>\<file>.dll (REG_EXPAND_SZ), which names each process's own.
 md_setup_mail_clients() {
   local demo="$1" c
   for c in "Contoso Mail:contoso" "Fabrikam Mail:fabrikam"; do
     local name="${c%%:*}" file="${c##*:}"
-    mkdir -p "$(md_cpath "C:\\Program Files\\$name")"
+    mkdir -p "$(md_cpath "C:\\Program Files\\$name")" "$(md_cpath "C:\\Program Files (x86)\\$name")"
     cp "$demo/$file.dll" "$(md_cpath "C:\\Program Files\\$name\\$file.dll")"
+    cp "$demo/x86/$file.dll" "$(md_cpath "C:\\Program Files (x86)\\$name\\$file.dll")" || return 1
     md_reg_set "HKLM\\Software\\Clients\\Mail\\$name" "" REG_SZ "$name" || return 1
-    md_reg_set "HKLM\\Software\\Clients\\Mail\\$name" DLLPath REG_SZ "C:\\Program Files\\$name\\$file.dll" || return 1
+    md_reg_set "HKLM\\Software\\Clients\\Mail\\$name" DLLPath REG_EXPAND_SZ "%ProgramFiles%\\$name\\$file.dll" || return 1
   done
   md_reg_set 'HKLM\Software\Clients\Mail' "" REG_SZ "Contoso Mail"
+}
+
+# md_setup_app32 DEMO_BUILD_DIR NAME: C:\Apps\NAME\NAME.exe, the 32-bit client
+md_setup_app32() {
+  mkdir -p "$(md_cpath "C:\\Apps\\$2")"
+  cp "$1/x86/mapi_client.exe" "$(md_cpath "C:\\Apps\\$2\\$2.exe")"
 }
 
 # md_setup_app DEMO_BUILD_DIR NAME: C:\Apps\NAME\NAME.exe
@@ -81,13 +91,17 @@ md_setup_app() {
 }
 
 # Number of messages in a mail client's Outbox (optionally only those whose subject starts with TAG).
+# Both of its DLLs' Outboxes count (Program Files and Program Files (x86)).
 md_outbox_count() {
-  local dir; dir="$(md_cpath "C:\\Program Files\\$1\\Outbox")"
-  [ -d "$dir" ] || { echo 0; return; }
+  local dirs=() d
+  for d in "C:\\Program Files\\$1\\Outbox" "C:\\Program Files (x86)\\$1\\Outbox"; do
+    d="$(md_cpath "$d")"; [ -d "$d" ] && dirs+=("$d")
+  done
+  [ ${#dirs[@]} -gt 0 ] || { echo 0; return; }
   if [ -n "${2:-}" ]; then
-    grep -l -s "^Subject: $2 " "$dir"/*.eml 2>/dev/null | wc -l
+    for d in "${dirs[@]}"; do grep -l -s "^Subject: $2 " "$d"/*.eml 2>/dev/null; done | wc -l
   else
-    find "$dir" -name '*.eml' | wc -l
+    find "${dirs[@]}" -name '*.eml' | wc -l
   fi
 }
 

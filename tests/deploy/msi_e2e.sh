@@ -70,7 +70,7 @@ check "a higher version ($version2) builds from the same files" \
 section "static checks"
 objdump64=x86_64-w64-mingw32-objdump; objdump86=i686-w64-mingw32-objdump
 check "x64 stub is pei-x86-64" bash -c "$objdump64 -f '$stage/mapi32-x64.dll' | grep -q 'file format pei-x86-64'"
-check "x86 stub is pei-i386 (the 32-bit processes' stub; cannot run here)" \
+check "x86 stub is pei-i386 (the 32-bit processes' stub)" \
   bash -c "$objdump86 -f '$stage/mapi32-x86.dll' | grep -q 'file format pei-i386'"
 check "x86 stub exports MAPISendMail" bash -c "$objdump86 -p '$stage/mapi32-x86.dll' | grep -qE '\\] MAPISendMail$'"
 if command -v msiinfo >/dev/null; then
@@ -100,7 +100,7 @@ if "$src/cmake/wine-prefix.sh" setup "$WINEPREFIX" >"$work/prefix.log" 2>&1; the
 else
   bad "prefix setup"; cat "$work/prefix.log"; finish
 fi
-md_setup_mail_clients "$demo" && md_setup_app "$demo" Billing && md_setup_app "$demo" Reports
+md_setup_mail_clients "$demo" && md_setup_app "$demo" Billing && md_setup_app "$demo" Reports && md_setup_app32 "$demo" Billing32
 check "mail clients Contoso Mail (default) and Fabrikam Mail registered" \
   test "$(md_reg_get 'HKLM\Software\Clients\Mail' '')" = "Contoso Mail"
 
@@ -133,9 +133,9 @@ check "  ... the helper's log says which folder" \
 check "  ... and the installation is rolled back: nothing installed" nothing_installed
 
 # ---- install ------------------------------------------------------------------------------------
-section "install $version1 (APPLOCAL_DIRS=C:\\Apps\\Billing, DEBOUNCEMS=100)"
+section "install $version1 (APPLOCAL_DIRS=C:\\Apps\\Billing;C:\\Apps\\Billing32, DEBOUNCEMS=100)"
 t0=$(date +%s)
-msiexec_i "$msi1" "$work/install.log" 'APPLOCAL_DIRS=C:\Apps\Billing' DEBOUNCEMS=100; rc=$?
+msiexec_i "$msi1" "$work/install.log" 'APPLOCAL_DIRS=C:\Apps\Billing;C:\Apps\Billing32' DEBOUNCEMS=100; rc=$?
 check "msiexec /i exits 0 (exit $rc, $(( $(date +%s) - t0 ))s)" test "$rc" -eq 0
 for f in mapidispatch.exe mapi32.dll mapidispatch-setup.exe PolicyDefinitions/MapiDispatch.admx PolicyDefinitions/en-US/MapiDispatch.adml; do
   check "installed: Program Files\\MapiDispatch\\$f" test -f "$prog/$f"
@@ -162,6 +162,7 @@ check "Event Log source: TypesSupported = 7" test "$(md_reg_get "$evkey" TypesSu
 check "recovery: restart after 5 s, 5 s, 60 s, reset after a day (the helper's log)" \
   grep -qF 'recovery of MapiDispatch: restart after 5 s, 5 s, 60 s; count reset after 1 day' "$(setup_log)"
 check "app-local: C:\\Apps\\Billing\\mapi32.dll is the x64 stub" cmp -s "$prog/mapi32.dll" "$(md_cpath 'C:\Apps\Billing\mapi32.dll')"
+check "app-local: C:\\Apps\\Billing32 (a 32-bit program) got the x86 stub" cmp -s "$prog86/mapi32.dll" "$(md_cpath 'C:\Apps\Billing32\mapi32.dll')"
 check "app-local: C:\\Apps\\Reports (not listed) has no stub" test ! -e "$(md_cpath 'C:\Apps\Reports\mapi32.dll')"
 status_ok() { mdw "$prog/mapidispatch.exe" status >"$work/status.txt" 2>&1; }
 if md_wait_until 30 status_ok; then
@@ -179,6 +180,17 @@ check "Billing.exe: 3 calls, none failed (exit $rc: $(tr -d '\r' <"$work/call.tx
 check "  ... it loaded the app-local stub" grep -qiF 'loaded C:\Apps\Billing\mapi32.dll' "$work/call.txt"
 check "  ... Contoso Mail (the default) delivered 3 messages" test "$(( $(md_outbox_count 'Contoso Mail' Billing) - before ))" -eq 3
 check "  ... the stub bound through the service's table" grep -q 'bind simple: .*contoso.dll via table' "$trace"
+# A 32-bit application: the x86 stub the package installed beside it reads the table's answers for
+# 32-bit processes, where %ProgramFiles% is Program Files (x86): Contoso Mail's 32-bit DLL.
+trace32="$(md_cpath 'C:\trace32.txt')"
+MAPIDISPATCH_TRACE='C:\trace32.txt' mdw 'C:\Apps\Billing32\Billing32.exe' --tag Billing32 --count 3 --interval-ms 0 >"$work/call32.txt" 2>&1; rc=$?
+check "Billing32.exe (32-bit): 3 calls, none failed (exit $rc: $(tr -d '\r' <"$work/call32.txt"))" test "$rc" -eq 0
+check "  ... it loaded the app-local x86 stub" grep -qiF 'loaded C:\Apps\Billing32\mapi32.dll' "$work/call32.txt"
+outbox32="$(md_cpath 'C:\Program Files (x86)\Contoso Mail\Outbox')"
+check "  ... Contoso Mail's 32-bit DLL (Program Files (x86)) delivered 3 messages" \
+  test "$(grep -l -s "^Subject: Billing32 " "$outbox32"/*.eml 2>/dev/null | wc -l)" -eq 3
+check "  ... the x86 stub read the table's WOW64 answers" \
+  bash -c "grep -q 'view=wow64' '$trace32' && grep -qi 'bind simple: .*Program Files (x86).*contoso.dll via table' '$trace32'"
 
 # ---- upgrade while a client calls -----------------------------------------------------------------
 section "in-place upgrade to $version2 while a client keeps calling"
@@ -231,6 +243,7 @@ check "msiexec /x exits 0 (exit $rc, $(( $(date +%s) - t0 ))s)" test "$rc" -eq 0
 check "no service MapiDispatch" test "$(md_service_state)" = absent
 check "no Program Files\\MapiDispatch" test ! -e "$prog"
 check "no Program Files (x86)\\MapiDispatch" test ! -e "$prog86"
+check "no app-local stub in C:\\Apps\\Billing32" test ! -e "$(md_cpath 'C:\Apps\Billing32\mapi32.dll')"
 check "no app-local stub in C:\\Apps\\Billing (the application itself stays)" \
   bash -c "[ ! -e '$(md_cpath 'C:\Apps\Billing\mapi32.dll')' ] && [ -e '$(md_cpath 'C:\Apps\Billing\Billing.exe')' ] && ! ls '$(md_cpath 'C:\Apps\Billing')' | grep -q mapidispatch-old"
 check "no ProgramData\\MapiDispatch (service log)" test ! -e "$(md_cpath 'C:\ProgramData\MapiDispatch')"
