@@ -52,19 +52,22 @@ t0=$(date +%s)
 "$root/cmake/wine-prefix.sh" setup "$WINEPREFIX" >"$work/prefix.log" 2>&1 || { cat "$work/prefix.log"; die "wineboot"; }
 say "ready in $(( $(date +%s) - t0 ))s: $WINEPREFIX (64-bit Windows, Wine $("$WINE" --version 2>/dev/null | sed 's/^wine-//'))"
 
-step "Two mail clients and three applications"
+step "Two mail clients and four applications"
 md_setup_mail_clients "$demo" || die "registering the mail clients"
 for app in Billing Reports Archive; do md_setup_app "$demo" "$app"; done
-say "Mail clients (HKLM\\Software\\Clients\\Mail), each delivering into its Outbox folder:"
-say "  Contoso Mail   C:\\Program Files\\Contoso Mail\\contoso.dll     <- the default"
-say "  Fabrikam Mail  C:\\Program Files\\Fabrikam Mail\\fabrikam.dll"
+md_setup_app32 "$demo" Ledger32
+say "Mail clients (HKLM\\Software\\Clients\\Mail), each delivering into its Outbox folder, each with a 64-bit"
+say "and a 32-bit DLL (DLLPath %ProgramFiles%\\<client>\\<dll>: Program Files (x86) in a 32-bit process):"
+say "  Contoso Mail   %ProgramFiles%\\Contoso Mail\\contoso.dll     <- the default"
+say "  Fabrikam Mail  %ProgramFiles%\\Fabrikam Mail\\fabrikam.dll"
 say "Applications that send mail with MAPISendMail: C:\\Apps\\Billing\\Billing.exe, C:\\Apps\\Reports\\Reports.exe,"
-say "C:\\Apps\\Archive\\Archive.exe (Archive gets no app-local stub: it shows the registration way later)."
+say "C:\\Apps\\Ledger32\\Ledger32.exe (a 32-bit program), C:\\Apps\\Archive\\Archive.exe (Archive gets no"
+say "app-local stub: it shows the registration way later)."
 
 step "Install the MSI"
-cmd "msiexec /i $(basename "$msi") /qn APPLOCAL_DIRS=\"C:\\Apps\\Billing;C:\\Apps\\Reports\" MAILCLIENT=register"
+cmd "msiexec /i $(basename "$msi") /qn APPLOCAL_DIRS=\"C:\\Apps\\Billing;C:\\Apps\\Reports;C:\\Apps\\Ledger32\" MAILCLIENT=register"
 t0=$(date +%s)
-mdw msiexec /i "$(md_winpath "$msi")" /qn /l*v 'C:\install.log' 'APPLOCAL_DIRS=C:\Apps\Billing;C:\Apps\Reports' MAILCLIENT=register \
+mdw msiexec /i "$(md_winpath "$msi")" /qn /l*v 'C:\install.log' 'APPLOCAL_DIRS=C:\Apps\Billing;C:\Apps\Reports;C:\Apps\Ledger32' MAILCLIENT=register \
   >"$work/msiexec.out" 2>&1 || { tail -n 20 "$work/msiexec.out"; die "msiexec exited $?"; }
 say "installed in $(( $(date +%s) - t0 ))s:"
 say "  C:\\Program Files\\MapiDispatch\\        mapidispatch.exe, mapi32.dll (x64 stub), mapidispatch-setup.exe, PolicyDefinitions\\"
@@ -72,6 +75,8 @@ say "  C:\\Program Files (x86)\\MapiDispatch\\  mapi32.dll (x86 stub, for 32-bit
 for app in Billing Reports; do
   cmp -s "$(md_cpath "$prog\\mapi32.dll")" "$(md_cpath "C:\\Apps\\$app\\mapi32.dll")" && say "  C:\\Apps\\$app\\mapi32.dll  (app-local x64 stub)"
 done
+cmp -s "$(md_cpath 'C:\Program Files (x86)\MapiDispatch\mapi32.dll')" "$(md_cpath 'C:\Apps\Ledger32\mapi32.dll')" && \
+  say "  C:\\Apps\\Ledger32\\mapi32.dll  (app-local x86 stub: the package saw a 32-bit program there)"
 md_reg_key_exists 'HKLM\Software\Clients\Mail\MapiDispatch' && \
   say "  HKLM\\Software\\Clients\\Mail\\MapiDispatch  DLLPath = $(md_reg_get 'HKLM\Software\Clients\Mail\MapiDispatch' DLLPath)"
 md_wait_until 30 bash -c '[ "$(md_service_state)" = RUNNING ]' || die "the service did not start"
@@ -84,14 +89,14 @@ cmd "mapidispatch status"
 mdx status | indent
 
 # ---------------------------------------------------------------------------------------------
-step "Three client processes send mail through the stub"
+step "Four client processes send mail through the stub, one of them 32-bit"
 start_client() {  # TAG APP
   "$WINE" "C:\\Apps\\$2\\$2.exe" --tag "$1" --until-file 'C:\stop-clients' --interval-ms 250 --log "C:\\$1.calls" \
     </dev/null >"$work/$1.out" 2>&1 &
   CLIENT_PIDS+=($!)
 }
-CLIENTS="Billing-1 Billing-2 Reports-1"
-start_client Billing-1 Billing; start_client Billing-2 Billing; start_client Reports-1 Reports
+CLIENTS="Billing-1 Billing-2 Reports-1 Ledger32-1"
+start_client Billing-1 Billing; start_client Billing-2 Billing; start_client Reports-1 Reports; start_client Ledger32-1 Ledger32
 calls() { local f; f="$(md_cpath "C:\\$1.calls")"; [ -f "$f" ] && wc -l <"$f" || echo 0; }
 md_wait_until 60 bash -c "for c in $CLIENTS; do [ -s \"\$(md_cpath \"C:\\\\\$c.calls\")\" ] || exit 1; done" || die "the clients do not call"
 sleep 3
@@ -102,7 +107,8 @@ table() {
   done
 }
 say "every 250 ms each calls MAPISendMail; the stub (C:\\Apps\\...\\mapi32.dll) reads the service's table and"
-say "forwards to the default client's DLL, which writes an .eml file into its Outbox:"
+say "forwards to the default client's DLL of the process's bitness (Ledger32's x86 stub reads the table's"
+say "answers for 32-bit processes), which writes an .eml file into its Outbox:"
 table
 
 step "Switch the machine's default mail client while they run"
@@ -115,12 +121,13 @@ md_wait_until 60 bash -c "for c in $CLIENTS; do [ \$(md_outbox_count 'Fabrikam M
 say "the service saw the change and published generation $(generation) (was $gen_before); each client's next call"
 say "went to Fabrikam Mail, without restarting anything:"
 for c in $CLIENTS; do
-  dir="$(md_cpath 'C:\Program Files\Fabrikam Mail\Outbox')"
-  first="$(grep -l "^Subject: $c " "$dir"/*.eml | sort | head -n1)"
+  dir="$(md_cpath 'C:\Program Files\Fabrikam Mail\Outbox')" dir86="$(md_cpath 'C:\Program Files (x86)\Fabrikam Mail\Outbox')"
+  first="$(grep -l -s "^Subject: $c " "$dir"/*.eml "$dir86"/*.eml | sort | head -n1)"
   subj="$(sed -nE 's/^Subject: (.*)\r?$/\1/p' "$first" | tr -d '\r')"
   when="$(sed -nE 's/^Date: (.*) UTC\r?$/\1/p' "$first" | tr -d '\r')"
   ms=$(( $(date -u -d "$when" +%s%3N) - switch_ms ))
-  last_c="$(grep -l "^Subject: $c " "$(md_cpath 'C:\Program Files\Contoso Mail\Outbox')"/*.eml | sort | tail -n1)"
+  last_c="$(grep -l -s "^Subject: $c " "$(md_cpath 'C:\Program Files\Contoso Mail\Outbox')"/*.eml \
+             "$(md_cpath 'C:\Program Files (x86)\Contoso Mail\Outbox')"/*.eml | sort | tail -n1)"
   printf '     %-10s last to Contoso: %-22s first to Fabrikam: %-22s (%d ms after the switch)\n' "$c" \
     "\"$(sed -nE 's/^Subject: [^ ]+ (.*)\r?$/\1/p' "$last_c" | tr -d '\r')\"" "\"${subj#* }\"" "$ms"
 done
@@ -190,7 +197,7 @@ mdw msiexec /x "$(md_winpath "$msi")" /qn >/dev/null 2>&1 || die "msiexec /x exi
 say "removed in $(( $(date +%s) - t0 ))s. What is left of MapiDispatch:"
 left=0
 [ "$(md_service_state)" = absent ] && say "  service MapiDispatch: none" || { say "  service MapiDispatch: $(md_service_state)"; left=1; }
-for d in 'C:\Program Files\MapiDispatch' 'C:\Program Files (x86)\MapiDispatch' 'C:\ProgramData\MapiDispatch' 'C:\Apps\Billing\mapi32.dll' 'C:\Apps\Reports\mapi32.dll'; do
+for d in 'C:\Program Files\MapiDispatch' 'C:\Program Files (x86)\MapiDispatch' 'C:\ProgramData\MapiDispatch' 'C:\Apps\Billing\mapi32.dll' 'C:\Apps\Reports\mapi32.dll' 'C:\Apps\Ledger32\mapi32.dll'; do
   [ -e "$(md_cpath "$d")" ] && { say "  $d: STILL THERE"; left=1; }
 done
 for k in 'HKLM\SYSTEM\CurrentControlSet\Services\MapiDispatch' 'HKLM\SYSTEM\CurrentControlSet\Services\EventLog\Application\MapiDispatch' \

@@ -23,6 +23,9 @@ std::string describe_target(const Target& t) {
   if (t.path.empty()) return "(none: " + std::string(to_string(t.status)) + ")";
   std::string s = utf8(t.path) + " (" + std::string(to_string(t.status));
   if (t.machine != PeMachine::kUnknown) s += ", " + std::string(to_string(t.machine));
+  // A DLL that lacks some entry points is used all the same: the log says which calls will fail
+  // (the reason, worded as a warning by the resolver).
+  if (t.status == TargetStatus::kMissingExports && !t.reason.empty()) s += "; " + utf8(t.reason);
   return s + ")";
 }
 

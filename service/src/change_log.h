@@ -16,7 +16,8 @@
 
 namespace mapidispatch::service {
 
-//! "C:\x\olmapi32.dll (found, x64)" or "(none: not-configured)".
+//! "C:\x\olmapi32.dll (found, x64)" or "(none: not-configured)"; a DLL that lacks some entry points
+//! carries its warning: "C:\x\m.dll (missing-exports, x64; warning: ... lacks ... MAPIFreeBuffer ...)".
 std::string describe_target(const Target& t);
 
 //! "machine" or "user S-1-5-21-...".

@@ -24,7 +24,25 @@ md_find_wine || exit 1
 
 PASSED=0; FAILED=0; SKIPPED=0
 ok() { PASSED=$((PASSED + 1)); echo "  ok    $*"; }
-bad() { FAILED=$((FAILED + 1)); echo "  FAIL  $*"; }
+bad() { FAILED=$((FAILED + 1)); echo "  FAIL  $*"; diagnose; }
+# What a failed check leaves for whoever reads the log: the service's state, the prefix's processes,
+# the ends of the service's and the setup helper's logs. A flaky check then explains itself.
+diagnose() {
+  [ -n "${WINEPREFIX:-}" ] && [ -d "$WINEPREFIX" ] || return 0
+  echo "        --- at $(date +%T.%N | cut -c1-12): service MapiDispatch: $(md_service_state 2>/dev/null)"
+  local pid
+  for pid in $(pgrep -f -- '\.exe' 2>/dev/null); do
+    if { tr '\0' '\n' <"/proc/$pid/environ"; } 2>/dev/null | grep -qx "WINEPREFIX=$WINEPREFIX"; then
+      echo "        process $pid: $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-150)"
+    fi
+  done
+  local f
+  f="$(md_cpath 'C:\ProgramData\MapiDispatch\MapiDispatch.log' 2>/dev/null)"
+  [ -f "$f" ] && { echo "        service log (last 8 lines):"; tail -n 8 "$f" | sed 's/^/          /'; }
+  f="$(find "$WINEPREFIX/drive_c/windows" -maxdepth 2 -iname MapiDispatch-setup.log 2>/dev/null | head -n1)"
+  [ -n "$f" ] && { echo "        setup helper log (last 5 lines):"; tail -n 5 "$f" | sed 's/^/          /'; }
+  echo "        ---"
+}
 skip() { SKIPPED=$((SKIPPED + 1)); echo "  SKIP  $*"; }
 check() { local what="$1"; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
 section() { printf '\n== %s\n' "$*"; }
@@ -124,13 +142,13 @@ msiexec_i "$msi1" "$work/bad1.log" DEBOUNCEMS=fast; rc=$?
 check "DEBOUNCEMS=fast: msiexec fails (exit $rc)" test "$rc" -ne 0
 # Wine's msiexec does not write a launch condition's message into the log under /qn (Windows does).
 check "  ... stopped by the launch conditions" log_has "$work/bad1.log" "LaunchConditions. Return value 0"
-check "  ... and nothing is installed" nothing_installed
+check "  ... and nothing is installed" md_wait_until 20 nothing_installed
 msiexec_i "$msi1" "$work/bad2.log" 'APPLOCAL_DIRS=C:\No\Such\Folder'; rc=$?
 check "APPLOCAL_DIRS naming a missing folder: msiexec fails (exit $rc)" test "$rc" -ne 0
 setup_log() { find "$WINEPREFIX/drive_c/windows" -maxdepth 2 -iname MapiDispatch-setup.log | head -n1; }
 check "  ... the helper's log says which folder" \
   grep -qF "the folder 'C:\\No\\Such\\Folder' does not exist" "$(setup_log)"
-check "  ... and the installation is rolled back: nothing installed" nothing_installed
+check "  ... and the installation is rolled back: nothing installed" md_wait_until 20 nothing_installed
 
 # ---- install ------------------------------------------------------------------------------------
 section "install $version1 (APPLOCAL_DIRS=C:\\Apps\\Billing;C:\\Apps\\Billing32, DEBOUNCEMS=100)"
@@ -240,27 +258,32 @@ section "uninstall"
 t0=$(date +%s)
 msiexec_x "$msi2" "$work/uninstall.log"; rc=$?
 check "msiexec /x exits 0 (exit $rc, $(( $(date +%s) - t0 ))s)" test "$rc" -eq 0
-check "no service MapiDispatch" test "$(md_service_state)" = absent
+# msiexec returns once the SCM has said STOPPED; the service's process may still be exiting, and
+# the SCM deletes a service (and its key) only once it has: wait for those end states rather than
+# sample them once (a loaded machine showed that window).
+check "no service MapiDispatch" md_wait_until 20 bash -c '[ "$(md_service_state)" = absent ]' 
 check "no Program Files\\MapiDispatch" test ! -e "$prog"
 check "no Program Files (x86)\\MapiDispatch" test ! -e "$prog86"
 check "no app-local stub in C:\\Apps\\Billing32" test ! -e "$(md_cpath 'C:\Apps\Billing32\mapi32.dll')"
 check "no app-local stub in C:\\Apps\\Billing (the application itself stays)" \
   bash -c "[ ! -e '$(md_cpath 'C:\Apps\Billing\mapi32.dll')' ] && [ -e '$(md_cpath 'C:\Apps\Billing\Billing.exe')' ] && ! ls '$(md_cpath 'C:\Apps\Billing')' | grep -q mapidispatch-old"
 check "no ProgramData\\MapiDispatch (service log)" test ! -e "$(md_cpath 'C:\ProgramData\MapiDispatch')"
-check "no key $svckey" bash -c "! md_reg_key_exists '$svckey'"
+check "no key $svckey" md_wait_until 20 bash -c "! md_reg_key_exists '$svckey'"
 check "no Event Log source key" bash -c "! md_reg_key_exists '$evkey'"
 check "no key HKLM\\SOFTWARE\\MapiDispatch" bash -c "! md_reg_key_exists 'HKLM\\SOFTWARE\\MapiDispatch'"
 check "no Clients\\Mail\\MapiDispatch, default mail client still Contoso Mail" \
   bash -c "! md_reg_key_exists 'HKLM\\Software\\Clients\\Mail\\MapiDispatch' && [ \"\$(md_reg_get 'HKLM\\Software\\Clients\\Mail' '')\" = 'Contoso Mail' ]"
 check "no product registered" test "$(installed_products)" = 0
-check "no mapidispatch process left in the prefix" test -z "$(md_prefix_pids 'mapidispatch.exe')"
+# In this shell, not `bash -c`: a child shell's own command line would name the program looked for.
+no_service_process() { [ -z "$(md_prefix_pids 'mapidispatch.exe')" ]; }
+check "no mapidispatch process left in the prefix" md_wait_until 20 no_service_process
 
 # ---- registration as a mail client ----------------------------------------------------------------
 section "registration as a mail client (MAILCLIENT=default)"
 msiexec_i "$msi1" "$work/mail-bad.log" MAILCLIENT=default 'UPSTREAMCLIENT=Bad\Name'; rc=$?
 check "UPSTREAMCLIENT with a backslash: msiexec fails (exit $rc), nothing installed" \
   bash -c "[ $rc -ne 0 ] && [ \"\$(md_reg_get 'HKLM\Software\Clients\Mail' '')\" = 'Contoso Mail' ]"
-check "  ... and nothing is installed" nothing_installed
+check "  ... and nothing is installed" md_wait_until 20 nothing_installed
 msiexec_i "$msi1" "$work/mail.log" MAILCLIENT=default; rc=$?
 check "msiexec /i MAILCLIENT=default exits 0 (exit $rc)" test "$rc" -eq 0
 mk='HKLM\Software\Clients\Mail\MapiDispatch'
@@ -286,7 +309,7 @@ check "msiexec /x exits 0 (exit $rc)" test "$rc" -eq 0
 check "the previous default mail client is restored (Contoso Mail)" \
   test "$(md_reg_get 'HKLM\Software\Clients\Mail' '')" = "Contoso Mail"
 check "no Clients\\Mail\\MapiDispatch" bash -c "! md_reg_key_exists '$mk'"
-check "nothing else left (service, files, keys, product)" nothing_installed
+check "nothing else left (service, files, keys, product)" md_wait_until 20 nothing_installed
 
 section "registration as a mail client (MAILCLIENT=register, UPSTREAMCLIENT named)"
 msiexec_i "$msi1" "$work/register.log" MAILCLIENT=register 'UPSTREAMCLIENT=Fabrikam Mail'; rc=$?
@@ -322,6 +345,6 @@ default_now="$(md_reg_get 'HKLM\Software\Clients\Mail' '' 2>/dev/null)"
 # reg prints a default value that does not exist as "(value not set)".
 check "no Clients\\Mail\\MapiDispatch; the default that named it is unset, nothing was recorded to restore (now: '$default_now')" \
   bash -c "! md_reg_key_exists '$mk' && { [ -z '$default_now' ] || [ '$default_now' = '(value not set)' ]; }"
-check "nothing else left (service, files, keys, product)" nothing_installed
+check "nothing else left (service, files, keys, product)" md_wait_until 20 nothing_installed
 
 finish

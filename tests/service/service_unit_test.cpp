@@ -303,6 +303,13 @@ TEST(ChangeLog, SaysWhatChangedPerScope) {
   EXPECT_NE(line.find("user " + utf8(added.sid) + ": added"), std::string::npos) << line;
   EXPECT_NE(line.find(": removed"), std::string::npos) << line;
   EXPECT_EQ(join_changes(describe_changes(before, before)), "no change");
+  // A provider that lacks some entry points is used; the log carries the warning naming them.
+  auto partial = before;
+  partial[0].simple.status = TargetStatus::kMissingExports;
+  partial[0].simple.reason = u"warning: C:\\x.dll lacks the Simple MAPI entry points MAPIFreeBuffer";
+  const std::string warned = join_changes(describe_changes(before, partial));
+  EXPECT_NE(warned.find("(missing-exports, x64; warning: C:\\x.dll lacks the Simple MAPI entry points MAPIFreeBuffer)"),
+            std::string::npos) << warned;
 }
 
 TEST(Text, Utf8RoundTripAndFiletime) {
