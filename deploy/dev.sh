@@ -38,7 +38,7 @@ PACKAGES=(
   libboost-dev libspdlog-dev libfmt-dev googletest libgtest-dev libbenchmark-dev
   g++-mingw-w64-x86-64-posix g++-mingw-w64-i686-posix binutils-mingw-w64-x86-64 binutils-mingw-w64-i686
   wine64 wine32:i386
-  wixl msitools python3
+  wixl msitools python3 llvm
   gnuplot-nox
 )
 

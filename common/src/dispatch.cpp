@@ -14,6 +14,9 @@ const Target& family_target(const AppOverride& o, Family f) { return f == Family
 
 // The status a target has for a process of `bitness`.
 TargetStatus effective_status(const Target& t, Bitness bitness) {
+  // A bare file name's machine is unknown until a process loads it (the loader refuses one of the
+  // wrong bitness, as it would under Windows' stub).
+  if (t.status == TargetStatus::kSearchOrder) return t.status;
   if (is_loadable(t.status) && t.machine != machine_of(bitness)) return TargetStatus::kWrongBitness;
   return t.status;
 }

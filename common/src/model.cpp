@@ -37,6 +37,7 @@ std::string_view to_string(TargetStatus status) {
     case TargetStatus::kInvalidPath: return "invalid-path";
     case TargetStatus::kDeniedByPolicy: return "denied-by-policy";
     case TargetStatus::kBadValue: return "bad-value";
+    case TargetStatus::kSearchOrder: return "search-order";
   }
   return "unknown";
 }

@@ -9,6 +9,7 @@
 #ifndef MAPIDISPATCH_SERVICE_SCOPE_SOURCE_H_
 #define MAPIDISPATCH_SERVICE_SCOPE_SOURCE_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,10 +42,25 @@ class ScopeSource {
   //! (S-1-5-21-..., S-1-12-1-...; not the well-known service accounts, not *_Classes).
   virtual std::vector<std::u16string> user_sids() = 0;
 
-  //! Resolves every scope. May throw std::exception on an unexpected failure; the service logs
-  //! it and keeps the table it has.
+  //! Resolves every scope: the machine's, then one per user with a Clients\Mail key of their own,
+  //! in SID order (both views alike). May throw std::exception on an unexpected failure; the
+  //! service logs it and keeps the table it has.
   virtual Resolutions resolve_all(const ResolveOptions& options) = 0;
+
+  //! One user's scope in each view, as resolve_all() would give it, for a change in that user's
+  //! hive: the work of one scope, not of all. `native` empty: the user has no scope (no
+  //! Clients\Mail key of their own, or the hive is not loaded). `wow64` is empty exactly where
+  //! resolve_all() gives no WOW64 scopes. May throw like resolve_all().
+  struct UserScopes {
+    std::optional<ScopeResolution> native;
+    std::optional<ScopeResolution> wow64;
+  };
+  virtual UserScopes resolve_user(const std::u16string& sid, const ResolveOptions& options) = 0;
 };
+
+//! Replaces, adds or removes `sid`'s scopes in `r` (kept in SID order after the machine scope),
+//! as resolve_all() would have them once the user's hive is as resolve_user() saw it.
+void apply_user_scopes(Resolutions* r, const std::u16string& sid, ScopeSource::UserScopes user);
 
 }  // namespace mapidispatch::service
 

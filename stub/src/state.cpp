@@ -187,8 +187,11 @@ Provider* load_provider_locked(Globals& s, const std::u16string& path16, std::st
     return nullptr;
   }
   // LOAD_WITH_ALTERED_SEARCH_PATH: the provider's own folder is searched for its dependencies
-  // (Office installs whose DLLs need their folder, not the caller's PATH).
-  HMODULE m = ::LoadLibraryExW(path.c_str(), nullptr, LOAD_WITH_ALTERED_SEARCH_PATH);
+  // (Office installs whose DLLs need their folder, not the caller's PATH). A bare file name (the
+  // table's kSearchOrder) goes through the process's standard search order, as under Windows'
+  // stub: the flag is undefined for a relative name.
+  const bool bare_name = path.find_first_of(L"\\/:") == std::wstring::npos;
+  HMODULE m = ::LoadLibraryExW(path.c_str(), nullptr, bare_name ? 0 : LOAD_WITH_ALTERED_SEARCH_PATH);
   if (m == nullptr) {
     const DWORD err = ::GetLastError();
     *why = "LoadLibraryEx failed: " + std::error_code(static_cast<int>(err), std::system_category()).message();

@@ -784,8 +784,17 @@ std::vector<ResolverCase> make_cases() {
                  EXPECT_TARGET(o.r.simple, TargetStatus::kInvalidPath);
                  EXPECT_NE(u8(o.r.simple.reason).find("relative"), std::string::npos);
                }});
-  v.push_back({"BareDllNameIsRelative", contoso_with(R"("DLLPath"="cmapi.dll")"), nullptr,
-               [](const Outcome& o) { EXPECT_TARGET(o.r.simple, TargetStatus::kInvalidPath); }});
+  // Windows' stub hands a bare name to LoadLibrary (the process's DLL search order): loaded, with
+  // a warning, its machine unknown.
+  v.push_back({"BareDllNameLoadsThroughTheSearchOrder", contoso_with(R"("DLLPath"="cmapi.dll")"), nullptr,
+               [](const Outcome& o) {
+                 EXPECT_TARGET(o.r.simple, TargetStatus::kSearchOrder);
+                 EXPECT_EQ(o.r.simple.path, u"cmapi.dll");
+                 EXPECT_EQ(o.r.simple.machine, PeMachine::kUnknown);
+                 const std::string why = u8(o.r.simple.reason);
+                 EXPECT_NE(why.find("warning: "), std::string::npos) << why;
+                 EXPECT_NE(why.find("DLL search order"), std::string::npos) << why;
+               }});
   v.push_back({"DriveRelativePath", contoso_with(R"("DLLPath"="C:cmapi.dll")"), nullptr,
                [](const Outcome& o) { EXPECT_TARGET(o.r.simple, TargetStatus::kInvalidPath); }});
   v.push_back({"RootedPathWithoutDrive", contoso_with(R"("DLLPath"="\\Program Files\\Contoso\\cmapi.dll")"), nullptr,

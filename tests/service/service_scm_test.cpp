@@ -6,8 +6,10 @@
 // service is uninstalled whatever the test's outcome.
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <random>
 #include <cctype>
 #include <cstdio>
 #include <cstring>
@@ -126,8 +128,9 @@ TEST_F(ServiceTest, InstallStartPublishStopFlagsTable) {
   // status, as an administrator runs it: exit 0 and the generation.
   std::string out;
   EXPECT_EQ(run_mapidispatch({L"status", L"--service-name", svc.name(), L"--json"}, &out), 0) << out;
-  EXPECT_NE(out.find("\"generation\":" + std::to_string(snap.info.generation)), std::string::npos) << out;
-  EXPECT_NE(out.find("\"stubs_use_table\":true"), std::string::npos) << out;
+  const nlohmann::json status = nlohmann::json::parse(out);
+  EXPECT_EQ(status.at("generation"), snap.info.generation) << out;
+  EXPECT_EQ(status.at("stubs_use_table"), true) << out;
   EXPECT_EQ(run_mapidispatch({L"status", L"--service-name", svc.name()}, &out), 0) << out;
   EXPECT_NE(out.find("valid and kept up to date"), std::string::npos) << out;
 
@@ -227,7 +230,8 @@ TEST_F(ServiceTest, Wow64AnswersCarryTheThirtyTwoBitMsMapiApps) {
   EXPECT_NE(out.find(narrow(module), wow64_part), std::string::npos) << out;
   EXPECT_EQ(out.find(narrow(module)), out.find(narrow(module), wow64_part)) << "listed for 32-bit processes only\n" << out;
   ASSERT_EQ(run_mapidispatch({L"status", L"--section", section, L"--json"}, &out), 0) << out;
-  EXPECT_NE(out.find("\"wow64_scopes\":[{"), std::string::npos) << out;
+  const nlohmann::json wow64 = nlohmann::json::parse(out).at("wow64_scopes");
+  EXPECT_TRUE(wow64.is_array() && !wow64.empty() && wow64.at(0).is_object()) << out;
   // The log line names the change for 32-bit processes.
   EXPECT_NE(read_text_file(service::log_file_path(svc.name())).find("32-bit machine overrides:"), std::string::npos);
 
@@ -491,8 +495,13 @@ TEST_F(ServiceTest, StatusSaysWhichParametersTheServiceHasNotApplied) {
   EXPECT_NE(line.find("77"), std::string::npos) << out;
   EXPECT_NE(line.find("NOT APPLIED YET: the service runs with 50 (parameters)"), std::string::npos) << out;
   ASSERT_EQ(run_mapidispatch({L"status", L"--service-name", svc.name(), L"--json"}, &out), 0) << out;
-  EXPECT_NE(out.find("\"name\":\"DebounceMs\",\"value\":\"77\",\"source\":\"parameters\",\"applied\":{\"value\":\"50\""),
-            std::string::npos) << out;
+  const nlohmann::json settings = nlohmann::json::parse(out).at("settings");
+  const auto debounce = std::find_if(settings.begin(), settings.end(),
+                                     [](const nlohmann::json& st) { return st.at("name") == "DebounceMs"; });
+  ASSERT_NE(debounce, settings.end()) << out;
+  EXPECT_EQ(debounce->at("value"), "77") << out;
+  EXPECT_EQ(debounce->at("source"), "parameters") << out;
+  EXPECT_EQ(debounce->at("applied").at("value"), "50") << out;
   ASSERT_EQ(svc.control(SERVICE_CONTROL_PARAMCHANGE), "");
   EXPECT_TRUE(wait_until([&] { return debounce_line(&out).find("NOT APPLIED") == std::string::npos; }, 10s)) << out;
   ASSERT_EQ(svc.stop(), "");
@@ -545,6 +554,169 @@ bool has_user(const TableSnapshot& s, const std::wstring& sid, const std::wstrin
   return std::any_of(s.users.begin(), s.users.end(), [&](const ScopeResolution& u) {
     return u.sid == u16w(sid) && (client.empty() || u.default_client == u16w(client));
   });
+}
+
+// Work proportional to what changed, proven equal to the full answer: a long random sequence of
+// registry changes (user hives loaded and unloaded, users' defaults and client keys changed or
+// deleted, the machine's default and client keys changed, MSMapiApps edited). After every step,
+// once the service has settled, its table (incremental: a user's change re-resolves that user
+// only) must equal the table a forced full re-resolve (control 128) publishes next.
+// Provider files are not part of the sequence: no notification covers them, in either path; the
+// revalidation does.
+TEST_F(ServiceTest, IncrementalAnswersEqualAFullResolveAfterEveryStep) {
+  enable_hive_privileges();
+  constexpr int kHives = 4, kSteps = 36;
+  const unsigned seed = static_cast<unsigned>(::GetTickCount64() % 100000);
+  std::printf("random sequence seed %u (%d steps)\n", seed, kSteps);
+  std::mt19937 rng(seed);
+  auto pick = [&rng](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
+  const std::vector<std::wstring> dlls = {system_dll(), system_dll(L"user32.dll"), L"C:\\nowhere\\gone.dll"};
+  std::vector<std::wstring> machine_clients;
+  for (int i = 0; i < 3; ++i) {
+    machine_clients.push_back(client("inc"));
+    ASSERT_TRUE(reg_set_sz(HKEY_LOCAL_MACHINE, kMail + L"\\" + machine_clients.back(), L"DLLPath", dlls[i]));
+  }
+  set_client(machine_clients[0], dlls[0]);
+  std::vector<std::wstring> sids, hives;
+  std::vector<bool> loaded(kHives, false);
+  for (int i = 0; i < kHives; ++i) {
+    sids.push_back(test_user_sid(10 + i));
+    hives.push_back(temp_hive_path(("inc" + std::to_string(i)).c_str()));
+    make_hive_file(machine_clients[i % 3], hives.back());
+  }
+  struct Unload {
+    std::vector<std::wstring>* sids;
+    std::vector<bool>* loaded;
+    std::vector<std::wstring>* hives;
+    ~Unload() {
+      for (size_t i = 0; i < sids->size(); ++i) {
+        if ((*loaded)[i]) ::RegUnLoadKeyW(HKEY_USERS, (*sids)[i].c_str());
+        ::DeleteFileW((*hives)[i].c_str());
+      }
+    }
+  } unload{&sids, &loaded, &hives};
+  const std::wstring apps = L"Software\\Microsoft\\Windows Messaging Subsystem\\MSMapiApps";
+  const std::wstring module = L"mdinc." + std::to_wstring(::GetCurrentProcessId()) + L".exe";
+  struct Cleanup {
+    std::wstring key, value;
+    ~Cleanup() {
+      HKEY k = nullptr;
+      if (::RegOpenKeyExW(HKEY_LOCAL_MACHINE, key.c_str(), 0, KEY_SET_VALUE | KEY_WOW64_64KEY, &k) == ERROR_SUCCESS) {
+        ::RegDeleteValueW(k, value.c_str());
+        ::RegCloseKey(k);
+      }
+    }
+  } cleanup{apps, module};
+
+  // Every user logged on at first; the sequence logs them off and on.
+  for (int i = 0; i < kHives; ++i) {
+    ASSERT_EQ(::RegLoadKeyW(HKEY_USERS, sids[static_cast<size_t>(i)].c_str(), hives[static_cast<size_t>(i)].c_str()), ERROR_SUCCESS);
+    loaded[static_cast<size_t>(i)] = true;
+  }
+  TestService svc("incremental", 50);
+  ASSERT_TRUE(reg_set_sz(HKEY_LOCAL_MACHINE, svc.parameters_key(), L"LogLevel", L"debug"));
+  TableProbe probe(svc.section());
+  START_SERVICE(svc, probe);
+  ASSERT_TRUE(probe.wait_generation_above(0, 10s));
+
+  // The table once nothing has been published for a while after the step.
+  auto settled = [&](TableSnapshot* native, TableSnapshot* wow64) {
+    std::this_thread::sleep_for(300ms);
+    uint64_t g = probe.generation();
+    for (int i = 0; i < 50; ++i) {
+      std::this_thread::sleep_for(250ms);
+      const uint64_t now = probe.generation();
+      if (now == g) break;
+      g = now;
+    }
+    return probe.read(native) == TableError::kOk && probe.read(wow64, TableView::kWow64) == TableError::kOk;
+  };
+  auto same = [](const TableSnapshot& a, const TableSnapshot& b) { return a.machine == b.machine && a.users == b.users; };
+  int user_steps = 0;
+  for (int step = 0; step < kSteps; ++step) {
+    const int any = pick(kHives);  // a logon or logoff: any user
+    int h = any;
+    // Users' own changes need a loaded hive: the next loaded one, if any.
+    for (int i = 0; i < kHives && !loaded[static_cast<size_t>(h)]; ++i) h = (h + 1) % kHives;
+    const std::wstring user_mail = sids[h] + L"\\Software\\Clients\\Mail";
+    std::string what;
+    switch (pick(7)) {
+      case 0:  // a logon or a logoff
+        if (!loaded[any]) {
+          ASSERT_EQ(::RegLoadKeyW(HKEY_USERS, sids[any].c_str(), hives[any].c_str()), ERROR_SUCCESS);
+          loaded[any] = true;
+          what = "load hive " + std::to_string(any);
+        } else {
+          ASSERT_EQ(::RegUnLoadKeyW(HKEY_USERS, sids[any].c_str()), ERROR_SUCCESS);
+          loaded[any] = false;
+          what = "unload hive " + std::to_string(any);
+        }
+        break;
+      case 1:  // a user's own default: a machine client, or a client key of the user's own
+      case 2: {
+        if (!loaded[h]) continue;
+        const int c = pick(4);
+        if (c == 3) {
+          ASSERT_TRUE(reg_set_sz(HKEY_USERS, user_mail + L"\\Own", L"DLLPath", dlls[static_cast<size_t>(pick(3))]));
+          ASSERT_TRUE(reg_set_sz(HKEY_USERS, user_mail, L"", L"Own"));
+        } else {
+          ASSERT_TRUE(reg_set_sz(HKEY_USERS, user_mail, L"", machine_clients[static_cast<size_t>(c)]));
+        }
+        what = "user " + std::to_string(h) + " default -> " + std::to_string(c);
+        ++user_steps;
+        break;
+      }
+      case 3:  // a user's Clients\Mail deleted (the scope goes) or recreated
+        if (!loaded[h]) continue;
+        if (pick(2) == 0) {
+          reg_delete_tree(HKEY_USERS, user_mail);
+          what = "user " + std::to_string(h) + " Clients\\Mail deleted";
+        } else {
+          ASSERT_TRUE(reg_set_sz(HKEY_USERS, user_mail, L"", machine_clients[static_cast<size_t>(pick(3))]));
+          what = "user " + std::to_string(h) + " Clients\\Mail set";
+        }
+        ++user_steps;
+        break;
+      case 4:  // the machine's default
+        set_client(machine_clients[static_cast<size_t>(pick(3))], dlls[static_cast<size_t>(pick(3))]);
+        what = "machine default changed";
+        break;
+      case 5: {  // a machine client key's DLL (users naming it follow)
+        const size_t c = static_cast<size_t>(pick(3));
+        ASSERT_TRUE(reg_set_sz(HKEY_LOCAL_MACHINE, kMail + L"\\" + machine_clients[c], L"DLLPath",
+                               dlls[static_cast<size_t>(pick(3))]));
+        what = "machine client " + std::to_string(c) + " DLLPath changed";
+        break;
+      }
+      case 6:  // MSMapiApps edited
+        if (pick(2) == 0) {
+          ASSERT_TRUE(reg_set_sz(HKEY_LOCAL_MACHINE, apps, module.c_str(), machine_clients[static_cast<size_t>(pick(3))]));
+          what = "MSMapiApps override set";
+        } else {
+          Cleanup{apps, module};
+          what = "MSMapiApps override removed";
+        }
+        break;
+    }
+    TableSnapshot a, a32, b, b32;
+    ASSERT_TRUE(settled(&a, &a32)) << "step " << step << " (" << what << "): no valid table";
+    std::string out;
+    ASSERT_EQ(run_mapidispatch({L"refresh", L"--service-name", svc.name()}, &out), 0) << out;
+    ASSERT_TRUE(probe.wait_generation_above(a.info.generation, 10s)) << "step " << step << ": no publish after the refresh";
+    ASSERT_TRUE(settled(&b, &b32));
+    EXPECT_TRUE(same(a, b)) << "seed " << seed << ", step " << step << " (" << what
+                            << "): the incremental answers differ from a full re-resolve (" << a.users.size() << " vs "
+                            << b.users.size() << " user scopes)";
+    EXPECT_TRUE(same(a32, b32)) << "seed " << seed << ", step " << step << " (" << what << "): 32-bit answers differ";
+    if (::testing::Test::HasFailure()) break;
+  }
+  // The user-only steps really took the incremental path.
+  const std::string log = read_text_file(service::log_file_path(svc.name()));
+  if (user_steps > 0) {
+    EXPECT_NE(log.find("user scope(s) (registry change)"), std::string::npos) << "no incremental resolve logged";
+  }
+  std::printf("%d user-only steps of %d\n", user_steps, kSteps);
+  ASSERT_EQ(svc.stop(), "");
 }
 
 // A new SectionName whose section cannot be taken over (another writer holds it): the service

@@ -202,6 +202,29 @@ MD_CHILD_MAIN(missing_exports_fail_with_the_family_code) {
   return g_failures;
 }
 
+// A bare file name as DLLPath: Windows' stub hands it to LoadLibrary, which finds it in the
+// application's folder (here, beside the test program): served the same way, from the table and
+// from the registry.
+MD_CHILD_MAIN(bare_name_loads_through_the_search_order) {
+  World w;
+  ScopeResolution s = machine_scope(nullptr, nullptr);
+  s.simple = {TargetStatus::kSearchOrder, PeMachine::kUnknown, ValueSource::kHklm, u"prov_simple.dll", u"Test Client", u"bare"};
+  w.publish(s);
+  CHECK_EQ_U(send(w, "bare"), 0u);
+  CHECK_THAT(starts_with(w.last_call(), "S MAPISendMail"));
+  return g_failures;
+}
+MD_CHILD_MAIN(bare_name_from_the_registry) {
+  World w;
+  test::HkcuMailClient client(L"MapiDispatch Stub Bare", L"prov_simple.dll");
+  SetEnvironmentVariableW(L"MAPIDISPATCH_MODE", L"registry");
+  CHECK_EQ_U(send(w, "bare"), 0u);
+  CHECK_THAT(starts_with(w.last_call(), "S MAPISendMail"));
+  CHECK_THAT(w.trace().find("search-order") != std::string::npos);
+  if (g_failures) std::fprintf(stderr, "trace:\n%s\n", w.trace().c_str());
+  return g_failures;
+}
+
 MD_CHILD_MAIN(stopped_writer_means_registry) {
   World w;
   RegistryClient registry(L"prov_simple");
@@ -519,6 +542,7 @@ INSTANTIATE_TEST_SUITE_P(InAFreshProcess, Stub,
                                            "untrusted_section_is_ignored", "prefirstrun_once_then_error_codes",
                                            "forced_registry_mode_resolves_every_call",
                                            "registry_mode_follows_the_unc_policy",
+                                           "bare_name_loads_through_the_search_order", "bare_name_from_the_registry",
                                            "send_mail_w_rules"),
                          [](const auto& p) { return std::string(p.param); });
 

@@ -44,13 +44,17 @@ enum class TargetStatus : uint32_t {
   kInvalidPath = 8,            //!< Relative, traversing, too long, or malformed.
   kDeniedByPolicy = 9,         //!< A UNC path while the administrator's policy forbids them.
   kBadValue = 10,              //!< The registry value has the wrong type or unusable data.
+  kSearchOrder = 11,           //!< A bare file name ("x.dll"): each process loads it through its own
+                               //!< DLL search order, as Windows' stub does; not checkable here
+                               //!< (machine unknown). Loaded, with a warning.
 };
 
 //! Whether a target with this status is loaded to serve calls. Windows' stub loads the DLL and
 //! looks up only the function that was called, so a DLL that lacks some entry points (kFound's
 //! warning form, kMissingExports) still serves every call it has.
 constexpr bool is_loadable(TargetStatus status) {
-  return status == TargetStatus::kFound || status == TargetStatus::kMissingExports;
+  return status == TargetStatus::kFound || status == TargetStatus::kMissingExports ||
+         status == TargetStatus::kSearchOrder;
 }
 
 //! PE/COFF machine types (IMAGE_FILE_MACHINE_*) the resolver records.

@@ -664,8 +664,18 @@ class Resolver {
       case PathKind::kUnc:
         break;
       case PathKind::kRelative:
-        return done(TargetStatus::kInvalidPath, origin + u" is a relative path: LoadLibrary would search the "
-                                                        u"application's folder and PATH for it (DLL planting); write a full path");
+        // Windows' stub hands a bare name to LoadLibrary, which searches the process's folder,
+        // System32, the Windows folder and PATH: such a client works there, so it is loaded the
+        // same way here, with a warning. A relative path with folders depends on each process's
+        // current folder: refused.
+        if (w.components.size() == 1 && w.problem == PathProblem::kNone)
+          return done(TargetStatus::kSearchOrder,
+                      u"warning: " + origin + u" is a bare file name: each process loads it through its own DLL search "
+                      u"order (its application folder, System32, the Windows folder, PATH), as Windows' stub does; "
+                      u"it cannot be checked here, and a DLL of that name in an application's folder wins (DLL "
+                      u"planting): write a full path");
+        return done(TargetStatus::kInvalidPath, origin + u" is a relative path with folders: it would be found "
+                                                        u"from each process's current folder; write a full path");
       case PathKind::kDriveRelative:
         return done(TargetStatus::kInvalidPath, origin + u" is relative to the current folder of drive " + w.drive +
                                                     u": (no '\\' after the colon); write a full path");

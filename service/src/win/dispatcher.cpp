@@ -142,9 +142,11 @@ void Dispatcher::shutdown() {
 }
 
 void Dispatcher::start_watches() {
+  // A machine-wide key: every scope can depend on it.
   auto changed = [this](KeyWatch& w) {
     ++stats_.wakeups;
     ++stats_.notifications;
+    dirty_all_ = true;
     on_change(w.label());
   };
   fixed_watches_.push_back(std::make_unique<KeyWatch>(io_, HKEY_LOCAL_MACHINE, kClientsMailPath, true,
@@ -185,6 +187,13 @@ void Dispatcher::rescan_users(bool release_all) {
     return;
   }
   const std::set<std::u16string> present(sids.begin(), sids.end());
+  // Hives that unloaded or loaded since the last scan: their scopes go or come (also for hives
+  // whose watches a logoff released).
+  for (const auto& sid : users_)
+    if (present.count(sid) == 0) dirty_users_.insert(sid);
+  const std::set<std::u16string> before(users_.begin(), users_.end());
+  for (const auto& sid : sids)
+    if (before.count(sid) == 0) dirty_users_.insert(sid);
   // Once a released hive has gone the logoff is complete: the users still logged on are
   // watched again (and the gone one too if its hive comes back).
   const bool logoff_done = std::any_of(released_users_.begin(), released_users_.end(),
@@ -214,9 +223,10 @@ void Dispatcher::rescan_users(bool release_all) {
   for (const auto& sid : sids) {
     if (user_watches_.count(sid) || released_users_.count(sid)) continue;
     auto w = std::make_unique<KeyWatch>(io_, HKEY_USERS, std::wstring(as_wide(sid)) + L"\\" + kClientsMailPath, true,
-                                        "HKU\\" + utf8(sid) + "\\Software\\Clients\\Mail", [this](KeyWatch& kw) {
+                                        "HKU\\" + utf8(sid) + "\\Software\\Clients\\Mail", [this, sid](KeyWatch& kw) {
                                           ++stats_.wakeups;
                                           ++stats_.notifications;
+                                          dirty_users_.insert(sid);  // this user's scopes only
                                           on_change(kw.label());
                                         });
     if (const std::error_code ec = w->start()) {
@@ -224,6 +234,8 @@ void Dispatcher::rescan_users(bool release_all) {
       continue;
     }
     log().info("user hive {} loaded: watched", utf8(sid));
+    // Watched again after a logoff released it: what changed meanwhile was not notified.
+    dirty_users_.insert(sid);
     user_watches_.emplace(sid, std::move(w));
   }
   users_ = std::move(sids);
@@ -233,14 +245,26 @@ void Dispatcher::on_change(const std::string& why) {
   if (stopping_) return;
   log().debug("change notified: {}", why);
   if (debounce_pending_) return;  // coalesced into the publish already scheduled
+  const auto now = std::chrono::steady_clock::now();
+  const auto window = std::chrono::milliseconds(params_.debounce_ms);
+  if (!window_start_ || now - *window_start_ >= window) {
+    // Leading edge: the first change after a quiet window is resolved and published at once, so
+    // an isolated change costs the work, not the window.
+    window_start_ = now;
+    resolve_and_publish("registry change", false);
+    return;
+  }
+  // Within the window of the last resolve: everything notified until its end is coalesced into
+  // one resolve and publish there. The window is fixed, not restarted by later notifications: a
+  // burst (an MSI install) costs one publish per window after the first, and a steady stream of
+  // writes cannot postpone publishing forever.
   debounce_pending_ = true;
-  // A fixed window from the first notification, not restarted by later ones: a burst costs one
-  // publish, and a steady stream of writes cannot postpone the publish forever.
-  debounce_timer_.expires_after(std::chrono::milliseconds(params_.debounce_ms));
+  debounce_timer_.expires_at(*window_start_ + window);
   debounce_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
     ++stats_.wakeups;
     debounce_pending_ = false;
+    window_start_ = std::chrono::steady_clock::now();
     resolve_and_publish("registry change", false);
   });
 }
@@ -249,14 +273,25 @@ void Dispatcher::resolve_and_publish(const char* reason, bool force) {
   if (!writer_ || stopping_) return;
   Resolutions answers;
   ++stats_.resolves;
+  const bool full = force || dirty_all_ || !have_published_;
   try {
     ResolveOptions opts;
     opts.allow_unc_paths = params_.allow_unc_paths;
-    answers = source_->resolve_all(opts);
+    if (full) {
+      answers = source_->resolve_all(opts);
+    } else {
+      // Only the users whose hives changed: the rest of the answers stand as published.
+      answers = published_;
+      for (const auto& sid : dirty_users_) apply_user_scopes(&answers, sid, source_->resolve_user(sid, opts));
+      log().debug("resolved {} user scope(s) ({}) of {}", dirty_users_.size(), reason, answers.scopes.size());
+    }
   } catch (const std::exception& e) {
+    dirty_all_ = true;  // the next resolve starts from the registry, not from what failed here
     events().error("resolving ({}) failed: {}; the table keeps generation {}", reason, e.what(), writer_->generation());
     return;
   }
+  dirty_all_ = false;
+  dirty_users_.clear();
   if (!force && have_published_ && answers == published_) {
     log().debug("resolved ({}): no answer changed; generation {} stays", reason, writer_->generation());
     return;
@@ -265,6 +300,7 @@ void Dispatcher::resolve_and_publish(const char* reason, bool force) {
     crash_mid_publish(answers, params_.debug_crash_mid_publish);
   const uint64_t before = writer_->generation();
   if (const std::error_code ec = writer_->publish(answers.scopes, answers.wow64_scopes)) {
+    dirty_all_ = true;  // published_ is not what the registry says: resolve everything next time
     events().error("publish ({}) failed: {} {}; the table keeps generation {}", reason, ec.value(), ec.message(),
                    before);
     return;
@@ -327,6 +363,7 @@ void Dispatcher::on_revalidate() {
         events().error("watch {}: {}", w->label(), describe_failure("RegNotifyChangeKeyValue", ec));
   released_users_.clear();
   rescan_users(false);
+  dirty_all_ = true;  // the safety net: everything, files and Windows Installer included
   resolve_and_publish("revalidation", false);
   schedule_revalidation();
 }
@@ -370,6 +407,7 @@ void Dispatcher::reload_parameters(const char* why) {
   save_applied_settings();
   set_log_level(params_.log_level);
   if (prev.revalidate_minutes != params_.revalidate_minutes) schedule_revalidation();
+  dirty_all_ = true;  // AllowUncPaths applies to every scope
   resolve_and_publish("parameters changed", !have_published_);
 }
 

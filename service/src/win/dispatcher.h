@@ -11,10 +11,13 @@
 //! from any thread (the SCM's control handler): they never block; they signal the stop event or
 //! post work to the loop.
 //!
-//! Publishing: a notification re-arms its watch (key_watch.h), then starts the debounce timer
-//! if it is not already running; when it fires, everything is resolved once and published if
-//! any answer changed (a forced refresh always publishes). One log line per publish lists what
-//! changed. The generation is persisted after each publish (state_store.h).
+//! Publishing: a notification re-arms its watch (key_watch.h); the first notification after a
+//! quiet DebounceMs window is resolved at once (leading edge), later ones within the window are
+//! coalesced into one resolve at its end; a resolve publishes if any answer changed (a forced
+//! refresh always publishes). A change in one user's hive re-resolves that user's scopes only
+//! (ScopeSource::resolve_user); a machine-wide change, the revalidation, a refresh and new
+//! parameters re-resolve everything. One log line per publish lists what changed. The generation
+//! is persisted after each publish (state_store.h).
 
 #ifndef MAPIDISPATCH_SERVICE_WIN_DISPATCHER_H_
 #define MAPIDISPATCH_SERVICE_WIN_DISPATCHER_H_
@@ -129,6 +132,9 @@ class Dispatcher {
   boost::asio::steady_timer debounce_timer_;
   boost::asio::steady_timer revalidate_timer_;
   bool debounce_pending_ = false;
+  //! When the last change-driven resolve began: notifications within DebounceMs of it are
+  //! coalesced into one resolve at the window's end; the first one after it is resolved at once.
+  std::optional<std::chrono::steady_clock::time_point> window_start_;
   bool stopping_ = false;
 
   std::string section_name_;
@@ -136,6 +142,11 @@ class Dispatcher {
   std::unique_ptr<TableWriter> writer_;
   Resolutions published_;
   bool have_published_ = false;
+  //! What the next change-driven resolve must cover: everything (a machine-wide key changed, or
+  //! the last attempt failed), or only these users' scopes (their hives changed, loaded or
+  //! unloaded), applied to published_. Work proportional to what changed.
+  bool dirty_all_ = true;
+  std::set<std::u16string> dirty_users_;
 
   std::vector<std::unique_ptr<KeyWatch>> fixed_watches_;
   std::map<std::u16string, std::unique_ptr<KeyWatch>> user_watches_;

@@ -43,6 +43,9 @@ class ResolverScopeSource final : public ScopeSource {
     std::vector<std::u16string> sids;
     if (const std::error_code ec = list_user_scopes(registry_, &sids))
       throw std::runtime_error("listing the user scopes: " + ec.message());
+    // SID order, the order apply_user_scopes() keeps, so that an incremental answer and a full one
+    // compare equal when they are.
+    std::sort(sids.begin(), sids.end());
     Resolutions out;
     out.scopes = resolve_scopes(sids, opts, &win32::resolve_live, "");
     // 32-bit processes see another registry view and another System32: resolve again for them.
@@ -51,6 +54,30 @@ class ResolverScopeSource final : public ScopeSource {
     if constexpr (sizeof(void*) == 8) {
       if (!win32::wow64_system_directory().empty())
         out.wow64_scopes = resolve_scopes(sids, opts, &win32::resolve_live_wow64, " (32-bit processes)");
+    }
+    return out;
+  }
+
+  UserScopes resolve_user(const std::u16string& sid, const ResolveOptions& options) override {
+    UserScopes out;
+    // The scope exists exactly where list_user_scopes() would list it: the hive has its own
+    // Software\Clients\Mail key.
+    std::unique_ptr<RegistryKey> mail;
+    if (registry_.open(RegRoot::kUsers, sid + u"\\Software\\Clients\\Mail", RegView::kDefault, &mail)) return out;
+    ResolverOptions opts;
+    opts.allow_unc_paths = options.allow_unc_paths;
+    out.native.emplace();
+    if (const ResolveStatus st = win32::resolve_live(ScopeRequest::user_from_users(sid), opts, &*out.native, nullptr);
+        st != ResolveStatus::kOk)
+      throw std::runtime_error("resolving user " + utf8(sid) + ": " + std::string(to_string(st)));
+    if constexpr (sizeof(void*) == 8) {
+      if (!win32::wow64_system_directory().empty()) {
+        out.wow64.emplace();
+        if (const ResolveStatus st =
+                win32::resolve_live_wow64(ScopeRequest::user_from_users(sid), opts, &*out.wow64, nullptr);
+            st != ResolveStatus::kOk)
+          throw std::runtime_error("resolving user " + utf8(sid) + " (32-bit processes): " + std::string(to_string(st)));
+      }
     }
     return out;
   }
