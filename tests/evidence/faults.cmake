@@ -22,8 +22,17 @@ foreach(_id a b)
   mapidispatch_target_defaults(fault_prov_${_id})
 endforeach()
 
+# fault_bench.cpp the program; fault_harness.h/.cpp the harness (and what a scenario gets and
+# reports), fault_control.h and fault_children.cpp the child processes; a file per scenario.
 add_executable(fault_bench
   "${CMAKE_CURRENT_LIST_DIR}/fault_bench.cpp"
+  "${CMAKE_CURRENT_LIST_DIR}/fault_harness.cpp"
+  "${CMAKE_CURRENT_LIST_DIR}/fault_children.cpp"
+  "${CMAKE_CURRENT_LIST_DIR}/fault_kill_mid_publish.cpp"
+  "${CMAKE_CURRENT_LIST_DIR}/fault_corrupt_in_place.cpp"
+  "${CMAKE_CURRENT_LIST_DIR}/fault_registry_flood.cpp"
+  "${CMAKE_CURRENT_LIST_DIR}/fault_provider_replaced.cpp"
+  "${CMAKE_CURRENT_LIST_DIR}/fault_restart_under_load.cpp"
   "${PROJECT_SOURCE_DIR}/tests/service/service_test_util.cpp")
 target_include_directories(fault_bench PRIVATE "${PROJECT_SOURCE_DIR}/tests/service")
 target_link_libraries(fault_bench PRIVATE mapidispatch_common)
