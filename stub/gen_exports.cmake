@@ -17,7 +17,9 @@
 #   OUT_GAS    assembler (GNU as, for mingw):
 #              x86: jump thunks for exports whose argument size is unknown;
 #              x64: the fast path of every kind 1 and 2 export (see below)
-#   OUT_MASM   the same for MASM (ml64 / ml), for MSVC builds
+#   OUT_MASM   the same for MASM (ml64 / ml), for MSVC builds; the test stub.masm_thunks assembles
+#              it with llvm-ml and compares every thunk's code with the GNU one
+#              (tests/stub/compare_thunks.py)
 # Run: cmake -DTSV=... -DSUPPLEMENT=... -DARCH=x86|x64 -DOUT_DEF=... -DOUT_INC=... [-DOUT_LAYOUT=...]
 #            [-DOUT_GAS=...] [-DOUT_MASM=...] -P gen_exports.cmake
 #
@@ -162,7 +164,8 @@ foreach(line IN LISTS lines)
     math(EXPR off_slot "${slot} * 8")
     set(slow "md_slow_${ordinal}")
     string(APPEND gas "\n    .globl ${internal}\n    .def ${internal}; .scl 2; .type 32; .endef\n    .p2align 4\n${internal}:\n")
-    string(APPEND masm "\nEXTERN ${slow}:PROC\n${internal} PROC\n")
+    # ALIGN 16: each entry point aligned as the GNU version's .p2align 4 aligns it.
+    string(APPEND masm "\nEXTERN ${slow}:PROC\nALIGN 16\n${internal} PROC\n")
     if(fam_index EQUAL 1)
       # Between MAPIInitialize and the last MAPIUninitialize, the bound provider serves.
       string(APPEND gas "    cmpq $0, md_hot_state+${HOT_EXT_BOUND}(%rip)\n    jne ${slow}\n")
