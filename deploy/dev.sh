@@ -35,7 +35,7 @@ JOBS="${JOBS:-$(nproc 2>/dev/null || echo 2)}"
 # Every package the build and the tests use. Keep in step with README.md.
 PACKAGES=(
   cmake ninja-build g++ clang libclang-rt-14-dev
-  libboost-dev libspdlog-dev libfmt-dev googletest libgtest-dev libbenchmark-dev
+  libboost-dev libspdlog-dev libfmt-dev nlohmann-json3-dev googletest libgtest-dev libbenchmark-dev
   g++-mingw-w64-x86-64-posix g++-mingw-w64-i686-posix binutils-mingw-w64-x86-64 binutils-mingw-w64-i686
   wine64 wine32:i386
   wixl msitools python3 llvm

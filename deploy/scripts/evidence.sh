@@ -22,6 +22,7 @@
 #   stub_bench.exe      Wine     per-call cost direct / stub+table / stub+registry, first call
 #   service_bench.exe   Wine     propagation to one reader, idle wake-ups, working set
 #   propagation_bench   Wine     propagation to N = 1, 16, 64, 256 reader processes
+#   farm_bench.exe      Wine     the service with N = 1, 10, 100, 500, 1000 user hives: start, one change, CPU, memory
 #   fault_bench.exe     Wine     fault scenarios, if the mingw-x64 build has it
 #   table_reader_fuzz, reg_parser_fuzz   libFuzzer, both at once (one per core), on scratch copies
 #                                        of the committed corpora
@@ -98,7 +99,7 @@ build() {
 NATIVE="$BUILD_ROOT/native"; FUZZ="$BUILD_ROOT/native-fuzz"; MINGW="$BUILD_ROOT/mingw-x64"
 step "build native" build.log build native table_bench throughput_bench table_size
 step "build native-fuzz" build-fuzz.log build native-fuzz table_reader_fuzz reg_parser_fuzz
-step "build mingw-x64" build-mingw.log build mingw-x64 stub_bench service_bench propagation_bench throughput_bench
+step "build mingw-x64" build-mingw.log build mingw-x64 stub_bench service_bench propagation_bench throughput_bench farm_bench
 # fault_bench belongs to tests/evidence/faults.cmake, written separately: built when it is there.
 if [ -f "$root/tests/evidence/faults.cmake" ]; then
   step "build fault_bench" build-fault.log cmake --build "$MINGW" -j "$JOBS" --target fault_bench
@@ -122,9 +123,10 @@ wine_run() {
 if [ "$QUICK" -eq 1 ]; then
   BENCH_ARGS=(--benchmark_min_time=0.05)
   TP_ARGS=(--quick); SVC_ARGS=(--samples 10 --idle-seconds 10); PROP_ARGS=(--quick); FAULT_ARGS=(--quick)
+  FARM_ARGS=(--sizes 1,10,100 --changes 5)
 else
   BENCH_ARGS=()
-  TP_ARGS=(); SVC_ARGS=(); PROP_ARGS=(); FAULT_ARGS=()
+  TP_ARGS=(); SVC_ARGS=(); PROP_ARGS=(); FAULT_ARGS=(); FARM_ARGS=()
 fi
 
 step "table size" table_size.log "$NATIVE/tests/evidence/table_size" --json "$RAW/table_size.json"
@@ -139,6 +141,8 @@ step "service: propagation to one reader, idle cost (Wine)" service_bench.log wi
   "$MINGW/tests/service/service_bench.exe" "${SVC_ARGS[@]}" --json "$RAW/service_bench.json"
 step "propagation to N reader processes (Wine)" propagation.log wine_run \
   "$MINGW/tests/evidence/propagation_bench.exe" "${PROP_ARGS[@]}" --json "$RAW/propagation.json"
+step "the farm: 1 to 1,000 user hives (Wine)" farm_bench.log wine_run \
+  "$MINGW/tests/service/farm_bench.exe" "${FARM_ARGS[@]}" --json "$RAW/farm.json"
 FAULT_BENCH="$(find "$MINGW" -name fault_bench.exe -type f 2>/dev/null | head -n1)"
 if [ -n "$FAULT_BENCH" ]; then
   # fault_bench exits non-zero when a scenario falls short of its goal: a figure, reported under

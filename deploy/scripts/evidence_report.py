@@ -285,6 +285,31 @@ plot $d using 1:2 with linespoints lw 2 pt 7 title 'p50', \\
         ok &= gnuplot(script, out_dir)
         drawn.append("propagation.png")
 
+    farm = (r.get("farm") or {}).get("farm")
+    if farm:
+        data = "\n".join("%d %f %f %f %f" % (x["hives"], x["change_p50_ms"], x["change_p99_ms"], x["start_ms"] / 1000.0,
+                                               x["working_set_mb"]) for x in farm)
+        script = TERM + """set output 'farm.png'
+set title "The service with N user hives loaded (half with a default of their own), Wine\\n%s"
+set logscale x 10
+set xlabel 'user hives loaded (N)'
+set ylabel 'ms'
+set y2label 's / MB'
+set ytics nomirror
+set y2tics
+set grid
+set key top left box opaque
+$d << EOD
+%s
+EOD
+plot $d using 1:2 with linespoints lw 2 pt 7 title 'one user change: write to publish, p50 (ms)', \\
+     $d using 1:3 with linespoints lw 2 pt 5 title 'the same, p99 (ms)', \\
+     $d using 1:4 axes x1y2 with linespoints lw 2 pt 9 title 'start to the first complete table (s)', \\
+     $d using 1:5 axes x1y2 with linespoints lw 2 pt 11 title 'working set (MB)'
+""" % (stamp, data)
+        ok &= gnuplot(script, out_dir)
+        drawn.append("farm.png")
+
     pc = r.get("per_call")
     if pc:
         rows = []
@@ -384,6 +409,24 @@ def summary(r, rows, drawn):
         met = {True: "met", False: "**not met**", None: "not measured"}[t["met"]]
         L.append("| %s | %s | %s | %s | %s |" % (t["target"], t["goal"], t["measured"], t["ratio"], met))
     L.append("")
+
+    farm = (r.get("farm") or {}).get("farm")
+    if farm:
+        L.append("## The farm: N user hives (Wine)")
+        L.append("")
+        L.append("`farm_bench`: N user hives loaded under HKEY_USERS, half with a Clients\\Mail default of their own; "
+                 "one user's change is a write of that user's default until the table shows it (isolated changes); "
+                 "the service's CPU time per change as it reports it (Wine counts in 10 ms ticks: a mean).")
+        L.append("")
+        L.append("| hives | scopes | start to first complete table | one change p50 | p99 | CPU per change | working set | "
+                 "threads | table bytes | `status` |")
+        L.append("|---|---|---|---|---|---|---|---|---|---|")
+        for x in farm:
+            L.append("| %d | %d | %s | %s | %s | %s | %s | %d | %d | %s |" % (
+                x["hives"], x["scopes"], fmt(x["start_ms"], " ms", 0), fmt(x["change_p50_ms"], " ms"),
+                fmt(x["change_p99_ms"], " ms"), fmt(x["cpu_per_change_ms"], " ms"), fmt(x["working_set_mb"], " MB"),
+                x["threads"], x["table_bytes"], fmt(x["status_ms"], " ms", 0)))
+        L.append("")
 
     prop = r.get("propagation")
     if prop:
@@ -578,6 +621,7 @@ def main():
         "table_size": load_json(os.path.join(raw, "table_size.json")),
         "table_bench": table_bench_part(raw),
         "faults": load_json(os.path.join(raw, "faults.json")),
+        "farm": load_json(os.path.join(raw, "farm.json")),
     }
     if r["faults"] is None:
         st = [s for s in steps if s["name"].startswith("fault scenarios")]
@@ -595,7 +639,7 @@ def main():
     r["targets"] = rows
 
     os.makedirs(a.out, exist_ok=True)
-    for old in ("propagation.png", "per_call.png", "throughput.png", "table_size.png"):
+    for old in ("propagation.png", "per_call.png", "throughput.png", "table_size.png", "farm.png"):
         try:
             os.remove(os.path.join(a.out, old))
         except OSError:

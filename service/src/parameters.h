@@ -2,9 +2,10 @@
 //
 //! \file
 //! The service's parameters: the values under
-//! `HKLM\SYSTEM\CurrentControlSet\Services\<service>\Parameters`, their defaults, ranges and
-//! validation. Validation is portable (it works on raw registry data), so every rule is unit
-//! tested natively; win/registry.h reads the raw values.
+//! `HKLM\SYSTEM\CurrentControlSet\Services\<service>\Parameters` with Group Policy's on top,
+//! as the service applies them: its Parameters struct, its warnings, its report of where each
+//! setting came from. What each setting accepts and which value wins is
+//! mapidispatch/settings.h's (common/, shared with the stub); win/registry.h reads the raw values.
 //!
 //! Rule: a value that is absent takes its default silently; a value of the wrong type, of a bad
 //! length or out of range takes its default and yields one warning naming the value, what was
@@ -16,10 +17,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "mapidispatch/settings.h"
 
 namespace mapidispatch::service {
 
@@ -46,10 +48,6 @@ struct RawValue {
   static RawValue string(std::u16string_view s, uint32_t type = kRegSz);  //!< NUL-terminated
 };
 
-//! Log levels, spdlog's names.
-enum class LogLevel { kTrace, kDebug, kInfo, kWarn, kError, kCritical, kOff };
-std::string_view to_string(LogLevel level);
-
 //! The validated parameters.
 struct Parameters {
   uint32_t debounce_ms = 200;          //!< Coalescing window after a registry notification.
@@ -68,24 +66,10 @@ struct Parameters {
   bool operator==(const Parameters&) const = default;
 };
 
-//! Documentation of one parameter (README.md "Parameters" says the same).
-struct ParameterSpec {
-  const char* name;         //!< Registry value name.
-  const char* type;         //!< "REG_DWORD", "REG_SZ".
-  const char* default_text;
-  const char* range;
-  const char* description;
-};
-std::span<const ParameterSpec> parameter_specs();
-
 //! Builds Parameters from raw values: `get(name)` returns the value of that name (present=false
 //! if absent). Every problem appends a warning to `warnings`.
 Parameters parse_parameters(const std::function<RawValue(std::string_view name)>& get,
                             std::vector<std::string>* warnings);
-
-//! Where an effective setting came from.
-enum class SettingSource { kDefault, kParameters, kPolicy };
-std::string_view to_string(SettingSource source);  //!< "default", "parameters", "policy"
 
 //! One setting as the service applies it.
 struct EffectiveSetting {
@@ -95,34 +79,19 @@ struct EffectiveSetting {
   bool operator==(const EffectiveSetting&) const = default;
 };
 
-//! The Group Policy key: HKLM\SOFTWARE\Policies\MapiDispatch (ADMX: deploy/policy).
-inline constexpr char kPolicyKeyPath[] = "SOFTWARE\\Policies\\MapiDispatch";
-
-//! Whether Group Policy may set `name`. SectionName (stubs read the default name) and the test
-//! hook DebugCrashMidPublish never come from policy.
-bool policy_may_set(std::string_view name);
-
-//! Parameters with Group Policy on top. For each setting a valid policy value wins over a valid
-//! Parameters value, which wins over the default. An invalid policy value is reported in
-//! `warnings` ("Group Policy value ... ignored") and the Parameters value or the default applies.
+//! Parameters with Group Policy on top, by choose_setting() (settings.h): for each setting a valid
+//! policy value wins over a valid Parameters value, which wins over the default. An invalid
+//! policy value is reported in `warnings` ("Group Policy value ... ignored") and the Parameters
+//! value or the default applies.
 //! `settings` (optional) receives every setting's effective value and source, for `status`.
 Parameters parse_effective_parameters(const std::function<RawValue(std::string_view name)>& get_policy,
                                       const std::function<RawValue(std::string_view name)>& get_parameters,
                                       std::vector<std::string>* warnings, std::vector<EffectiveSetting>* settings);
 
-//! Whether `name` is acceptable as a section name on this platform; `why` says why not.
-//! Windows: "Global\\" or "Local\\" then 1 to 200 characters without a backslash.
-//! POSIX: "/" then 1 to 200 characters without a slash.
-bool validate_section_name(std::string_view name, std::string* why);
-
-//! Parses a log level name (case-insensitive; "warning" = "warn").
-bool parse_log_level(std::string_view text, LogLevel* out);
-
-//! Reads a REG_SZ / REG_EXPAND_SZ value as UTF-16: rejects other types, odd sizes, embedded NULs
-//! and strings longer than `max_units`; strips the terminating NULs. `why` says why not.
+//! decode_strict_string() (settings.h) of a raw value.
 bool raw_to_string(const RawValue& v, size_t max_units, std::u16string* out, std::string* why);
 
-//! Reads a REG_DWORD (4 bytes, little-endian). `why` says why not.
+//! decode_strict_dword() (settings.h) of a raw value.
 bool raw_to_dword(const RawValue& v, uint32_t* out, std::string* why);
 
 //! Reads a REG_QWORD (8 bytes) or a REG_DWORD. `why` says why not.

@@ -6,6 +6,7 @@
 
 #include "change_log.h"
 #include "cli.h"
+#include "mapidispatch/json_writer.h"
 #include "mapidispatch/shared_section.h"
 #include "mapidispatch/table_layout.h"
 #include "platform.h"
@@ -52,28 +53,32 @@ void print_scope_text(const ScopeResolution& s, std::ostream& out) {
     out << "  " << std::setw(16) << "PreFirstRun:" << utf8(s.prefirstrun_message) << "\n";
 }
 
-std::string json_target(const Target& t) {
-  return "{\"status\":" + json_quote(to_string(t.status)) + ",\"machine\":" + json_quote(to_string(t.machine)) +
-         ",\"source\":" + json_quote(to_string(t.source)) + ",\"path\":" + json_quote(utf8(t.path)) +
-         ",\"client\":" + json_quote(utf8(t.client)) + ",\"reason\":" + json_quote(utf8(t.reason)) + "}";
+Json json_scope(const ScopeResolution& s) {
+  Json overrides = Json::array();
+  for (const AppOverride& o : s.overrides) {
+    overrides.push_back(Json::object({{"module", json_string(o.module)},
+                                      {"client", json_string(o.client)},
+                                      {"uses_mapi32x", o.uses_mapi32x},
+                                      {"simple", json_target(o.simple)},
+                                      {"extended", json_target(o.extended)}}));
+  }
+  return Json::object({{"kind", to_string(s.kind)},
+                       {"sid", json_string(s.sid)},
+                       {"default_client", json_string(s.default_client)},
+                       {"default_source", to_string(s.default_source)},
+                       {"supports_utf8", s.supports_utf8},
+                       {"simple", json_target(s.simple)},
+                       {"extended", json_target(s.extended)},
+                       {"mapi32x", json_target(s.mapi32x)},
+                       {"prefirstrun_message", json_string(s.prefirstrun_message)},
+                       {"prefirstrun_caption", json_string(s.prefirstrun_caption)},
+                       {"overrides", overrides}});
 }
 
-std::string json_scope(const ScopeResolution& s) {
-  std::string j = "{\"kind\":" + json_quote(to_string(s.kind)) + ",\"sid\":" + json_quote(utf8(s.sid)) +
-                  ",\"default_client\":" + json_quote(utf8(s.default_client)) +
-                  ",\"default_source\":" + json_quote(to_string(s.default_source)) +
-                  ",\"supports_utf8\":" + (s.supports_utf8 ? "true" : "false") + ",\"simple\":" + json_target(s.simple) +
-                  ",\"extended\":" + json_target(s.extended) + ",\"mapi32x\":" + json_target(s.mapi32x) +
-                  ",\"prefirstrun_message\":" + json_quote(utf8(s.prefirstrun_message)) +
-                  ",\"prefirstrun_caption\":" + json_quote(utf8(s.prefirstrun_caption)) + ",\"overrides\":[";
-  for (size_t i = 0; i < s.overrides.size(); ++i) {
-    const AppOverride& o = s.overrides[i];
-    if (i) j += ",";
-    j += "{\"module\":" + json_quote(utf8(o.module)) + ",\"client\":" + json_quote(utf8(o.client)) +
-         ",\"uses_mapi32x\":" + (o.uses_mapi32x ? "true" : "false") + ",\"simple\":" + json_target(o.simple) +
-         ",\"extended\":" + json_target(o.extended) + "}";
-  }
-  return j + "]}";
+Json json_scopes(const TableSnapshot& t) {
+  Json scopes = Json::array({json_scope(t.machine)});
+  for (const auto& u : t.users) scopes.push_back(json_scope(u));
+  return scopes;
 }
 
 // The answers for 32-bit processes, as far as they differ from the 64-bit ones (most of a
@@ -211,42 +216,43 @@ void print_status_text(const StatusReport& r, std::ostream& out) {
 }
 
 void print_status_json(const StatusReport& r, std::ostream& out) {
-  out << "{\"section\":" << json_quote(r.section) << ",\"service\":" << json_quote(r.service_name)
-      << ",\"service_state\":" << json_quote(r.service_state) << ",\"opened\":" << (r.opened ? "true" : "false")
-      << ",\"open_error\":" << json_quote(r.open_error)
-      << ",\"read_result\":" << json_quote(to_string_table_error(r.read_result))
-      << ",\"stubs_use_table\":" << (stubs_trust(r) ? "true" : "false")
-      << ",\"verdict\":" << json_quote(verdict_line(r));
-  out << ",\"settings\":[";
-  for (size_t k = 0; k < r.settings.size(); ++k)
-    out << (k ? "," : "") << "{\"name\":" << json_quote(r.settings[k].name) << ",\"value\":" << json_quote(r.settings[k].value)
-        << ",\"source\":" << json_quote(to_string(r.settings[k].source)) << ",\"applied\":" << [&] {
-             const EffectiveSetting* a = applied_setting(r, r.settings[k].name);
-             return a == nullptr ? std::string("null")
-                                 : "{\"value\":" + json_quote(a->value) + ",\"source\":" + json_quote(to_string(a->source)) + "}";
-           }() << "}";
-  out << "]";
-  if (r.trust)
-    out << ",\"trusted\":" << (r.trust->trusted ? "true" : "false") << ",\"trust_reason\":" << json_quote(r.trust->reason);
+  Json settings = Json::array();
+  for (const EffectiveSetting& st : r.settings) {
+    const EffectiveSetting* a = applied_setting(r, st.name);
+    settings.push_back(Json::object(
+        {{"name", json_string(st.name)},
+         {"value", json_string(st.value)},
+         {"source", to_string(st.source)},
+         {"applied", a == nullptr ? Json(nullptr)
+                                  : Json::object({{"value", json_string(a->value)}, {"source", to_string(a->source)}})}}));
+  }
+  Json doc = Json::object({{"section", json_string(r.section)},
+                           {"service", json_string(r.service_name)},
+                           {"service_state", json_string(r.service_state)},
+                           {"opened", r.opened},
+                           {"open_error", json_string(r.open_error)},
+                           {"read_result", to_string_table_error(r.read_result)},
+                           {"stubs_use_table", stubs_trust(r)},
+                           {"verdict", json_string(verdict_line(r))},
+                           {"settings", settings}});
+  if (r.trust) {
+    doc["trusted"] = r.trust->trusted;
+    doc["trust_reason"] = json_string(r.trust->reason);
+  }
   if (has_table(r)) {
     const TableInfo& i = r.snapshot.info;
-    out << ",\"generation\":" << i.generation << ",\"publish_time\":" << json_quote(format_filetime(i.publish_time))
-        << ",\"publish_filetime\":" << i.publish_time << ",\"writer_pid\":" << i.writer_pid
-        << ",\"writer_alive\":" << (r.writer_alive ? (*r.writer_alive ? "true" : "false") : "null")
-        << ",\"writer_stopped\":" << ((i.flags & layout::kFlagWriterStopped) ? "true" : "false")
-        << ",\"payload_bytes\":" << i.payload_end << ",\"section_bytes\":" << i.total_size
-        << ",\"scopes\":[" << json_scope(r.snapshot.machine);
-    for (const auto& u : r.snapshot.users) out << "," << json_scope(u);
-    out << "],\"wow64_scopes\":";
-    if (r.wow64) {
-      out << "[" << json_scope(r.wow64->machine);
-      for (const auto& u : r.wow64->users) out << "," << json_scope(u);
-      out << "]";
-    } else {
-      out << "null";
-    }
+    doc["generation"] = i.generation;
+    doc["publish_time"] = format_filetime(i.publish_time);
+    doc["publish_filetime"] = i.publish_time;
+    doc["writer_pid"] = i.writer_pid;
+    doc["writer_alive"] = r.writer_alive ? Json(*r.writer_alive) : Json(nullptr);
+    doc["writer_stopped"] = (i.flags & layout::kFlagWriterStopped) != 0;
+    doc["payload_bytes"] = i.payload_end;
+    doc["section_bytes"] = i.total_size;
+    doc["scopes"] = json_scopes(r.snapshot);
+    doc["wow64_scopes"] = r.wow64 ? json_scopes(*r.wow64) : Json(nullptr);
   }
-  out << "}\n";
+  out << json_text(doc, JsonLayout::kCompact);
 }
 
 std::string_view to_string_table_error(TableError e) {

@@ -2,7 +2,7 @@
 //
 //! \file
 //! Small text helpers of mapidispatch.exe: UTF-8 / UTF-16 conversion, FILETIME formatting,
-//! JSON string escaping. Portable.
+//! command lines. Portable. (JSON: mapidispatch/json_writer.h.)
 
 #ifndef MAPIDISPATCH_SERVICE_TEXT_H_
 #define MAPIDISPATCH_SERVICE_TEXT_H_
@@ -36,9 +36,6 @@ inline std::wstring wide(std::string_view s) {
 
 //! "2026-11-21 11:02:35.123 UTC" for FILETIME units (100 ns since 1601-01-01 UTC); "never" for 0.
 std::string format_filetime(uint64_t filetime);
-
-//! `s` as a JSON string literal, quotes included (s is UTF-8; control characters escaped).
-std::string json_quote(std::string_view s);
 
 //! Splits a Windows command line into arguments by the rules of the Microsoft C runtime (and
 //! CommandLineToArgvW): the program name (first argument) ends at the first blank or closing

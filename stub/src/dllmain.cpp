@@ -4,9 +4,13 @@
 // notifications. Nothing is resolved, opened or loaded here (that runs under the loader lock);
 // all of it happens on the first call of an export.
 
-#include <windows.h>
+#include "dllmain.h"
 
-#include "stub.h"
+namespace mapidispatch::stub {
+
+HMODULE g_self = nullptr;
+
+}  // namespace mapidispatch::stub
 
 extern "C" BOOL WINAPI DllMain(HINSTANCE instance, DWORD reason, LPVOID) {
   if (reason == DLL_PROCESS_ATTACH) {

@@ -10,6 +10,8 @@
 // Simple MAPI functions that carry sessions or return buffers, MAPIFreeBuffer, MAPIInitialize,
 // MAPIUninitialize and MAPISendMailW have their own handling below; every other export goes
 // to its family's provider as it is.
+//
+// No exception leaves this DLL: every export catches at its boundary.
 
 #include <windows.h>
 
@@ -17,8 +19,13 @@
 #include <string>
 #include <vector>
 
+#include "binding.h"
+#include "diagnostics.h"
+#include "export_list.h"
+#include "hot_path.h"
 #include "mapidispatch/win32/simple_mapi.h"
-#include "stub.h"
+#include "ownership.h"
+#include "provider.h"
 
 namespace mapidispatch::stub {
 namespace {
@@ -59,8 +66,8 @@ struct CmcCodes {
 };
 
 // What an export returns when nothing serves it, by the failure column of the export list
-// (ReturnKind, stub.h): its own signature's failure. An HRESULT/SCODE only where the function
-// returns one; a Simple MAPI or CMC code for those interfaces; TRUE for the FBad*/IsBad*
+// (ReturnKind, export_list.h): its own signature's failure. An HRESULT/SCODE only where the
+// function returns one; a Simple MAPI or CMC code for those interfaces; TRUE for the FBad*/IsBad*
 // validators (what cannot be checked is bad, as MAPIStubLibrary answers); 0 for the rest: NULL
 // for a pointer, 0 for a count or size, FALSE for a BOOL, a zero FILETIME (RAX on x64, EDX:EAX on
 // x86), and for a void function a register its caller does not read. Never 0x80004005 where the

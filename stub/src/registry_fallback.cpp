@@ -10,11 +10,11 @@
 
 #include <windows.h>
 
+#include "dllmain.h"
 #include "mapidispatch/dispatch.h"
 #include "mapidispatch/resolver.h"
 #include "mapidispatch/win32/registry_win.h"
 #include "mapidispatch/win32/resolver_win.h"
-#include "stub.h"
 
 namespace mapidispatch::stub {
 

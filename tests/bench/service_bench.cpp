@@ -37,29 +37,6 @@ using Clock = std::chrono::steady_clock;
 
 const std::wstring kMail = L"Software\\Clients\\Mail";
 
-bool read_qword(const std::wstring& key, const wchar_t* name, uint64_t* out) {
-  HKEY k = nullptr;
-  if (::RegOpenKeyExW(HKEY_LOCAL_MACHINE, key.c_str(), 0, KEY_QUERY_VALUE | KEY_WOW64_64KEY, &k) != ERROR_SUCCESS) return false;
-  DWORD type = 0, size = sizeof *out;
-  const LSTATUS rc = ::RegQueryValueExW(k, name, nullptr, &type, reinterpret_cast<BYTE*>(out), &size);
-  ::RegCloseKey(k);
-  return rc == ERROR_SUCCESS && type == REG_QWORD;
-}
-
-void delete_value(const std::wstring& key, const wchar_t* name) {
-  HKEY k = nullptr;
-  if (::RegOpenKeyExW(HKEY_LOCAL_MACHINE, key.c_str(), 0, KEY_SET_VALUE | KEY_WOW64_64KEY, &k) != ERROR_SUCCESS) return;
-  ::RegDeleteValueW(k, name);
-  ::RegCloseKey(k);
-}
-
-// Asks the service for its counters and waits for them to land in the State key.
-bool service_wakeups(TestService& svc, uint64_t* wakeups) {
-  delete_value(svc.state_key(), L"WakeUps");
-  if (!svc.control(129).empty()) return false;
-  return wait_until([&] { return read_qword(svc.state_key(), L"WakeUps", wakeups); }, std::chrono::seconds(10));
-}
-
 double percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -155,9 +132,9 @@ int main(int argc, char** argv) {
 
   // ---- Idle cost ----
   uint64_t w0 = 0, w1 = 0;
-  const bool have_w0 = service_wakeups(svc, &w0);
+  const bool have_w0 = service_counter(svc, L"WakeUps", &w0);
   std::this_thread::sleep_for(std::chrono::seconds(idle_seconds));
-  const bool have_w1 = service_wakeups(svc, &w1);
+  const bool have_w1 = service_counter(svc, L"WakeUps", &w1);
   DWORD pid = 0;
   svc.state(&pid);
   PROCESS_MEMORY_COUNTERS_EX mem{};

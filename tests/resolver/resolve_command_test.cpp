@@ -4,14 +4,16 @@
 // argument or line, and the JSON document support engineers script against (parsed strictly).
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <system_error>
 
 #include "../support/test_main.h"
-#include "json_value.h"
+#include "golden_file.h"
 #include "mapidispatch/resolve_command.h"
 #include "mapidispatch/text.h"
 #include "pe_builder.h"
@@ -20,7 +22,7 @@
 namespace mapidispatch {
 namespace {
 
-using test::Json;
+using Json = nlohmann::json;
 
 struct CommandRun {
   int code = -1;
@@ -36,11 +38,14 @@ CommandRun run(std::vector<std::string> args) {
   return r;
 }
 
+// The document, parsed strictly (RFC 8259: no comments, no trailing commas); null if it is not JSON.
 Json json_of(const CommandRun& r) {
-  std::string error;
-  auto j = test::parse_json(r.out, &error);
-  EXPECT_TRUE(j.has_value()) << error << "\n" << r.out;
-  return j.value_or(Json{});
+  try {
+    return Json::parse(r.out);
+  } catch (const Json::parse_error& e) {
+    ADD_FAILURE() << e.what() << "\n" << r.out;
+    return Json();
+  }
 }
 
 constexpr char kExport[] = R"(Windows Registry Editor Version 5.00
@@ -97,42 +102,42 @@ TEST_F(ResolveCommand, JsonDocumentOfTheMachineScope) {
   ASSERT_EQ(r.code, kResolveExitOk) << r.err;
   EXPECT_TRUE(r.err.empty()) << r.err;
   const Json j = json_of(r);
-  EXPECT_EQ(j["schema"].str, "mapidispatch.resolve/1");
-  EXPECT_EQ(j["status"].str, "ok");
-  EXPECT_EQ(j["input"]["format"].str, "regedit5");
-  EXPECT_EQ(j["input"]["encoding"].str, "utf-16le");
-  EXPECT_EQ(j["input"]["keys"].number, 5);
-  EXPECT_EQ(j["options"]["bitness"].str, "neutral");
-  EXPECT_TRUE(j["options"]["files_checked"].b);
-  EXPECT_EQ(j["options"]["system_directory"].str, "C:\\Windows\\System32");
-  EXPECT_EQ(j["scope"]["kind"].str, "machine");
-  EXPECT_TRUE(j["scope"]["hkcu"].is_null());
-  EXPECT_EQ(j["default_client"]["name"].str, "Contoso");
-  EXPECT_EQ(j["default_client"]["source"].str, "hklm");
+  EXPECT_EQ(j.at("schema"), "mapidispatch.resolve/1");
+  EXPECT_EQ(j.at("status"), "ok");
+  EXPECT_EQ(j.at("input").at("format"), "regedit5");
+  EXPECT_EQ(j.at("input").at("encoding"), "utf-16le");
+  EXPECT_EQ(j.at("input").at("keys"), 5);
+  EXPECT_EQ(j.at("options").at("bitness"), "neutral");
+  EXPECT_TRUE(j.at("options").at("files_checked").get<bool>());
+  EXPECT_EQ(j.at("options").at("system_directory"), "C:\\Windows\\System32");
+  EXPECT_EQ(j.at("scope").at("kind"), "machine");
+  EXPECT_TRUE(j.at("scope").at("hkcu").is_null());
+  EXPECT_EQ(j.at("default_client").at("name"), "Contoso");
+  EXPECT_EQ(j.at("default_client").at("source"), "hklm");
   for (const char* family : {"simple", "extended"}) {
-    EXPECT_EQ(j[family]["status"].str, "found") << j[family]["reason"].str;
-    EXPECT_EQ(j[family]["machine"].str, "x64");
-    EXPECT_EQ(j[family]["source"].str, "hklm");
-    EXPECT_EQ(j[family]["path"].str, "C:\\Program Files\\Contoso\\cmapi.dll");
-    EXPECT_EQ(j[family]["client"].str, "Contoso");
+    EXPECT_EQ(j.at(family).at("status"), "found") << j.at(family).at("reason");
+    EXPECT_EQ(j.at(family).at("machine"), "x64");
+    EXPECT_EQ(j.at(family).at("source"), "hklm");
+    EXPECT_EQ(j.at(family).at("path"), "C:\\Program Files\\Contoso\\cmapi.dll");
+    EXPECT_EQ(j.at(family).at("client"), "Contoso");
   }
-  EXPECT_EQ(j["mapi32x"]["status"].str, "missing");
-  EXPECT_EQ(j["mapi32x"]["source"].str, "fallback");
-  EXPECT_FALSE(j["supports_utf8"].b);
-  EXPECT_EQ(j["prefirstrun"]["message"].str, "Install a mail program.");
-  EXPECT_EQ(j["prefirstrun"]["caption"].str, "Mail");
-  ASSERT_EQ(j["overrides"].items.size(), 2u);
-  EXPECT_EQ(j["overrides"][0]["module"].str, "legacy.exe");
-  EXPECT_EQ(j["overrides"][0]["simple"]["status"].str, "denied-by-policy");
-  EXPECT_EQ(j["overrides"][0]["simple"]["source"].str, "override");
-  EXPECT_TRUE(j["overrides"][1]["uses_mapi32x"].b);
-  EXPECT_TRUE(j["effective"]["module"].is_null());
-  EXPECT_EQ(j["effective"]["simple"]["from"].str, "default");
-  EXPECT_EQ(j["effective"]["simple"]["target"]["status"].str, "found");
-  ASSERT_FALSE(j["explanation"].items.empty());
-  for (const Json& step : j["explanation"].items) {
-    EXPECT_FALSE(step["rule"].str.empty());
-    EXPECT_TRUE(step.has("key") && step.has("value") && step.has("detail"));
+  EXPECT_EQ(j.at("mapi32x").at("status"), "missing");
+  EXPECT_EQ(j.at("mapi32x").at("source"), "fallback");
+  EXPECT_FALSE(j.at("supports_utf8").get<bool>());
+  EXPECT_EQ(j.at("prefirstrun").at("message"), "Install a mail program.");
+  EXPECT_EQ(j.at("prefirstrun").at("caption"), "Mail");
+  ASSERT_EQ(j.at("overrides").size(), 2u);
+  EXPECT_EQ(j.at("overrides").at(0).at("module"), "legacy.exe");
+  EXPECT_EQ(j.at("overrides").at(0).at("simple").at("status"), "denied-by-policy");
+  EXPECT_EQ(j.at("overrides").at(0).at("simple").at("source"), "override");
+  EXPECT_TRUE(j.at("overrides").at(1).at("uses_mapi32x").get<bool>());
+  EXPECT_TRUE(j.at("effective").at("module").is_null());
+  EXPECT_EQ(j.at("effective").at("simple").at("from"), "default");
+  EXPECT_EQ(j.at("effective").at("simple").at("target").at("status"), "found");
+  ASSERT_FALSE(j.at("explanation").empty());
+  for (const Json& step : j.at("explanation")) {
+    EXPECT_FALSE(step.at("rule").get<std::string>().empty());
+    EXPECT_TRUE(step.contains("key") && step.contains("value") && step.contains("detail"));
   }
 }
 
@@ -141,40 +146,40 @@ TEST_F(ResolveCommand, UserScopeFromHkeyUsersWithModuleOverride) {
                      "SEARCHPROTOCOLHOST.EXE", "--allow-unc"});
   ASSERT_EQ(r.code, kResolveExitOk) << r.err;
   const Json j = json_of(r);
-  EXPECT_EQ(j["scope"]["kind"].str, "user");
-  EXPECT_EQ(j["scope"]["sid"].str, "S-1-5-21-1-2-3-1001");
-  EXPECT_EQ(j["scope"]["hkcu"].str, "HKEY_USERS\\S-1-5-21-1-2-3-1001");
-  EXPECT_EQ(j["default_client"]["name"].str, "Fabrikam");
-  EXPECT_EQ(j["default_client"]["source"].str, "hkcu");
-  EXPECT_EQ(j["simple"]["status"].str, "missing");  // UNC allowed now, but the share is not in --root
-  EXPECT_EQ(j["effective"]["module"].str, "SEARCHPROTOCOLHOST.EXE");
-  EXPECT_EQ(j["effective"]["override"].str, "SearchProtocolHost.exe");
-  EXPECT_EQ(j["effective"]["simple"]["from"].str, "none");
-  EXPECT_EQ(j["effective"]["simple"]["target"]["source"].str, "fallback");
+  EXPECT_EQ(j.at("scope").at("kind"), "user");
+  EXPECT_EQ(j.at("scope").at("sid"), "S-1-5-21-1-2-3-1001");
+  EXPECT_EQ(j.at("scope").at("hkcu"), "HKEY_USERS\\S-1-5-21-1-2-3-1001");
+  EXPECT_EQ(j.at("default_client").at("name"), "Fabrikam");
+  EXPECT_EQ(j.at("default_client").at("source"), "hkcu");
+  EXPECT_EQ(j.at("simple").at("status"), "missing");  // UNC allowed now, but the share is not in --root
+  EXPECT_EQ(j.at("effective").at("module"), "SEARCHPROTOCOLHOST.EXE");
+  EXPECT_EQ(j.at("effective").at("override"), "SearchProtocolHost.exe");
+  EXPECT_EQ(j.at("effective").at("simple").at("from"), "none");
+  EXPECT_EQ(j.at("effective").at("simple").at("target").at("source"), "fallback");
 }
 
 TEST_F(ResolveCommand, ExplicitBitnessMarksWrongBitness) {
   const CommandRun r = run({"--from", reg(), "--root", root(), "--json", "--bitness", "x86"});
   ASSERT_EQ(r.code, kResolveExitOk) << r.err;
   const Json j = json_of(r);
-  EXPECT_EQ(j["options"]["bitness"].str, "x86");
-  EXPECT_EQ(j["options"]["registry_view"].str, "32");
-  EXPECT_EQ(j["simple"]["status"].str, "wrong-bitness");
-  EXPECT_NE(j["simple"]["reason"].str.find("x64 DLL"), std::string::npos);
-  EXPECT_NE(j["simple"]["reason"].str.find("the process is x86"), std::string::npos);
+  EXPECT_EQ(j.at("options").at("bitness"), "x86");
+  EXPECT_EQ(j.at("options").at("registry_view"), "32");
+  EXPECT_EQ(j.at("simple").at("status"), "wrong-bitness");
+  EXPECT_NE(j.at("simple").at("reason").get<std::string>().find("x64 DLL"), std::string::npos);
+  EXPECT_NE(j.at("simple").at("reason").get<std::string>().find("the process is x86"), std::string::npos);
   // A 32-bit process on 64-bit Windows: %ProgramFiles% is the (x86) folder, only when the
   // export shows a 64-bit system; this one has no Wow6432Node, so it is a 32-bit system.
-  EXPECT_EQ(j["extended"]["path"].str, "C:\\Program Files\\Contoso\\cmapi.dll");
+  EXPECT_EQ(j.at("extended").at("path"), "C:\\Program Files\\Contoso\\cmapi.dll");
 }
 
 TEST_F(ResolveCommand, WithoutRootFilesAreNotChecked) {
   const CommandRun r = run({"--from", reg(), "--json"});
   ASSERT_EQ(r.code, kResolveExitOk) << r.err;
   const Json j = json_of(r);
-  EXPECT_FALSE(j["options"]["files_checked"].b);
-  EXPECT_TRUE(j["options"]["root"].is_null());
-  EXPECT_EQ(j["simple"]["status"].str, "missing");
-  EXPECT_NE(j["simple"]["reason"].str.find("cannot be read"), std::string::npos) << j["simple"]["reason"].str;
+  EXPECT_FALSE(j.at("options").at("files_checked").get<bool>());
+  EXPECT_TRUE(j.at("options").at("root").is_null());
+  EXPECT_EQ(j.at("simple").at("status"), "missing");
+  EXPECT_NE(j.at("simple").at("reason").get<std::string>().find("cannot be read"), std::string::npos) << j.at("simple").at("reason");
 }
 
 TEST_F(ResolveCommand, MsiComponentOption) {
@@ -186,11 +191,11 @@ TEST_F(ResolveCommand, MsiComponentOption) {
                "{29F458BE-8866-11D5-A3DD-00B0D0F3BAA7},1033=C:\\Program Files\\Contoso\\cmapi.dll"});
   ASSERT_EQ(r.code, kResolveExitOk) << r.err;
   Json j = json_of(r);
-  EXPECT_EQ(j["simple"]["source"].str, "msi");
-  EXPECT_EQ(j["simple"]["status"].str, "found");
+  EXPECT_EQ(j.at("simple").at("source"), "msi");
+  EXPECT_EQ(j.at("simple").at("status"), "found");
   r = run({"--from", path("msi.reg"), "--json", "--root", root()});
   j = json_of(r);
-  EXPECT_EQ(j["simple"]["source"].str, "hklm");  // not available offline: DLLPath decides
+  EXPECT_EQ(j.at("simple").at("source"), "hklm");  // not available offline: DLLPath decides
 }
 
 TEST_F(ResolveCommand, TextOutputSaysWhatAndWhy) {
@@ -213,8 +218,8 @@ TEST_F(ResolveCommand, HostileTextIsEscapedInJson) {
   ASSERT_EQ(r.code, kResolveExitOk) << r.err;
   EXPECT_NE(r.out.find("\"message\": \"\\\"\\t\""), std::string::npos) << r.out;
   const Json j = json_of(r);
-  EXPECT_EQ(j["prefirstrun"]["message"].str, "\"\t");
-  EXPECT_EQ(j["prefirstrun"]["caption"].str, "\xEF\xBF\xBD\xC3\xA9");
+  EXPECT_EQ(j.at("prefirstrun").at("message"), "\"\t");
+  EXPECT_EQ(j.at("prefirstrun").at("caption"), "\xEF\xBF\xBD\xC3\xA9");
 }
 
 // Bytes a terminal would act on: C0 controls but the line feeds the command writes, DEL, and
@@ -250,24 +255,87 @@ TEST_F(ResolveCommand, TextOutputEscapesControlCharacters) {
   EXPECT_NE(r.out.find("Effective for a process loading \\x1b]0;title\\x07.exe:"), std::string::npos) << r.out;
   // JSON keeps the exact text (escaped the JSON way).
   const Json j = json_of(run({"--from", path("controls.reg"), "--json"}));
-  EXPECT_EQ(j["default_client"]["name"].str, text::utf16_to_utf8(name));
+  EXPECT_EQ(j.at("default_client").at("name"), text::utf16_to_utf8(name));
 }
 
 TEST_F(ResolveCommand, HkcuOfTheExportIsTheDefaultUser) {
   write(dir_ / "hkcu.reg", test::utf16le_file(std::string(kExport) +
                                               "\n[HKEY_CURRENT_USER\\Software\\Clients\\Mail]\n@=\"Fabrikam\"\n"));
   Json j = json_of(run({"--from", path("hkcu.reg"), "--json"}));
-  EXPECT_EQ(j["scope"]["kind"].str, "user");
-  EXPECT_EQ(j["scope"]["hkcu"].str, "HKEY_CURRENT_USER");
-  EXPECT_EQ(j["default_client"]["name"].str, "Fabrikam");
+  EXPECT_EQ(j.at("scope").at("kind"), "user");
+  EXPECT_EQ(j.at("scope").at("hkcu"), "HKEY_CURRENT_USER");
+  EXPECT_EQ(j.at("default_client").at("name"), "Fabrikam");
   j = json_of(run({"--from", path("hkcu.reg"), "--json", "--machine"}));
-  EXPECT_EQ(j["scope"]["kind"].str, "machine");
-  EXPECT_EQ(j["default_client"]["name"].str, "Contoso");
+  EXPECT_EQ(j.at("scope").at("kind"), "machine");
+  EXPECT_EQ(j.at("default_client").at("name"), "Contoso");
   // --user with a SID the export has no hive for: its HKEY_CURRENT_USER stands in, said so.
   j = json_of(run({"--from", path("hkcu.reg"), "--json", "--user", "S-1-5-21-9"}));
-  EXPECT_EQ(j["scope"]["sid"].str, "S-1-5-21-9");
-  EXPECT_EQ(j["scope"]["hkcu"].str, "HKEY_CURRENT_USER");
-  EXPECT_EQ(j["explanation"][1]["rule"].str, "scope");
+  EXPECT_EQ(j.at("scope").at("sid"), "S-1-5-21-9");
+  EXPECT_EQ(j.at("scope").at("hkcu"), "HKEY_CURRENT_USER");
+  EXPECT_EQ(j.at("explanation").at(1).at("rule"), "scope");
+}
+
+// The documents byte for byte: the golden files were written by the hand-made writer that
+// nlohmann-json replaced, so key order, spacing, escapes and numbers stay what scripts read.
+// Relative --from and --root (run in the test's folder) make the documents the same anywhere.
+class ResolveGolden : public ResolveCommand {
+ protected:
+  void SetUp() override {
+    ResolveCommand::SetUp();
+    // Every C0 control, DEL, C1 controls, quotes, backslashes, a slash, non-ASCII, a surrogate
+    // pair and a lone surrogate: in a client name (quoted by the reasons) and in PreFirstRun.
+    std::u16string name = u"Ctl";
+    for (char16_t c = 1; c < 0x20; ++c) name += c;
+    name += u"\x7f\x80\x9f \"q\" back\\slash /slash caf\u00e9 \u4e2d \U0001F600 ";
+    name += static_cast<char16_t>(0xD800);
+    name += u" end";
+    const std::string text = std::string(kExport) +
+                             "\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\Clients\\Mail]\n"
+                             "@=hex(1):" + test::reg_hex_utf16(name) + "\n"
+                             "\"PreFirstRun\"=hex(1):" + test::reg_hex_utf16(u"msg\b\f\x7f\u00e9*cap\x01\U0001F600") + "\n";
+    write(dir_ / "hostile.reg", test::utf16le_file(text));
+    for (const auto& entry : std::filesystem::directory_iterator(MAPIDISPATCH_REG_SEEDS)) {
+      if (entry.path().extension() != ".reg") continue;
+      std::filesystem::copy_file(entry.path(), dir_ / ("seed-" + entry.path().filename().string()));
+    }
+    previous_ = std::filesystem::current_path();
+    std::filesystem::current_path(dir_);
+  }
+  void TearDown() override {
+    std::filesystem::current_path(previous_);
+    ResolveCommand::TearDown();
+  }
+  // The one text that depends on the platform: without --root no file is read, and the reasons
+  // quote the C runtime's words for that error (mingw: "error 130: Unknown error"); the golden
+  // files have glibc's.
+  static std::string as_on_linux(std::string out) {
+    const std::error_code ec = std::make_error_code(std::errc::operation_not_supported);
+    const std::string here = "error " + std::to_string(ec.value()) + ": " + ec.message();
+    const std::string glibc = "error 95: Operation not supported";
+    for (size_t at = out.find(here); at != std::string::npos; at = out.find(here, at + glibc.size()))
+      out.replace(at, here.size(), glibc);
+    return out;
+  }
+  static void expect_golden(const std::string& name, const std::vector<std::string>& args) {
+    const CommandRun r = run(args);
+    EXPECT_EQ(r.code, kResolveExitOk) << name << ": " << r.err;
+    EXPECT_TRUE(test::matches_golden(std::string(MAPIDISPATCH_GOLDEN_DIR) + "/resolve-" + name + ".json",
+                                     as_on_linux(r.out)));
+  }
+
+  std::filesystem::path previous_;
+};
+
+TEST_F(ResolveGolden, DocumentsAreByteForByteTheSame) {
+  expect_golden("machine", {"--from", "machine.reg", "--root", "root", "--json"});
+  expect_golden("user-module", {"--from", "machine.reg", "--root", "root", "--json", "--user", "S-1-5-21-1-2-3-1001",
+                                "--module", "SEARCHPROTOCOLHOST.EXE", "--allow-unc"});
+  expect_golden("x86", {"--from", "machine.reg", "--root", "root", "--json", "--bitness", "x86", "--module", "legacy.exe"});
+  expect_golden("no-root", {"--from", "machine.reg", "--json", "--stub-path", "C:\\Windows\\mapi32.dll"});
+  // The --module argument is UTF-8 from the command line: control characters, DEL, an invalid byte.
+  expect_golden("hostile", {"--from", "hostile.reg", "--json", "--module", "m\x01\x7f\xff\xc3\xa9.exe"});
+  for (const char* seed : {"hkcu-utf16", "hostile", "machine-utf16", "msi-regedit4", "users"})
+    expect_golden(std::string("seed-") + seed, {"--from", std::string("seed-") + seed + ".reg", "--json"});
 }
 
 struct UsageCase {

@@ -59,28 +59,18 @@ TEST(JsonWriter, EscapesControlCharactersQuotesAndBackslashes) {
   EXPECT_EQ(json_quote(u"\U0001F600"), "\"\xF0\x9F\x98\x80\"");
 }
 
-TEST(JsonWriter, WritesNestedDocuments) {
-  std::string s;
-  JsonWriter w(&s);
-  w.begin_object();
-  w.member("a", 1);
-  w.key("b");
-  w.begin_array();
-  w.value(true);
-  w.null();
-  w.value(u"x");
-  w.begin_object();
-  w.end_object();
-  w.begin_array();
-  w.end_array();
-  w.end_array();
-  w.member("c", static_cast<uint64_t>(18446744073709551615ull));
-  w.member("d", static_cast<int64_t>(-5));
-  w.end_object();
-  EXPECT_TRUE(w.complete());
-  EXPECT_EQ(s,
-            "{\n  \"a\": 1,\n  \"b\": [\n    true,\n    null,\n    \"x\",\n    {},\n    []\n  ],\n"
+TEST(JsonWriter, WritesNestedDocumentsInBothLayouts) {
+  const Json doc = Json::object({{"z", 1},
+                                 {"b", Json::array({true, nullptr, json_string(u"x"), Json::object(), Json::array()})},
+                                 {"c", static_cast<uint64_t>(18446744073709551615ull)},
+                                 {"d", static_cast<int64_t>(-5)}});
+  // Members stay in the order written (not sorted: "z" first).
+  EXPECT_EQ(json_text(doc, JsonLayout::kPretty),
+            "{\n  \"z\": 1,\n  \"b\": [\n    true,\n    null,\n    \"x\",\n    {},\n    []\n  ],\n"
             "  \"c\": 18446744073709551615,\n  \"d\": -5\n}\n");
+  EXPECT_EQ(json_text(doc, JsonLayout::kCompact), "{\"z\":1,\"b\":[true,null,\"x\",{},[]],\"c\":18446744073709551615,\"d\":-5}\n");
+  // A string that bypassed json_string (invalid UTF-8) is still written, replaced, not thrown.
+  EXPECT_EQ(json_text(Json::array({std::string("a\xff\x7f")}), JsonLayout::kCompact), "[\"a\xEF\xBF\xBD\\u007f\"]\n");
 }
 
 }  // namespace

@@ -511,34 +511,6 @@ TEST_F(ServiceTest, StatusSaysWhichParametersTheServiceHasNotApplied) {
   EXPECT_EQ(out.find("NOT APPLIED"), std::string::npos) << out;
 }
 
-// The privileges RegLoadKey / RegSaveKey need.
-void enable_hive_privileges() {
-  HANDLE token = nullptr;
-  ASSERT_TRUE(::OpenProcessToken(::GetCurrentProcess(), TOKEN_ADJUST_PRIVILEGES | TOKEN_QUERY, &token));
-  for (const wchar_t* priv : {SE_RESTORE_NAME, SE_BACKUP_NAME}) {
-    TOKEN_PRIVILEGES tp{};
-    tp.PrivilegeCount = 1;
-    tp.Privileges[0].Attributes = SE_PRIVILEGE_ENABLED;
-    ::LookupPrivilegeValueW(nullptr, priv, &tp.Privileges[0].Luid);
-    ::AdjustTokenPrivileges(token, FALSE, &tp, 0, nullptr, nullptr);
-  }
-  ::CloseHandle(token);
-}
-
-// A hive file whose Software\Clients\Mail (Default) is `client`, with that client's key.
-void make_hive_file(const std::wstring& client, const std::wstring& hive) {
-  const std::wstring scratch = L"Software\\MapiDispatchTest\\Hive." + std::to_wstring(::GetCurrentProcessId());
-  ASSERT_TRUE(reg_set_sz(HKEY_CURRENT_USER, scratch + L"\\Software\\Clients\\Mail", L"", client));
-  ASSERT_TRUE(reg_set_sz(HKEY_CURRENT_USER, scratch + L"\\Software\\Clients\\Mail\\" + client, L"DLLPath", system_dll()));
-  ::DeleteFileW(hive.c_str());
-  HKEY k = nullptr;
-  ASSERT_EQ(::RegOpenKeyExW(HKEY_CURRENT_USER, scratch.c_str(), 0, KEY_READ, &k), ERROR_SUCCESS);
-  const LSTATUS saved = ::RegSaveKeyW(k, hive.c_str(), nullptr);
-  ::RegCloseKey(k);
-  reg_delete_tree(HKEY_CURRENT_USER, scratch);
-  ASSERT_EQ(saved, ERROR_SUCCESS) << win_error_text("RegSaveKey", static_cast<DWORD>(saved));
-}
-
 std::wstring temp_hive_path(const char* stem) {
   wchar_t temp[MAX_PATH];
   ::GetTempPathW(MAX_PATH, temp);
@@ -564,7 +536,7 @@ bool has_user(const TableSnapshot& s, const std::wstring& sid, const std::wstrin
 // Provider files are not part of the sequence: no notification covers them, in either path; the
 // revalidation does.
 TEST_F(ServiceTest, IncrementalAnswersEqualAFullResolveAfterEveryStep) {
-  enable_hive_privileges();
+  ASSERT_TRUE(enable_hive_privileges());
   constexpr int kHives = 4, kSteps = 36;
   const unsigned seed = static_cast<unsigned>(::GetTickCount64() % 100000);
   std::printf("random sequence seed %u (%d steps)\n", seed, kSteps);
@@ -582,7 +554,7 @@ TEST_F(ServiceTest, IncrementalAnswersEqualAFullResolveAfterEveryStep) {
   for (int i = 0; i < kHives; ++i) {
     sids.push_back(test_user_sid(10 + i));
     hives.push_back(temp_hive_path(("inc" + std::to_string(i)).c_str()));
-    make_hive_file(machine_clients[i % 3], hives.back());
+    ASSERT_EQ(make_hive_file(machine_clients[i % 3], hives.back()), "");
   }
   struct Unload {
     std::vector<std::wstring>* sids;
@@ -753,10 +725,10 @@ TEST_F(ServiceTest, StatusShowsTheKeptSectionWhenTheNewOneCannotBeOpened) {
 // A user hive loaded into HKEY_USERS (as at a logon) with its own Clients\Mail default, then
 // unloaded (logoff).
 TEST_F(ServiceTest, UserHiveAppearsAndDisappears) {
-  enable_hive_privileges();
+  ASSERT_TRUE(enable_hive_privileges());
   const std::wstring c = client("user");
   const std::wstring hive = temp_hive_path("hive");
-  make_hive_file(c, hive);
+  ASSERT_EQ(make_hive_file(c, hive), "");
 
   TestService svc("hive");
   TableProbe probe(svc.section());
@@ -784,11 +756,11 @@ TEST_F(ServiceTest, UserHiveAppearsAndDisappears) {
 // unload the hive; the logoff completes when a released hive unloads, and the users still logged
 // on are watched again.
 TEST_F(ServiceTest, LogoffReleasesUserHivesAndWatchesTheRemainingOnesAgain) {
-  enable_hive_privileges();
+  ASSERT_TRUE(enable_hive_privileges());
   const std::wstring leaving = client("leaving"), staying = client("staying"), later = client("later");
   const std::wstring hive_leaving = temp_hive_path("leaving"), hive_staying = temp_hive_path("staying");
-  make_hive_file(leaving, hive_leaving);
-  make_hive_file(staying, hive_staying);
+  ASSERT_EQ(make_hive_file(leaving, hive_leaving), "");
+  ASSERT_EQ(make_hive_file(staying, hive_staying), "");
   ASSERT_TRUE(reg_set_sz(HKEY_LOCAL_MACHINE, kMail + L"\\" + later, L"DLLPath", system_dll()));
   const std::wstring sid_leaving = test_user_sid(1), sid_staying = test_user_sid(2);
   struct Unload {

@@ -303,4 +303,63 @@ std::wstring system_dll(const wchar_t* name) {
   return std::wstring(sys, n) + L"\\" + name;
 }
 
+bool service_counter(TestService& svc, const wchar_t* name, uint64_t* value) {
+  auto read = [&] {
+    HKEY k = nullptr;
+    if (::RegOpenKeyExW(HKEY_LOCAL_MACHINE, svc.state_key().c_str(), 0, KEY_QUERY_VALUE | KEY_SET_VALUE | KEY_WOW64_64KEY,
+                        &k) != ERROR_SUCCESS)
+      return false;
+    DWORD type = 0, size = sizeof *value;
+    const LSTATUS rc = ::RegQueryValueExW(k, name, nullptr, &type, reinterpret_cast<BYTE*>(value), &size);
+    ::RegCloseKey(k);
+    return rc == ERROR_SUCCESS && type == REG_QWORD;
+  };
+  // The old value goes first, so that what is read below is the answer to this request.
+  HKEY k = nullptr;
+  if (::RegOpenKeyExW(HKEY_LOCAL_MACHINE, svc.state_key().c_str(), 0, KEY_SET_VALUE | KEY_WOW64_64KEY, &k) == ERROR_SUCCESS) {
+    ::RegDeleteValueW(k, name);
+    ::RegCloseKey(k);
+  }
+  if (!svc.control(129).empty()) return false;
+  return wait_until(read, std::chrono::seconds(10));
+}
+
+bool enable_hive_privileges() {
+  HANDLE token = nullptr;
+  if (!::OpenProcessToken(::GetCurrentProcess(), TOKEN_ADJUST_PRIVILEGES | TOKEN_QUERY, &token)) return false;
+  for (const wchar_t* priv : {SE_RESTORE_NAME, SE_BACKUP_NAME}) {
+    TOKEN_PRIVILEGES tp{};
+    tp.PrivilegeCount = 1;
+    tp.Privileges[0].Attributes = SE_PRIVILEGE_ENABLED;
+    ::LookupPrivilegeValueW(nullptr, priv, &tp.Privileges[0].Luid);
+    ::AdjustTokenPrivileges(token, FALSE, &tp, 0, nullptr, nullptr);
+  }
+  ::CloseHandle(token);
+  return true;
+}
+
+std::string make_hive_file(const std::wstring& client, const std::wstring& hive, const std::wstring& dll,
+                           const std::wstring& client2) {
+  // Built in a scratch key of this user's hive, saved, deleted.
+  const std::wstring scratch = L"Software\\MapiDispatchTest\\Hive." + std::to_wstring(::GetCurrentProcessId());
+  bool ok = reg_set_sz(HKEY_CURRENT_USER, scratch + L"\\Software\\MapiDispatchTest", L"", L"a user hive");
+  if (!client.empty()) {
+    ok = ok && reg_set_sz(HKEY_CURRENT_USER, scratch + L"\\Software\\Clients\\Mail", L"", client) &&
+         reg_set_sz(HKEY_CURRENT_USER, scratch + L"\\Software\\Clients\\Mail\\" + client, L"DLLPath", dll);
+    if (!client2.empty())
+      ok = ok && reg_set_sz(HKEY_CURRENT_USER, scratch + L"\\Software\\Clients\\Mail\\" + client2, L"DLLPath", dll);
+  }
+  if (!ok) {
+    reg_delete_tree(HKEY_CURRENT_USER, scratch);
+    return "writing the scratch key failed";
+  }
+  ::DeleteFileW(hive.c_str());
+  HKEY k = nullptr;
+  if (::RegOpenKeyExW(HKEY_CURRENT_USER, scratch.c_str(), 0, KEY_READ, &k) != ERROR_SUCCESS) return "cannot open the scratch key";
+  const LSTATUS saved = ::RegSaveKeyW(k, hive.c_str(), nullptr);
+  ::RegCloseKey(k);
+  reg_delete_tree(HKEY_CURRENT_USER, scratch);
+  return saved == ERROR_SUCCESS ? std::string() : win_error_text("RegSaveKey", static_cast<DWORD>(saved));
+}
+
 }  // namespace mapidispatch::test

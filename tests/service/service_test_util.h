@@ -115,6 +115,20 @@ bool reg_delete_tree(HKEY root, const std::wstring& key);
 //! The path of a DLL that exists on every Windows (and Wine) system: system32\kernel32.dll.
 std::wstring system_dll(const wchar_t* name = L"kernel32.dll");
 
+//! Asks the service for its counters (control 129) and reads `name` (WakeUps, Resolves,
+//! Publishes, CpuMicroseconds...) from its State key once it has written them. False on failure.
+bool service_counter(TestService& svc, const wchar_t* name, uint64_t* value);
+
+//! Enables SE_RESTORE_NAME and SE_BACKUP_NAME, which RegLoadKey and RegSaveKey need. False if the
+//! process token cannot be opened.
+bool enable_hive_privileges();
+
+//! Writes a user hive file whose Software\Clients\Mail (Default) is `client`, with that client's
+//! key (DLLPath `dll`, and a second client `client2` if given); with an empty `client`, a hive
+//! without Clients\Mail. "" on success, else what failed.
+std::string make_hive_file(const std::wstring& client, const std::wstring& hive, const std::wstring& dll = system_dll(),
+                           const std::wstring& client2 = {});
+
 }  // namespace mapidispatch::test
 
 #endif  // MAPIDISPATCH_TESTS_SERVICE_SERVICE_TEST_UTIL_H_

@@ -297,47 +297,13 @@ MD_CHILD_MAIN(partial_providers_registry) { return partial_scenario("registry");
 
 // ---- The same answer in both modes, 32-bit too -------------------------------------------------
 
-// HKLM's default mail client in one registry view, restored when it goes out of scope.
-class HklmMailDefault {
- public:
-  HklmMailDefault(REGSAM view, const wchar_t* client, const std::wstring& dll) : client_(client) {
-    RegCreateKeyExW(HKEY_LOCAL_MACHINE, L"Software\\Clients\\Mail", 0, nullptr, 0, KEY_ALL_ACCESS | view, nullptr, &mail_,
-                    nullptr);
-    DWORD size = sizeof old_;
-    had_ = RegQueryValueExW(mail_, nullptr, nullptr, nullptr, reinterpret_cast<BYTE*>(old_), &size) == ERROR_SUCCESS;
-    set(mail_, nullptr, client);
-    HKEY key = nullptr;
-    RegCreateKeyExW(mail_, client, 0, nullptr, 0, KEY_ALL_ACCESS | view, nullptr, &key, nullptr);
-    set(key, L"DLLPath", dll.c_str());
-    RegCloseKey(key);
-  }
-  HklmMailDefault(const HklmMailDefault&) = delete;
-  HklmMailDefault& operator=(const HklmMailDefault&) = delete;
-  ~HklmMailDefault() {
-    RegDeleteTreeW(mail_, client_.c_str());
-    if (had_) set(mail_, nullptr, old_);
-    else RegDeleteValueW(mail_, nullptr);
-    RegCloseKey(mail_);
-  }
-
- private:
-  static void set(HKEY k, const wchar_t* name, const wchar_t* value) {
-    RegSetValueExW(k, name, 0, REG_SZ, reinterpret_cast<const BYTE*>(value),
-                   static_cast<DWORD>((std::wcslen(value) + 1) * sizeof(wchar_t)));
-  }
-  std::wstring client_;
-  HKEY mail_ = nullptr;
-  bool had_ = false;
-  wchar_t old_[512] = {};
-};
-
 // Windows shares HKLM\Software\Clients between the registry views; Wine keeps a Wow6432Node copy.
 // Each view names another client here: a 32-bit process must get the 64-bit view's in table
 // mode (the service's WOW64 answers) and in registry mode alike, as on Windows.
 int modes_agree_scenario(const std::string& mode) {
   World w;
-  HklmMailDefault view64(KEY_WOW64_64KEY, L"MapiDispatch Agree 64", provider_path(L"prov_simple"));
-  HklmMailDefault view32(KEY_WOW64_32KEY, L"MapiDispatch Agree 32", provider_path(L"prov_a"));
+  test::HklmMailDefault view64(KEY_WOW64_64KEY, L"MapiDispatch Agree 64", provider_path(L"prov_simple"));
+  test::HklmMailDefault view32(KEY_WOW64_32KEY, L"MapiDispatch Agree 32", provider_path(L"prov_a"));
   use_mode(w, mode);
   CHECK_EQ_U(send(w, "agree"), 0u);
   CHECK_THAT(starts_with(w.last_call(), "S MAPISendMail"));

@@ -1,9 +1,11 @@
 // Copyright MapiDispatch authors.
 //
 //! \file
-//! A test's mail client in HKCU\Software\Clients\Mail: made the default, its DLLPath and
-//! DLLPathEx pointing at a provider DLL; the previous default comes back when it goes out of
-//! scope. For the stub's registry mode in tests and benchmarks (a scratch Wine prefix).
+//! A test's default mail client in Software\Clients\Mail of HKCU or HKLM (one registry view):
+//! made the default, its DLLPath and DLLPathEx pointing at provider DLLs; the previous default
+//! comes back, and the client's key goes, when it goes out of scope. For the stub's registry mode
+//! in tests and benchmarks, and for Wine's own mapi32.dll, which loads HKLM's default client
+//! (a scratch Wine prefix).
 
 #ifndef MAPIDISPATCH_TESTS_STUB_HKCU_MAIL_CLIENT_H_
 #define MAPIDISPATCH_TESTS_STUB_HKCU_MAIL_CLIENT_H_
@@ -15,19 +17,20 @@
 
 namespace mapidispatch::test {
 
-class HkcuMailClient {
+class MailClientDefault {
  public:
-  HkcuMailClient(const wchar_t* client, const std::wstring& dll) : HkcuMailClient(client, dll, dll) {}
-  //! DLLPath `simple`, DLLPathEx `extended`.
-  HkcuMailClient(const wchar_t* client, const std::wstring& simple, const std::wstring& extended) : client_(client) {
-    RegCreateKeyExW(HKEY_CURRENT_USER, L"Software\\Clients\\Mail", 0, nullptr, 0, KEY_ALL_ACCESS, nullptr, &mail_, nullptr);
+  //! `view`: 0, KEY_WOW64_64KEY or KEY_WOW64_32KEY.
+  MailClientDefault(HKEY root, REGSAM view, const wchar_t* client, const std::wstring& simple,
+                    const std::wstring& extended)
+      : client_(client), view_(view) {
+    RegCreateKeyExW(root, L"Software\\Clients\\Mail", 0, nullptr, 0, KEY_ALL_ACCESS | view_, nullptr, &mail_, nullptr);
     DWORD size = sizeof old_;
     had_default_ = RegQueryValueExW(mail_, nullptr, nullptr, nullptr, reinterpret_cast<BYTE*>(old_), &size) == ERROR_SUCCESS;
     point_at(simple, extended);
   }
-  HkcuMailClient(const HkcuMailClient&) = delete;
-  HkcuMailClient& operator=(const HkcuMailClient&) = delete;
-  ~HkcuMailClient() {
+  MailClientDefault(const MailClientDefault&) = delete;
+  MailClientDefault& operator=(const MailClientDefault&) = delete;
+  ~MailClientDefault() {
     RegDeleteTreeW(mail_, client_.c_str());
     if (had_default_) set(mail_, nullptr, old_); else RegDeleteValueW(mail_, nullptr);
     RegCloseKey(mail_);
@@ -39,7 +42,7 @@ class HkcuMailClient {
   void point_at(const std::wstring& simple, const std::wstring& extended) {
     set(mail_, nullptr, client_.c_str());
     HKEY key = nullptr;
-    RegCreateKeyExW(mail_, client_.c_str(), 0, nullptr, 0, KEY_ALL_ACCESS, nullptr, &key, nullptr);
+    RegCreateKeyExW(mail_, client_.c_str(), 0, nullptr, 0, KEY_ALL_ACCESS | view_, nullptr, &key, nullptr);
     set(key, L"DLLPath", simple.c_str());
     set(key, L"DLLPathEx", extended.c_str());
     RegCloseKey(key);
@@ -51,9 +54,25 @@ class HkcuMailClient {
                    static_cast<DWORD>((std::wcslen(value) + 1) * sizeof(wchar_t)));
   }
   std::wstring client_;
+  REGSAM view_;
   HKEY mail_ = nullptr;
   bool had_default_ = false;
   wchar_t old_[512] = {};
+};
+
+//! The current user's default mail client.
+class HkcuMailClient : public MailClientDefault {
+ public:
+  HkcuMailClient(const wchar_t* client, const std::wstring& dll) : HkcuMailClient(client, dll, dll) {}
+  HkcuMailClient(const wchar_t* client, const std::wstring& simple, const std::wstring& extended)
+      : MailClientDefault(HKEY_CURRENT_USER, 0, client, simple, extended) {}
+};
+
+//! The machine's default mail client in one registry view (KEY_WOW64_64KEY or KEY_WOW64_32KEY).
+class HklmMailDefault : public MailClientDefault {
+ public:
+  HklmMailDefault(REGSAM view, const wchar_t* client, const std::wstring& dll)
+      : MailClientDefault(HKEY_LOCAL_MACHINE, view, client, dll, dll) {}
 };
 
 }  // namespace mapidispatch::test

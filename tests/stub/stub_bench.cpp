@@ -6,9 +6,14 @@
 //   stub, registry through mapi32.dll with MAPIDISPATCH_MODE=registry: the Windows stub's way,
 //                  the registry resolved on every call
 // for MAPISendMail (Simple MAPI, session handling) and UlAddRef@4 (a utility function, generic
-// forwarder); and the first call's cost in a fresh process, in both modes.
+// forwarder); the first call's cost in a fresh process, in both modes; and a table of every kind
+// of export the stub dispatches (forwarders by plain name, @N name and ordinal; Simple MAPI with
+// and without a session; MAPISendMailW; CMC; MAPIAllocateBuffer/More and MAPIFreeBuffer before
+// MAPIInitialize and inside an Extended session; a Simple MAPI buffer freed), each against a
+// direct call into the same trivial provider and against Wine's own mapi32.dll (a copy under
+// another name, serving the same provider as HKLM's default client) in its own process.
 //
-//   stub_bench [--json FILE]     run under Wine by `deploy/dev.sh bench`, or by hand
+//   stub_bench [--json FILE] [--kinds-only]   run under Wine by `deploy/dev.sh bench`, or by hand
 // It writes HKCU\Software\Clients\Mail for the registry mode and restores it afterwards.
 
 #include <windows.h>
@@ -33,7 +38,20 @@ namespace {
 using namespace mapidispatch;
 
 using SendMail = ULONG(WINAPI*)(ULONG_PTR, ULONG_PTR, void*, ULONG, ULONG);
-using AddRef = ULONG(WINAPI*)(ULONG*);
+using AddRef = ULONG(WINAPI*)(void*);
+
+// An object with IUnknown's vtable, for UlAddRef (which calls its AddRef).
+struct FakeUnknown {
+  struct Vtbl {
+    void* query;
+    ULONG(STDMETHODCALLTYPE* add_ref)(FakeUnknown*);
+    void* release;
+  };
+  const Vtbl* vtbl;
+  ULONG refs = 1;
+  static ULONG STDMETHODCALLTYPE AddRef(FakeUnknown* self) { return ++self->refs; }
+};
+const FakeUnknown::Vtbl kFakeVtbl{nullptr, &FakeUnknown::AddRef, nullptr};
 
 std::wstring exe_dir() {
   wchar_t buf[MAX_PATH * 2];
@@ -78,7 +96,7 @@ int child_calls(const std::wstring& module_path, long n, const char* out) {
   auto addref = proc<AddRef>(m, "UlAddRef@4");
   if (send == nullptr || addref == nullptr) return 3;
   unsigned long failures = 0;
-  ULONG counter = 0;
+  FakeUnknown counter{&kFakeVtbl};
   // Warm up: the first call binds.
   failures += send(0, 0, nullptr, 0, 0) != 0;
   // The two calls alternate, run by run, so that neither is always measured first (frequency
@@ -89,6 +107,105 @@ int child_calls(const std::wstring& module_path, long n, const char* out) {
     a = std::min(a, per_call([&] { addref(&counter); }, n, 1));
   }
   std::ofstream(out) << s << " " << a << " " << failures << "\n";
+  return 0;
+}
+
+// ---- Every kind of export ------------------------------------------------------------------------
+
+using Fn2 = ULONG_PTR(WINAPI*)(ULONG_PTR, ULONG_PTR);
+using Fn3 = ULONG_PTR(WINAPI*)(ULONG_PTR, ULONG_PTR, ULONG_PTR);
+using Fn5 = ULONG_PTR(WINAPI*)(ULONG_PTR, ULONG_PTR, ULONG_PTR, ULONG_PTR, ULONG_PTR);
+using Fn6 = ULONG_PTR(WINAPI*)(ULONG_PTR, ULONG_PTR, ULONG_PTR, ULONG_PTR, ULONG_PTR, ULONG_PTR);
+using Fn0 = void(WINAPI*)();
+
+struct KindRow {
+  const char* name;
+  bool in_session;  // measured between MAPIInitialize and MAPIUninitialize
+};
+// The rows, in the order the child measures and the parent prints them.
+constexpr KindRow kKinds[] = {
+    {"forwarder, plain name (MAPIAdminProfiles)", false},
+    {"forwarder, @N name (UlAddRef@4)", false},
+    {"forwarder, by ordinal (128 = UlAddRef@4)", false},
+    {"Simple MAPI, no session (MAPISendMail)", false},
+    {"Simple MAPI, in a session (MAPISendMail)", false},
+    {"MAPISendMailW (provider has it)", false},
+    {"CMC, no session (cmc_send)", false},
+    {"MAPIAllocateBuffer, before MAPIInitialize", false},
+    {"MAPIAllocateMore, before MAPIInitialize", false},
+    {"MAPIFreeBuffer, before MAPIInitialize", false},
+    {"Simple MAPI buffer: MAPIReadMail + MAPIFreeBuffer", false},
+    {"MAPIAllocateBuffer, Extended session", true},
+    {"MAPIAllocateMore, Extended session", true},
+    {"MAPIFreeBuffer, Extended session", true},
+    {"forwarder, plain name, Extended session", true},
+};
+constexpr int kKindCount = static_cast<int>(sizeof kKinds / sizeof kKinds[0]);
+
+// Child: every kind through `module_path` (the stub, the provider itself, or Wine's mapi32);
+// writes one ns/call figure per row (-1 where the module has no such entry point). `target`
+// "direct" calls the provider by name where the others use an ordinal; "wine" skips CMC (Wine's
+// mapi32 has only stubs for it, which raise when called).
+int child_kinds(const std::wstring& module_path, const std::string& target, long n, const char* out) {
+  HMODULE m = LoadLibraryW(module_path.c_str());
+  if (m == nullptr) return 2;
+  auto get = [&](const char* name) { return reinterpret_cast<void*>(GetProcAddress(m, name)); };
+  void* admin = get("MAPIAdminProfiles");
+  void* addref = get("UlAddRef@4");
+  void* addref_ord = target == "direct" ? addref : reinterpret_cast<void*>(GetProcAddress(m, MAKEINTRESOURCEA(128)));
+  void* send = get("MAPISendMail");
+  void* send_w = get("MAPISendMailW");
+  void* logon = get("MAPILogon");
+  void* cmc = target == "wine" ? nullptr : get("cmc_send");
+  void* alloc = get("MAPIAllocateBuffer");
+  void* more = get("MAPIAllocateMore");
+  void* free_buf = get("MAPIFreeBuffer");
+  void* read = get("MAPIReadMail");
+  void* init = get("MAPIInitialize");
+  void* uninit = get("MAPIUninitialize");
+  FakeUnknown counter{&kFakeVtbl};
+  void* out_ptr = nullptr;
+  ULONG_PTR session = 0;
+  if (logon != nullptr) reinterpret_cast<Fn6>(logon)(0, 0, 0, 0, 0, reinterpret_cast<ULONG_PTR>(&session));
+  void* root = nullptr;
+  if (alloc != nullptr) reinterpret_cast<Fn2>(alloc)(64, reinterpret_cast<ULONG_PTR>(&root));
+  const auto p = [](void* x) { return reinterpret_cast<ULONG_PTR>(x); };
+  std::vector<double> ns(kKindCount, -1);
+  auto measure = [&](int row, void* fn, auto call) {
+    if (fn == nullptr) return;
+    call();  // the first call binds
+    double best = 1e300;
+    for (int r = 0; r < 5; ++r) best = std::min(best, per_call(call, n, 1));
+    ns[static_cast<size_t>(row)] = best;
+  };
+  for (int pass = 0; pass < 2; ++pass) {
+    const bool session_rows = pass == 1;
+    if (session_rows && init != nullptr) reinterpret_cast<Fn2>(init)(0, 0);
+    for (int row = 0; row < kKindCount; ++row) {
+      if (kKinds[row].in_session != session_rows) continue;
+      switch (row) {
+        case 0: case 14: measure(row, admin, [&] { reinterpret_cast<Fn2>(admin)(0, p(&out_ptr)); }); break;
+        case 1: measure(row, addref, [&] { reinterpret_cast<Fn2>(addref)(p(&counter), 0); }); break;
+        case 2: measure(row, addref_ord, [&] { reinterpret_cast<Fn2>(addref_ord)(p(&counter), 0); }); break;
+        case 3: measure(row, send, [&] { reinterpret_cast<Fn5>(send)(0, 0, 0, 0, 0); }); break;
+        case 4: measure(row, session != 0 ? send : nullptr, [&] { reinterpret_cast<Fn5>(send)(session, 0, 0, 0, 0); }); break;
+        case 5: measure(row, send_w, [&] { reinterpret_cast<Fn5>(send_w)(0, 0, 0, 0, 0); }); break;
+        case 6: measure(row, cmc, [&] { reinterpret_cast<Fn5>(cmc)(0, 0, 0, 0, 0); }); break;
+        case 7: case 11: measure(row, alloc, [&] { reinterpret_cast<Fn2>(alloc)(64, p(&out_ptr)); }); break;
+        case 8: case 12: measure(row, root != nullptr ? more : nullptr, [&] { reinterpret_cast<Fn3>(more)(16, p(root), p(&out_ptr)); }); break;
+        case 9: case 13: measure(row, free_buf, [&] { reinterpret_cast<Fn2>(free_buf)(p(root), 0); }); break;
+        case 10:
+          measure(row, read != nullptr && free_buf != nullptr ? read : nullptr, [&] {
+            reinterpret_cast<Fn6>(read)(0, 0, 0, 0, 0, p(&out_ptr));
+            reinterpret_cast<Fn2>(free_buf)(p(out_ptr), 0);
+          });
+          break;
+      }
+    }
+    if (session_rows && uninit != nullptr) reinterpret_cast<Fn0>(uninit)();
+  }
+  std::ofstream o(out);
+  for (double v : ns) o << v << "\n";
   return 0;
 }
 
@@ -145,7 +262,18 @@ int main(int argc, char** argv) {
     return child_calls(which == "direct" ? provider : stub, std::atol(argv[3]), argv[4]);
   }
   if (argc >= 2 && std::strcmp(argv[1], "--child-first") == 0 && argc == 3) return child_first(stub, argv[2]);
-  const char* json = (argc == 3 && std::strcmp(argv[1], "--json") == 0) ? argv[2] : nullptr;
+  const std::wstring wine_copy = dir + L"\\wine_mapi32_bench.dll";
+  if (argc >= 2 && std::strcmp(argv[1], "--child-kinds") == 0 && argc == 5) {
+    const std::string which = argv[2];
+    return child_kinds(which == "direct" ? provider : which == "wine" ? wine_copy : stub, which, std::atol(argv[3]), argv[4]);
+  }
+  // --kinds-only: only the table of kinds (quick: no registry mode, no fresh processes).
+  const char* json = nullptr;
+  bool kinds_only = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--json") == 0 && i + 1 < argc) json = argv[++i];
+    else if (std::strcmp(argv[i], "--kinds-only") == 0) kinds_only = true;
+  }
 
   // The table, published by this process, pointing at the bench provider.
   const std::string section = "Local\\mapidispatch.bench." + std::to_string(GetCurrentProcessId());
@@ -161,7 +289,7 @@ int main(int argc, char** argv) {
   machine.simple = {TargetStatus::kFound, machine_of(this_process_bitness()), ValueSource::kHklm, p16, u"MapiDispatch Bench", {}};
   machine.extended = machine.simple;
   std::vector<ScopeResolution> scopes{machine};
-  writer.publish(scopes);
+  writer.publish(scopes, scopes);  // the same answer for 32-bit processes (the x86 stub under WOW64)
   SetEnvironmentVariableW(L"MAPIDISPATCH_SECTION", std::wstring(section.begin(), section.end()).c_str());
   SetEnvironmentVariableW(L"MAPIDISPATCH_NO_UI", L"1");
   test::HkcuMailClient registry(L"MapiDispatch Bench", provider);
@@ -176,7 +304,7 @@ int main(int argc, char** argv) {
                         {"stub, table", L"stub", nullptr, 2000000},
                         {"stub, registry", L"stub", L"registry", 2000}};
   double send_ns[3] = {}, addref_ns[3] = {}, failures[3] = {};
-  for (int i = 0; i < 3; ++i) {
+  for (int i = 0; i < (kinds_only ? 0 : 3); ++i) {
     SetEnvironmentVariableW(L"MAPIDISPATCH_MODE", modes[i].env_mode);
     DeleteFileW(out.c_str());
     const int rc = spawn(L"--child-calls " + std::wstring(modes[i].which) + L" " + std::to_wstring(modes[i].n) + L" \"" + out + L"\"");
@@ -193,7 +321,7 @@ int main(int argc, char** argv) {
   constexpr int kFresh = 15;
   double first_ns[2] = {}, first_load_ns[2] = {};
   const wchar_t* first_modes[2] = {nullptr, L"registry"};
-  for (int m = 0; m < 2; ++m) {
+  for (int m = 0; m < (kinds_only ? 0 : 2); ++m) {
     SetEnvironmentVariableW(L"MAPIDISPATCH_MODE", first_modes[m]);
     std::vector<double> call, load;
     for (int i = 0; i < kFresh; ++i) {
@@ -209,9 +337,31 @@ int main(int argc, char** argv) {
     first_load_ns[m] = median(load);
   }
   SetEnvironmentVariableW(L"MAPIDISPATCH_MODE", nullptr);
+
+  // Every kind: direct, the stub (table mode), and Wine's mapi32.dll copied under another name
+  // (HKLM's default client is then the bench provider, which Wine's mapi32 loads in its DllMain).
+  wchar_t sys[MAX_PATH];
+  GetSystemDirectoryW(sys, MAX_PATH);
+  CopyFileW((std::wstring(sys) + L"\\mapi32.dll").c_str(), wine_copy.c_str(), FALSE);
+  std::vector<double> kinds[3];
+  {
+    test::HklmMailDefault machine_default(0, L"MapiDispatch Bench", provider);
+    const wchar_t* targets[3] = {L"direct", L"stub", L"wine"};
+    for (int t = 0; t < 3; ++t) {
+      DeleteFileW(out.c_str());
+      const int rc = spawn(L"--child-kinds " + std::wstring(targets[t]) + L" 1000000 \"" + out + L"\"");
+      kinds[t] = read_numbers(out);
+      if (rc != 0 || kinds[t].size() != static_cast<size_t>(kKindCount)) {
+        std::fprintf(stderr, "kinds, %ls: child failed (%d)\n", targets[t], rc);
+        kinds[t].assign(kKindCount, -1);
+      }
+    }
+  }
+  DeleteFileW(wine_copy.c_str());
   DeleteFileW(out.c_str());
 
-  std::printf("MapiDispatch stub benchmark (x64, under %s)\n", GetProcAddress(GetModuleHandleW(L"ntdll.dll"), "wine_get_version") ? "Wine" : "Windows");
+  const char* arch = sizeof(void*) == 8 ? "x64" : "x86";
+  std::printf("MapiDispatch stub benchmark (%s, under %s)\n", arch, GetProcAddress(GetModuleHandleW(L"ntdll.dll"), "wine_get_version") ? "Wine" : "Windows");
   std::printf("per-call cost, ns/call (best of 5 runs)      direct    stub,table   stub,registry\n");
   std::printf("  MAPISendMail (Simple, session check)   %9.1f    %9.1f    %12.1f\n", send_ns[0], send_ns[1], send_ns[2]);
   std::printf("  UlAddRef@4  (utility, generic)         %9.1f    %9.1f    %12.1f\n", addref_ns[0], addref_ns[1], addref_ns[2]);
@@ -222,13 +372,25 @@ int main(int argc, char** argv) {
   std::printf("  UlAddRef@4:   table/direct %.2fx, registry/table %.0fx\n", ratio(addref_ns[1], addref_ns[0]), ratio(addref_ns[2], addref_ns[1]));
   std::printf("first call in a fresh process (median of %d): table %.1f us (with LoadLibrary %.1f us); registry %.1f us (with LoadLibrary %.1f us)\n",
               kFresh, first_ns[0] / 1000, first_load_ns[0] / 1000, first_ns[1] / 1000, first_load_ns[1] / 1000);
+  std::printf("every kind of export, ns/call (best of 5 runs of 1,000,000)     direct  stub,table  Wine mapi32  stub/direct  stub/Wine\n");
+  for (int k = 0; k < kKindCount; ++k) {
+    const double d = kinds[0][static_cast<size_t>(k)], st = kinds[1][static_cast<size_t>(k)], w = kinds[2][static_cast<size_t>(k)];
+    auto cell = [](double v) { return v < 0 ? std::string("-") : std::to_string(v).substr(0, std::to_string(v).find('.') + 2); };
+    std::printf("  %-52s %9s %11s %12s %12s %10s\n", kKinds[k].name, cell(d).c_str(), cell(st).c_str(), cell(w).c_str(),
+                d > 0 && st > 0 ? (cell(st / d) + "x").c_str() : "-", w > 0 && st > 0 ? (cell(st / w) + "x").c_str() : "-");
+  }
   if (json != nullptr) {
     std::ofstream j(json);
     j << "{\n  \"send_mail_ns\": {\"direct\": " << send_ns[0] << ", \"table\": " << send_ns[1] << ", \"registry\": " << send_ns[2]
       << "},\n  \"ul_add_ref_ns\": {\"direct\": " << addref_ns[0] << ", \"table\": " << addref_ns[1] << ", \"registry\": " << addref_ns[2]
       << "},\n  \"failed_calls\": {\"direct\": " << failures[0] << ", \"table\": " << failures[1] << ", \"registry\": " << failures[2]
       << "},\n  \"first_call_ns\": {\"table\": " << first_ns[0] << ", \"registry\": " << first_ns[1]
-      << "},\n  \"first_call_with_load_ns\": {\"table\": " << first_load_ns[0] << ", \"registry\": " << first_load_ns[1] << "}\n}\n";
+      << "},\n  \"first_call_with_load_ns\": {\"table\": " << first_load_ns[0] << ", \"registry\": " << first_load_ns[1]
+      << "},\n  \"arch\": \"" << arch << "\",\n  \"kinds\": [";
+    for (int k = 0; k < kKindCount; ++k)
+      j << (k ? ",\n    " : "\n    ") << "{\"kind\": \"" << kKinds[k].name << "\", \"direct_ns\": " << kinds[0][static_cast<size_t>(k)]
+        << ", \"stub_ns\": " << kinds[1][static_cast<size_t>(k)] << ", \"wine_ns\": " << kinds[2][static_cast<size_t>(k)] << "}";
+    j << "\n  ]\n}\n";
   }
   return 0;
 }

@@ -1,72 +1,46 @@
 // Copyright MapiDispatch authors.
 //
 //! \file
-//! A small JSON writer (RFC 8259) for the admin commands' --json output. Output is UTF-8:
-//! UTF-16 input is converted with surrogate pairs joined and lone surrogates replaced by U+FFFD;
-//! UTF-8 input is validated, each invalid sequence replaced by U+FFFD. `"`, `\` and every
-//! control character (U+0000-U+001F, and U+007F) are escaped. Pretty-printed with two-space
-//! indentation, keys in the order written. Misuse (a value where a key is due, unbalanced ends)
-//! is a programming error caught by assert in debug builds; release builds still write
-//! syntactically valid JSON where possible.
+//! The JSON of the administrator's commands (`resolve --json`, `status --json`), built with
+//! nlohmann-json. Not for the stub (it never includes this header, and no object the stub links
+//! uses it). Documents keep their members in the order they are added (ordered_json), as
+//! scripts read them. Strings are UTF-8: UTF-16 input is converted with surrogate pairs joined
+//! and lone surrogates replaced by U+FFFD; UTF-8 input is validated, each invalid sequence
+//! replaced by U+FFFD. Written out, `"`, `\` and every control character (U+0000-U+001F, and
+//! U+007F) are escaped: `\"`, `\\`, `\b`, `\f`, `\n`, `\r`, `\t`, the others as `\u00xx`;
+//! everything else (`/`, non-ASCII) is written as is.
 
 #ifndef MAPIDISPATCH_JSON_WRITER_H_
 #define MAPIDISPATCH_JSON_WRITER_H_
 
-#include <cstdint>
+#include <nlohmann/json.hpp>
+
 #include <string>
 #include <string_view>
-#include <vector>
+
+#include "mapidispatch/model.h"
 
 namespace mapidispatch {
 
-class JsonWriter {
- public:
-  //! Appends to *out.
-  explicit JsonWriter(std::string* out) : out_(out) {}
+//! A JSON value whose objects keep their members in insertion order.
+using Json = nlohmann::ordered_json;
 
-  void begin_object();
-  void end_object();
-  void begin_array();
-  void end_array();
-  //! The next member's name (inside an object).
-  void key(std::string_view utf8);
+//! A JSON string holding `s` (see the file comment for what invalid text becomes).
+Json json_string(std::u16string_view s);
+Json json_string(std::string_view utf8);
 
-  void value(std::string_view utf8);
-  void value(std::u16string_view utf16);
-  void value(const char* utf8) { value(std::string_view(utf8)); }
-  void value(const char16_t* utf16) { value(std::u16string_view(utf16)); }
-  void value(bool b);
-  void value(int64_t n);
-  void value(uint64_t n);
-  void value(int n) { value(static_cast<int64_t>(n)); }
-  void value(unsigned n) { value(static_cast<uint64_t>(n)); }
-  void null();
+//! A Target as both commands write it: status, machine, source, path, client, reason.
+Json json_target(const Target& t);
 
-  //! key(k) then value(v).
-  template <typename T>
-  void member(std::string_view k, const T& v) {
-    key(k);
-    value(v);
-  }
-
-  //! True when every begin_* has its end_*.
-  bool complete() const { return stack_.empty() && wrote_root_; }
-
- private:
-  void before_value();
-  void newline();
-
-  std::string* out_;
-  struct Level {
-    bool is_object;
-    bool empty = true;
-    bool key_pending = false;
-  };
-  std::vector<Level> stack_;
-  bool wrote_root_ = false;
+enum class JsonLayout {
+  kPretty,   //!< Two-space indentation, `"key": value`, one member or element a line (resolve).
+  kCompact,  //!< No whitespace at all (status).
 };
 
-//! `s` as a JSON string literal (with the quotes), escaped as JsonWriter does.
+//! The document as a command prints it, with a final newline.
+std::string json_text(const Json& document, JsonLayout layout);
+
+//! `s` as a JSON string literal (with the quotes), escaped as json_text does.
 std::string json_quote(std::u16string_view s);
 std::string json_quote(std::string_view utf8);
 

@@ -161,9 +161,9 @@ std::string explanation_to_text(const Explanation& explanation);
 const AppOverride* find_override(const ScopeResolution& resolution, std::u16string_view module);
 
 //! The administrator's AllowUncPaths (ResolverOptions::allow_unc_paths) as the service applies
-//! it (service/src/parameters.cpp), for a resolver that is not the service (the stub's registry
-//! mode): the REG_DWORD AllowUncPaths of HKLM\SOFTWARE\Policies\MapiDispatch (Group Policy)
-//! if it is a valid 0 or 1, else that of
+//! it, for a resolver that is not the service (the stub's registry mode): read_setting()
+//! (settings.h), the service's own rule: the REG_DWORD AllowUncPaths of
+//! HKLM\SOFTWARE\Policies\MapiDispatch (Group Policy) if it is a valid 0 or 1, else that of
 //! HKLM\SYSTEM\CurrentControlSet\Services\MapiDispatch\Parameters if valid, else false. A
 //! value of another type, size or range is ignored, as the service ignores it; so is a key that
 //! cannot be read. Two key opens and at most two value reads, in `view` (the service, a 64-bit

@@ -164,17 +164,6 @@ Effective effective(const ScopeResolution& r, const AppOverride* o, bool simple)
   return {"none", candidate};
 }
 
-void json_target(JsonWriter* w, const Target& t) {
-  w->begin_object();
-  w->member("status", to_string(t.status));
-  w->member("machine", to_string(t.machine));
-  w->member("source", to_string(t.source));
-  w->member("path", std::u16string_view(t.path));
-  w->member("client", std::u16string_view(t.client));
-  w->member("reason", std::u16string_view(t.reason));
-  w->end_object();
-}
-
 struct Context {
   const Args& args;
   const RegFileResult& parsed;
@@ -186,102 +175,70 @@ struct Context {
   std::u16string hkcu_display;
 };
 
+// A string member that may be null.
+template <typename T>
+Json json_string_or_null(const std::optional<T>& s) {
+  return s ? json_string(*s) : Json(nullptr);
+}
+
 void write_json(const Context& c, std::ostream& out) {
-  std::string s;
-  JsonWriter w(&s);
-  w.begin_object();
-  w.member("schema", "mapidispatch.resolve/1");
-  w.key("input");
-  w.begin_object();
-  w.member("file", std::string_view(c.args.from));
-  w.member("format", to_string(c.parsed.format));
-  w.member("encoding", to_string(c.parsed.encoding));
-  w.member("keys", static_cast<uint64_t>(c.parsed.keys));
-  w.member("values", static_cast<uint64_t>(c.parsed.values));
-  w.end_object();
-  w.key("options");
-  w.begin_object();
-  w.member("bitness", c.options.process_machine ? to_string(*c.options.process_machine) : std::string_view("neutral"));
-  w.member("registry_view", to_string(c.options.view));
-  w.member("allow_unc", c.options.allow_unc_paths);
-  w.key("root");
-  if (c.args.root) w.value(std::string_view(*c.args.root)); else w.null();
-  w.member("files_checked", c.args.root.has_value());
-  w.member("system_directory", std::u16string_view(c.options.system_directory));
-  w.key("stub_paths");
-  w.begin_array();
-  for (const auto& p : c.options.stub_paths) w.value(std::u16string_view(p));
-  w.end_array();
-  w.end_object();
-  w.member("status", "ok");
-  w.key("scope");
-  w.begin_object();
-  w.member("kind", to_string(c.r.kind));
-  w.member("sid", std::u16string_view(c.r.sid));
-  w.key("hkcu");
-  if (c.request.kind == ScopeKind::kUser) w.value(std::u16string_view(c.hkcu_display)); else w.null();
-  w.end_object();
-  w.key("default_client");
-  w.begin_object();
-  w.member("name", std::u16string_view(c.r.default_client));
-  w.member("source", to_string(c.r.default_source));
-  w.end_object();
-  w.key("simple");
-  json_target(&w, c.r.simple);
-  w.key("extended");
-  json_target(&w, c.r.extended);
-  w.key("mapi32x");
-  json_target(&w, c.r.mapi32x);
-  w.member("supports_utf8", c.r.supports_utf8);
-  w.key("prefirstrun");
-  w.begin_object();
-  w.member("message", std::u16string_view(c.r.prefirstrun_message));
-  w.member("caption", std::u16string_view(c.r.prefirstrun_caption));
-  w.end_object();
-  w.key("overrides");
-  w.begin_array();
+  Json stub_paths = Json::array();
+  for (const auto& p : c.options.stub_paths) stub_paths.push_back(json_string(p));
+  Json overrides = Json::array();
   for (const auto& o : c.r.overrides) {
-    w.begin_object();
-    w.member("module", std::u16string_view(o.module));
-    w.member("client", std::u16string_view(o.client));
-    w.member("uses_mapi32x", o.uses_mapi32x);
-    w.member("supports_utf8", o.supports_utf8);
-    w.key("simple");
-    json_target(&w, o.simple);
-    w.key("extended");
-    json_target(&w, o.extended);
-    w.end_object();
+    overrides.push_back(Json::object({{"module", json_string(o.module)},
+                                      {"client", json_string(o.client)},
+                                      {"uses_mapi32x", o.uses_mapi32x},
+                                      {"supports_utf8", o.supports_utf8},
+                                      {"simple", json_target(o.simple)},
+                                      {"extended", json_target(o.extended)}}));
   }
-  w.end_array();
-  w.key("effective");
-  w.begin_object();
-  w.key("module");
-  if (c.args.module) w.value(std::string_view(*c.args.module)); else w.null();
-  w.key("override");
-  if (c.module_override) w.value(std::u16string_view(c.module_override->module)); else w.null();
+  Json effective_doc = Json::object(
+      {{"module", json_string_or_null(c.args.module)},
+       {"override", c.module_override ? json_string(c.module_override->module) : Json(nullptr)}});
   for (const bool simple : {true, false}) {
     const Effective e = effective(c.r, c.module_override, simple);
-    w.key(simple ? "simple" : "extended");
-    w.begin_object();
-    w.member("from", e.from);
-    w.key("target");
-    json_target(&w, *e.target);
-    w.end_object();
+    effective_doc[simple ? "simple" : "extended"] = Json::object({{"from", e.from}, {"target", json_target(*e.target)}});
   }
-  w.end_object();
-  w.key("explanation");
-  w.begin_array();
+  Json explanation = Json::array();
   for (const auto& step : c.why.steps) {
-    w.begin_object();
-    w.member("rule", std::string_view(step.rule));
-    w.member("key", std::u16string_view(step.key));
-    w.member("value", std::u16string_view(step.value));
-    w.member("detail", std::u16string_view(step.detail));
-    w.end_object();
+    explanation.push_back(Json::object({{"rule", json_string(step.rule)},
+                                        {"key", json_string(step.key)},
+                                        {"value", json_string(step.value)},
+                                        {"detail", json_string(step.detail)}}));
   }
-  w.end_array();
-  w.end_object();
-  out << s;
+  const Json doc = Json::object({
+      {"schema", "mapidispatch.resolve/1"},
+      {"input", Json::object({{"file", json_string(c.args.from)},
+                              {"format", to_string(c.parsed.format)},
+                              {"encoding", to_string(c.parsed.encoding)},
+                              {"keys", static_cast<uint64_t>(c.parsed.keys)},
+                              {"values", static_cast<uint64_t>(c.parsed.values)}})},
+      {"options", Json::object({{"bitness", c.options.process_machine ? to_string(*c.options.process_machine)
+                                                                      : std::string_view("neutral")},
+                                {"registry_view", to_string(c.options.view)},
+                                {"allow_unc", c.options.allow_unc_paths},
+                                {"root", json_string_or_null(c.args.root)},
+                                {"files_checked", c.args.root.has_value()},
+                                {"system_directory", json_string(c.options.system_directory)},
+                                {"stub_paths", stub_paths}})},
+      {"status", "ok"},
+      {"scope", Json::object({{"kind", to_string(c.r.kind)},
+                              {"sid", json_string(c.r.sid)},
+                              {"hkcu", c.request.kind == ScopeKind::kUser ? json_string(c.hkcu_display) : Json(nullptr)}})},
+      {"default_client", Json::object({{"name", json_string(c.r.default_client)},
+                                       {"source", to_string(c.r.default_source)}})},
+      {"simple", json_target(c.r.simple)},
+      {"extended", json_target(c.r.extended)},
+      {"mapi32x", json_target(c.r.mapi32x)},
+      {"supports_utf8", c.r.supports_utf8},
+      {"prefirstrun", Json::object({{"message", json_string(c.r.prefirstrun_message)},
+                                    {"caption", json_string(c.r.prefirstrun_caption)}})},
+      {"overrides", overrides},
+      {"effective", effective_doc},
+      {"explanation", explanation},
+  });
+  out << json_text(doc, JsonLayout::kPretty);
 }
 
 // Text for the terminal: C0 and C1 controls and DEL as \xNN (resolve_command.h says why).

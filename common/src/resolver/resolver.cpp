@@ -8,6 +8,7 @@
 #include <new>
 
 #include "mapidispatch/pe_image.h"
+#include "mapidispatch/settings.h"
 #include "mapidispatch/text.h"
 
 namespace mapidispatch {
@@ -53,9 +54,6 @@ constexpr std::u16string_view kMsMapiAppsKey = u"Software\\Microsoft\\Windows Me
 constexpr size_t kMaxClientNameChars = 255;
 constexpr size_t kMaxModuleNameChars = 260;
 constexpr size_t kMaxLcids = 5;
-// Where the service reads AllowUncPaths (service/src/parameters.cpp, win/registry.cpp).
-constexpr std::u16string_view kPolicyKey = u"SOFTWARE\\Policies\\MapiDispatch";
-constexpr std::u16string_view kParametersKey = u"SYSTEM\\CurrentControlSet\\Services\\MapiDispatch\\Parameters";
 
 std::u16string num(uint64_t v) { return ascii(std::to_string(v)); }
 std::u16string quote(std::u16string_view s) { return u"'" + std::u16string(s) + u"'"; }
@@ -929,16 +927,9 @@ std::string explanation_to_text(const Explanation& explanation) {
 
 bool read_allow_unc_paths(const Registry& registry, RegView view) noexcept {
   try {
-    // Group Policy first, as the service applies it; an invalid value there falls through.
-    for (const std::u16string_view path : {kPolicyKey, kParametersKey}) {
-      std::unique_ptr<RegistryKey> key;
-      if (registry.open(RegRoot::kLocalMachine, path, view, &key)) continue;
-      RegValue v;
-      uint32_t d = 0;
-      if (key->read_value(u"AllowUncPaths", &v) || !decode_reg_dword(v, &d) || d > 1) continue;
-      return d == 1;
-    }
-    return false;
+    // The service's rule and validation (settings.h), so the two cannot disagree.
+    const SettingChoice c = read_setting(registry, *find_parameter("AllowUncPaths"), view);
+    return c.source != SettingSource::kDefault && c.value.number == 1;
   } catch (...) {
     return false;  // std::bad_alloc: the safe answer
   }

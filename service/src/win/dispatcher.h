@@ -54,7 +54,7 @@ namespace mapidispatch::service {
 //! The custom control code that forces a full re-resolve and publish (`sc control X 128`).
 inline constexpr DWORD kControlRefresh = 128;
 //! Diagnostic control code: write the loop's counters to the State key (WakeUps, Publishes,
-//! Notifications, Resolves), for the idle-cost benchmark.
+//! Notifications, Resolves) and the process's CPU time (CpuMicroseconds), for the benchmarks.
 inline constexpr DWORD kControlWriteStats = 129;
 //! Releases every user-hive watch, as a SESSIONCHANGE logoff does: for an administrator whose
 //! user profile cannot unload (Event ID 1530 naming this service), and for tests (Wine's SCM

@@ -1,18 +1,20 @@
 // Copyright MapiDispatch authors.
 //
-// Binding state of the stub: the table, the per-family decisions, the providers, the owners of
-// sessions and buffers. See stub.h for the design.
+// The binding state: the table, the per-family decisions, the providers this process loaded,
+// the registry-mode answers and the Extended MAPI binding.
+
+#include "binding.h"
 
 #include <windows.h>
-#include <sddl.h>
 
 #include <memory>
 #include <mutex>
-#include <new>
 #include <optional>
-#include <unordered_map>
 #include <vector>
 
+#include "diagnostics.h"
+#include "dllmain.h"
+#include "export_list.h"
 #include "mapidispatch/section_trust.h"
 #include "mapidispatch/shared_section.h"
 #include "mapidispatch/table.h"
@@ -20,53 +22,17 @@
 #include "mapidispatch/text.h"
 #include "mapidispatch/win32/process_user.h"
 #include "mapidispatch/win32/section_security.h"
+#include "provider.h"
 #include "registry_fallback.h"
-#include "stub.h"
+#include "srw_lock.h"
 
 namespace mapidispatch::stub {
-
-HMODULE g_self = nullptr;
-}  // namespace mapidispatch::stub
-
-extern "C" {
-constinit mapidispatch::stub::HotState md_hot_state;
-}
-
-namespace mapidispatch::stub {
-
-const ExportInfo kExports[kExportCount] = {
-#define MD_EXPORT(slot, ordinal, primary, alternate, family, bytes, known, nargs, kind, ret) \
-  {ordinal, primary, alternate, ExportFamily::family, bytes, ReturnKind::ret},
-#include "exports.inc"
-#undef MD_EXPORT
-};
-
 namespace {
 
 // How long a registry-mode decision stands before the stub tries the table and the registry
 // again. Short enough that a service started after a process is noticed; long enough that a
 // process calling MAPI in a loop does not re-read the registry on every call.
 constexpr uint64_t kFallbackRetryMs = 30000;
-
-
-// SRW locks need no initialisation, so nothing of this runs in DllMain.
-class SrwLock {
- public:
-  void lock() { ::AcquireSRWLockExclusive(&l_); }
-  void unlock() { ::ReleaseSRWLockExclusive(&l_); }
-
- private:
-  SRWLOCK l_ = SRWLOCK_INIT;
-};
-
-std::wstring env(const wchar_t* name) {
-  wchar_t buf[1024];
-  const DWORD n = ::GetEnvironmentVariableW(name, buf, 1024);
-  if (n == 0 || n >= 1024) return {};
-  return std::wstring(buf, n);
-}
-
-std::string narrow(const std::wstring& w) { return text::utf16_to_utf8(std::u16string_view(reinterpret_cast<const char16_t*>(w.data()), w.size())); }
 
 std::wstring wide(const std::u16string& s) { return std::wstring(s.begin(), s.end()); }
 
@@ -101,14 +67,6 @@ struct Globals {
   // Extended MAPI binding.
   SrwLock ext_lock;
   int ext_init_count = 0;
-
-  // Simple MAPI sessions and buffers.
-  SrwLock owner_lock;
-  std::unordered_map<uintptr_t, Provider*> sessions;
-  std::unordered_map<const void*, Provider*> buffers;
-
-  std::atomic<bool> prefirstrun_shown{false};
-  SrwLock trace_lock;
 };
 
 Globals& g() {
@@ -116,13 +74,11 @@ Globals& g() {
   return globals;
 }
 
-FamilyState& state_of(Family f) { return g_hot.families[f == Family::kSimple ? 0 : 1]; }
-
 void read_settings_locked(Globals& s) {
   if (s.settings_read) return;
   s.settings_read = true;
-  s.registry_mode = _wcsicmp(env(L"MAPIDISPATCH_MODE").c_str(), L"registry") == 0;
-  const std::wstring name = env(L"MAPIDISPATCH_SECTION");
+  s.registry_mode = _wcsicmp(env_var(L"MAPIDISPATCH_MODE").c_str(), L"registry") == 0;
+  const std::wstring name = env_var(L"MAPIDISPATCH_SECTION");
   s.section_name = name.empty() ? std::string(kDefaultSectionName) : narrow(name);
   s.user_sid = win32::process_user_sid();
 #if defined(_M_IX86) || defined(__i386__)
@@ -166,6 +122,8 @@ void ensure_table_locked(Globals& s) {
   // Release: the reader object is complete before another thread's acquire load can see it.
   g_hot.reader.store(&*s.reader_storage, std::memory_order_release);
   // The mapping is at least a page, so the header's count word (offset 16) is inside it.
+  // Release: the mapping and the reader are complete before a fast path's acquire load of the
+  // count pointer can see it.
   g_hot.count.store(reinterpret_cast<const uint32_t*>(s.section->bytes().data() + 16), std::memory_order_release);
 }
 
@@ -267,7 +225,7 @@ const Decision* rebind(Family family) {
   std::lock_guard<SrwLock> hold(s.bind_lock);
   read_settings_locked(s);
   ensure_table_locked(s);
-  FamilyState& fs = state_of(family);
+  FamilyState& fs = family_state(family);
   const TableReader* reader = g_hot.reader.load(std::memory_order_relaxed);
   const uint32_t seq = reader ? reader->sequence() : kNoTable;
   const uint64_t now = ::GetTickCount64();
@@ -361,34 +319,14 @@ const Decision* rebind(Family family) {
 
 }  // namespace
 
-int slot_of_ordinal(int ordinal) {
-  for (int i = 0; i < kExportCount; ++i)
-    if (kExports[i].ordinal == ordinal) return i;
-  return -1;
-}
-
-void* Provider::lookup(int slot) {
-  const ExportInfo& e = kExports[slot];
-  FARPROC f = nullptr;
-  if (e.primary[0] == '\0') {
-    f = ::GetProcAddress(module, MAKEINTRESOURCEA(e.ordinal));  // exported by ordinal only
-  } else {
-    f = ::GetProcAddress(module, e.primary);
-    if (f == nullptr && e.alternate[0] != '\0') f = ::GetProcAddress(module, e.alternate);
-  }
-  void* p = f != nullptr ? reinterpret_cast<void*>(f) : absent();
-  // Release: pairs with proc()'s acquire. Racing threads store the same value.
-  procs[slot].store(p, std::memory_order_release);
-  return p;
-}
-
 const Decision* rebind_family(Family family) noexcept {
   try {
     return rebind(family);
   } catch (...) {
     // Out of memory on the slow path: keep whatever was decided before, else nothing serves.
     static const Decision nothing{};
-    const Decision* d = state_of(family).decision.load(std::memory_order_acquire);
+    // Acquire: pairs with rebind()'s release of the decision, so the Decision is complete.
+    const Decision* d = family_state(family).decision.load(std::memory_order_acquire);
     return d != nullptr ? d : &nothing;
   }
 }
@@ -414,6 +352,8 @@ HRESULT initialize(void* init_struct) noexcept {
   if (fn != nullptr) hr = reinterpret_cast<Fn>(fn)(init_struct);
   if (SUCCEEDED(hr)) {
     if (s.ext_init_count++ == 0) {
+      // Release: the provider (its module, its entry points so far) is complete before a call's
+      // bound_extended() (acquire) sees it.
       g_hot.ext_bound.store(p, std::memory_order_release);
       trace("extended: bound to " + narrow(p->path));
     }
@@ -431,6 +371,7 @@ void uninitialize() noexcept {
     std::lock_guard<SrwLock> hold(s.ext_lock);
     p = g_hot.ext_bound.load(std::memory_order_relaxed);
     if (s.ext_init_count > 0 && --s.ext_init_count == 0) {
+      // Release, as at binding (pairs with bound_extended()'s acquire).
       g_hot.ext_bound.store(nullptr, std::memory_order_release);
       trace("extended: unbound from " + (p ? narrow(p->path) : std::string("?")));
     }
@@ -438,172 +379,6 @@ void uninitialize() noexcept {
   if (p == nullptr) p = current(Family::kExtended)->provider;  // unbalanced call: pass it on
   void* fn = p ? p->proc(slot_of_ordinal(22)) : nullptr;
   if (fn != nullptr) reinterpret_cast<Fn>(fn)();
-}
-
-void remember_session(uintptr_t session, Provider* p) noexcept {
-  try {
-    std::lock_guard<SrwLock> hold(g().owner_lock);
-    g().sessions[session] = p;
-    g_hot.session_count.store(g().sessions.size(), std::memory_order_relaxed);
-  } catch (...) {
-  }
-}
-
-Provider* session_owner_slow(uintptr_t session) noexcept {
-  std::lock_guard<SrwLock> hold(g().owner_lock);
-  auto it = g().sessions.find(session);
-  return it == g().sessions.end() ? nullptr : it->second;
-}
-
-void forget_session(uintptr_t session) noexcept {
-  std::lock_guard<SrwLock> hold(g().owner_lock);
-  g().sessions.erase(session);
-  g_hot.session_count.store(g().sessions.size(), std::memory_order_relaxed);
-}
-
-bool remember_buffer(const void* buffer, Provider* p) noexcept {
-  if (buffer == nullptr) return false;
-  try {
-    std::lock_guard<SrwLock> hold(g().owner_lock);
-    g().buffers[buffer] = p;
-    g_hot.buffer_count.store(g().buffers.size(), std::memory_order_relaxed);
-    return true;
-  } catch (...) {
-    return false;
-  }
-}
-
-Provider* take_buffer_owner(const void* buffer) noexcept {
-  // Most MAPIFreeBuffer calls free Extended MAPI memory: with no Simple MAPI buffer outstanding
-  // they cost one relaxed load here, no lock.
-  if (buffer == nullptr || g_hot.buffer_count.load(std::memory_order_relaxed) == 0) return nullptr;
-  std::lock_guard<SrwLock> hold(g().owner_lock);
-  auto it = g().buffers.find(buffer);
-  if (it == g().buffers.end()) return nullptr;
-  Provider* p = it->second;
-  g().buffers.erase(it);
-  g_hot.buffer_count.store(g().buffers.size(), std::memory_order_relaxed);
-  return p;
-}
-
-// ---- The stub's own allocator ------------------------------------------------------------------
-// Each buffer is a block of the process heap with a header that links the MAPIAllocateMore
-// blocks allocated against it, so MAPIFreeBuffer of the root frees them all (MAPI's contract).
-// 16 bytes of header keep the caller's memory 16-byte aligned on x64, as HeapAlloc's is.
-
-namespace {
-struct alignas(16) OwnBlock {
-  OwnBlock* next = nullptr;  // the next MAPIAllocateMore block of the same root
-};
-static_assert(sizeof(OwnBlock) == 16);
-
-OwnBlock* own_block_of(const void* data) {
-  return reinterpret_cast<OwnBlock*>(const_cast<char*>(static_cast<const char*>(data)) - sizeof(OwnBlock));
-}
-
-void* own_block_alloc(uint32_t size) {
-  void* b = ::HeapAlloc(::GetProcessHeap(), 0, sizeof(OwnBlock) + size);
-  if (b == nullptr) return nullptr;
-  return static_cast<char*>(static_cast<void*>(new (b) OwnBlock)) + sizeof(OwnBlock);
-}
-
-// An address only, never a Provider object: nothing is constructed at load time, and no proc()
-// is ever asked of it (free_buffer and own_allocate_more recognise it first).
-alignas(Provider) constinit char g_own_allocator_tag = 0;
-}  // namespace
-
-Provider* own_allocator() noexcept { return reinterpret_cast<Provider*>(&g_own_allocator_tag); }
-
-HRESULT own_allocate_buffer(uint32_t size, void** out) noexcept {
-  if (out == nullptr) return kMapiEInvalidParameter;
-  *out = own_block_alloc(size);
-  if (*out == nullptr) return kMapiENotEnoughMemory;
-  if (!remember_buffer(*out, own_allocator())) {  // out of memory recording it
-    ::HeapFree(::GetProcessHeap(), 0, own_block_of(*out));
-    *out = nullptr;
-    return kMapiENotEnoughMemory;
-  }
-  return S_OK;
-}
-
-bool own_allocate_more(uint32_t size, const void* root, void** out, HRESULT* result) noexcept {
-  if (root == nullptr || g_hot.buffer_count.load(std::memory_order_relaxed) == 0) return false;
-  std::lock_guard<SrwLock> hold(g().owner_lock);
-  auto it = g().buffers.find(root);
-  if (it == g().buffers.end() || it->second != own_allocator()) return false;
-  if (out == nullptr) {
-    *result = kMapiEInvalidParameter;
-    return true;
-  }
-  void* data = own_block_alloc(size);
-  if (data == nullptr) {
-    *out = nullptr;
-    *result = kMapiENotEnoughMemory;
-    return true;
-  }
-  OwnBlock* r = own_block_of(root);
-  own_block_of(data)->next = r->next;
-  r->next = own_block_of(data);
-  *out = data;
-  *result = S_OK;
-  return true;
-}
-
-void own_free(void* root) noexcept {
-  if (root == nullptr) return;
-  OwnBlock* b = own_block_of(root);
-  while (b != nullptr) {
-    OwnBlock* next = b->next;
-    ::HeapFree(::GetProcessHeap(), 0, b);
-    b = next;
-  }
-}
-
-void prefirstrun_once(const Decision& d) noexcept {
-  if (g().prefirstrun_shown.exchange(true)) return;
-  try {
-    if (d.prefirstrun_message.empty()) return;
-    trace("prefirstrun: " + narrow(d.prefirstrun_message) + " | " + narrow(d.prefirstrun_caption));
-    // Never in session 0 (services) and never on an invisible window station: nobody could
-    // answer the box, and the call would hang. user32 is loaded only here, so the stub does not
-    // bring it into processes (services, consoles) that never show this box.
-    DWORD session = 0;
-    if (!::ProcessIdToSessionId(::GetCurrentProcessId(), &session) || session == 0) return;
-    if (env(L"MAPIDISPATCH_NO_UI") == L"1") return;
-    HMODULE user32 = ::LoadLibraryExW(L"user32.dll", nullptr, LOAD_LIBRARY_SEARCH_SYSTEM32);
-    if (user32 == nullptr) return;
-    using GetWinsta = HWINSTA(WINAPI*)();
-    using GetObjectInfo = BOOL(WINAPI*)(HANDLE, int, PVOID, DWORD, LPDWORD);
-    using MsgBox = int(WINAPI*)(HWND, LPCWSTR, LPCWSTR, UINT);
-    const auto get_winsta = reinterpret_cast<GetWinsta>(reinterpret_cast<void*>(::GetProcAddress(user32, "GetProcessWindowStation")));
-    const auto get_info = reinterpret_cast<GetObjectInfo>(reinterpret_cast<void*>(::GetProcAddress(user32, "GetUserObjectInformationW")));
-    const auto message_box = reinterpret_cast<MsgBox>(reinterpret_cast<void*>(::GetProcAddress(user32, "MessageBoxW")));
-    if (get_winsta == nullptr || get_info == nullptr || message_box == nullptr) return;
-    HWINSTA ws = get_winsta();
-    USEROBJECTFLAGS flags{};
-    if (ws == nullptr || !get_info(ws, UOI_FLAGS, &flags, sizeof flags, nullptr) || (flags.dwFlags & WSF_VISIBLE) == 0)
-      return;
-    message_box(nullptr, d.prefirstrun_message.c_str(),
-                d.prefirstrun_caption.empty() ? L"Mail" : d.prefirstrun_caption.c_str(),
-                MB_OK | MB_ICONINFORMATION | MB_SETFOREGROUND);
-  } catch (...) {
-  }
-}
-
-void trace(const std::string& line) noexcept {
-  try {
-    static const std::wstring path = env(L"MAPIDISPATCH_TRACE");
-    if (path.empty()) return;
-    std::lock_guard<SrwLock> hold(g().trace_lock);
-    HANDLE f = ::CreateFileW(path.c_str(), FILE_APPEND_DATA, FILE_SHARE_READ | FILE_SHARE_WRITE, nullptr,
-                             OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, nullptr);
-    if (f == INVALID_HANDLE_VALUE) return;
-    const std::string text = "[" + std::to_string(::GetCurrentProcessId()) + "] " + line + "\r\n";
-    DWORD written = 0;
-    ::WriteFile(f, text.data(), static_cast<DWORD>(text.size()), &written, nullptr);
-    ::CloseHandle(f);
-  } catch (...) {
-  }
 }
 
 }  // namespace mapidispatch::stub

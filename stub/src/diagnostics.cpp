@@ -1,0 +1,84 @@
+// Copyright MapiDispatch authors.
+
+#include "diagnostics.h"
+
+#include <windows.h>
+
+#include <atomic>
+#include <mutex>
+
+#include "mapidispatch/text.h"
+#include "srw_lock.h"
+
+namespace mapidispatch::stub {
+namespace {
+
+struct Diagnostics {
+  std::atomic<bool> prefirstrun_shown{false};
+  SrwLock trace_lock;
+};
+
+Diagnostics& diagnostics() {
+  static Diagnostics d;  // constructed on first use, never in DllMain
+  return d;
+}
+
+}  // namespace
+
+std::wstring env_var(const wchar_t* name) {
+  wchar_t buf[1024];
+  const DWORD n = ::GetEnvironmentVariableW(name, buf, 1024);
+  if (n == 0 || n >= 1024) return {};
+  return std::wstring(buf, n);
+}
+
+std::string narrow(const std::wstring& w) { return text::utf16_to_utf8(std::u16string_view(reinterpret_cast<const char16_t*>(w.data()), w.size())); }
+
+void prefirstrun_once(const Decision& d) noexcept {
+  if (diagnostics().prefirstrun_shown.exchange(true)) return;
+  try {
+    if (d.prefirstrun_message.empty()) return;
+    trace("prefirstrun: " + narrow(d.prefirstrun_message) + " | " + narrow(d.prefirstrun_caption));
+    // Never in session 0 (services) and never on an invisible window station: nobody could
+    // answer the box, and the call would hang. user32 is loaded only here, so the stub does not
+    // bring it into processes (services, consoles) that never show this box.
+    DWORD session = 0;
+    if (!::ProcessIdToSessionId(::GetCurrentProcessId(), &session) || session == 0) return;
+    if (env_var(L"MAPIDISPATCH_NO_UI") == L"1") return;
+    HMODULE user32 = ::LoadLibraryExW(L"user32.dll", nullptr, LOAD_LIBRARY_SEARCH_SYSTEM32);
+    if (user32 == nullptr) return;
+    using GetWinsta = HWINSTA(WINAPI*)();
+    using GetObjectInfo = BOOL(WINAPI*)(HANDLE, int, PVOID, DWORD, LPDWORD);
+    using MsgBox = int(WINAPI*)(HWND, LPCWSTR, LPCWSTR, UINT);
+    const auto get_winsta = reinterpret_cast<GetWinsta>(reinterpret_cast<void*>(::GetProcAddress(user32, "GetProcessWindowStation")));
+    const auto get_info = reinterpret_cast<GetObjectInfo>(reinterpret_cast<void*>(::GetProcAddress(user32, "GetUserObjectInformationW")));
+    const auto message_box = reinterpret_cast<MsgBox>(reinterpret_cast<void*>(::GetProcAddress(user32, "MessageBoxW")));
+    if (get_winsta == nullptr || get_info == nullptr || message_box == nullptr) return;
+    HWINSTA ws = get_winsta();
+    USEROBJECTFLAGS flags{};
+    if (ws == nullptr || !get_info(ws, UOI_FLAGS, &flags, sizeof flags, nullptr) || (flags.dwFlags & WSF_VISIBLE) == 0)
+      return;
+    message_box(nullptr, d.prefirstrun_message.c_str(),
+                d.prefirstrun_caption.empty() ? L"Mail" : d.prefirstrun_caption.c_str(),
+                MB_OK | MB_ICONINFORMATION | MB_SETFOREGROUND);
+  } catch (...) {
+  }
+}
+
+void trace(const std::string& line) noexcept {
+  try {
+    static const std::wstring path = env_var(L"MAPIDISPATCH_TRACE");
+    if (path.empty()) return;
+    std::lock_guard<SrwLock> hold(diagnostics().trace_lock);
+    HANDLE f = ::CreateFileW(path.c_str(), FILE_APPEND_DATA, FILE_SHARE_READ | FILE_SHARE_WRITE, nullptr,
+                             OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, nullptr);
+    if (f == INVALID_HANDLE_VALUE) return;
+    const std::string text = "[" + std::to_string(::GetCurrentProcessId()) + "] " + line + "\r\n";
+    DWORD written = 0;
+    ::WriteFile(f, text.data(), static_cast<DWORD>(text.size()), &written, nullptr);
+    ::CloseHandle(f);
+  } catch (...) {
+  }
+}
+
+}  // namespace mapidispatch::stub

@@ -1,0 +1,20 @@
+// Copyright MapiDispatch authors.
+
+#include "export_list.h"
+
+namespace mapidispatch::stub {
+
+const ExportInfo kExports[kExportCount] = {
+#define MD_EXPORT(slot, ordinal, primary, alternate, family, bytes, known, nargs, kind, ret) \
+  {ordinal, primary, alternate, ExportFamily::family, bytes, ReturnKind::ret},
+#include "exports.inc"
+#undef MD_EXPORT
+};
+
+int slot_of_ordinal(int ordinal) {
+  for (int i = 0; i < kExportCount; ++i)
+    if (kExports[i].ordinal == ordinal) return i;
+  return -1;
+}
+
+}  // namespace mapidispatch::stub

@@ -1,0 +1,248 @@
+// Copyright MapiDispatch authors.
+//
+// The service on a terminal-server farm (issue #12), figures only, never pass/fail: with N user
+// hives loaded under HKEY_USERS (half of them with a Clients\Mail default of their own), for each
+// N of --sizes:
+//  - start: StartService to the first table that carries every user scope;
+//  - one user's change: a write of that user's default to the table showing it (p50, p99 over
+//    --changes isolated changes, each after a quiet debounce window), and the service's CPU time
+//    per change (the service's own GetProcessTimes, control 129: the change, its publish, and
+//    the two counter requests);
+//  - the service's working set, threads and handles with N hives watched;
+//  - the table's size, and the time of `mapidispatch status`.
+//
+//   farm_bench [--sizes 1,10,100,500,1000] [--changes 20] [--json FILE]
+//
+// Runs the real service under the real SCM (like service_bench); Windows x64 / Wine only. The
+// hives are copies of two template hive files, loaded as S-1-5-21-7777777-7777777-7777777-<n>.
+
+#include <windows.h>
+#include <psapi.h>
+#include <tlhelp32.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "service_test_util.h"
+
+namespace {
+
+using namespace mapidispatch;
+using namespace mapidispatch::test;
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t i = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5));
+  return v[i];
+}
+
+std::wstring farm_sid(int n) { return L"S-1-5-21-7777777-7777777-7777777-" + std::to_wstring(2000 + n); }
+
+std::wstring temp_path(const std::wstring& name) {
+  wchar_t temp[MAX_PATH];
+  ::GetTempPathW(MAX_PATH, temp);
+  return std::wstring(temp) + name;
+}
+
+// The service process's CPU time (user + kernel) in ms, as it reports it (control 129); -1 if
+// it cannot be read.
+double cpu_ms(TestService& svc) {
+  uint64_t us = 0;
+  return service_counter(svc, L"CpuMicroseconds", &us) ? static_cast<double>(us) / 1000.0 : -1;
+}
+
+int thread_count(DWORD pid) {
+  HANDLE snap = ::CreateToolhelp32Snapshot(TH32CS_SNAPTHREAD, 0);
+  if (snap == INVALID_HANDLE_VALUE) return -1;
+  THREADENTRY32 te{};
+  te.dwSize = sizeof te;
+  int n = 0;
+  for (BOOL ok = ::Thread32First(snap, &te); ok; ok = ::Thread32Next(snap, &te)) n += te.th32OwnerProcessID == pid;
+  ::CloseHandle(snap);
+  return n;
+}
+
+bool user_default_is(const TableSnapshot& s, const std::wstring& sid, const std::wstring& client) {
+  return std::any_of(s.users.begin(), s.users.end(), [&](const ScopeResolution& u) {
+    return u.sid == std::u16string(sid.begin(), sid.end()) && u.default_client == std::u16string(client.begin(), client.end());
+  });
+}
+
+struct Row {
+  int hives = 0, scopes = 0;
+  double start_ms = -1, change_p50_ms = -1, change_p99_ms = -1, cpu_per_change_ms = -1, status_ms = -1;
+  double working_set_mb = -1;
+  int threads = -1;
+  DWORD handles = 0;  // 0: not reported (Wine answers GetProcessHandleCount for another process so)
+  uint32_t table_bytes = 0;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<int> sizes = {1, 10, 100, 500, 1000};
+  int changes = 20;
+  const char* json = nullptr;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--sizes" && i + 1 < argc) {
+      sizes.clear();
+      std::stringstream ss(argv[++i]);
+      for (std::string n; std::getline(ss, n, ',');) sizes.push_back(std::atoi(n.c_str()));
+    } else if (a == "--changes" && i + 1 < argc) {
+      changes = std::atoi(argv[++i]);
+    } else if (a == "--json" && i + 1 < argc) {
+      json = argv[++i];
+    } else {
+      std::fprintf(stderr, "usage: farm_bench [--sizes 1,10,100] [--changes N] [--json FILE]\n");
+      return 2;
+    }
+  }
+  if (!enable_hive_privileges()) {
+    std::fprintf(stderr, "cannot enable the hive privileges\n");
+    return 1;
+  }
+  // Two template hives: a user with a default of their own (clients FarmA and FarmB), and one
+  // without Clients\Mail.
+  const std::wstring with = temp_path(L"md-farm-with.dat"), without = temp_path(L"md-farm-without.dat");
+  for (const auto& [file, client] : {std::pair{with, std::wstring(L"FarmA")}, std::pair{without, std::wstring()}}) {
+    const std::string err = make_hive_file(client, file, system_dll(L"user32.dll"), client.empty() ? L"" : L"FarmB");
+    if (!err.empty()) {
+      std::fprintf(stderr, "hive template: %s\n", err.c_str());
+      return 1;
+    }
+  }
+  std::vector<std::wstring> loaded_files;
+  int loaded = 0;
+  auto load_up_to = [&](int n) {
+    for (; loaded < n; ++loaded) {
+      const std::wstring file = temp_path(L"md-farm-" + std::to_wstring(loaded) + L".dat");
+      ::CopyFileW((loaded % 2 == 0 ? with : without).c_str(), file.c_str(), FALSE);
+      const LSTATUS rc = ::RegLoadKeyW(HKEY_USERS, farm_sid(loaded).c_str(), file.c_str());
+      if (rc != ERROR_SUCCESS) {
+        std::fprintf(stderr, "RegLoadKey %d: %ld\n", loaded, static_cast<long>(rc));
+        return false;
+      }
+      loaded_files.push_back(file);
+    }
+    return true;
+  };
+
+  std::vector<Row> rows;
+  for (const int n : sizes) {
+    const auto t_load = Clock::now();
+    if (!load_up_to(n)) break;
+    std::printf("N = %d hives loaded (%.0f ms to load)\n", n, ms_since(t_load));
+    std::fflush(stdout);
+    Row row;
+    row.hives = n;
+    const int user_scopes = (n + 1) / 2;
+    TestService svc("farm");  // debounce 50 ms: isolated changes below wait longer than it
+    if (!svc.ok()) {
+      std::fprintf(stderr, "install: %s\n", svc.error().c_str());
+      break;
+    }
+    TableProbe probe(svc.section());
+    const auto t0 = Clock::now();
+    const std::string started = svc.start(std::chrono::seconds(600));
+    if (!started.empty() || !probe.open()) {
+      std::fprintf(stderr, "start: %s\n", started.c_str());
+      break;
+    }
+    TableSnapshot snap;
+    if (!probe.wait_generation_above(0, std::chrono::seconds(600), &snap,
+                                     [&](const TableSnapshot& s) { return static_cast<int>(s.users.size()) >= user_scopes; })) {
+      std::fprintf(stderr, "N = %d: the table never carried the %d user scopes\n", n, user_scopes);
+      break;
+    }
+    row.start_ms = ms_since(t0);
+    row.scopes = static_cast<int>(snap.users.size()) + 1;
+    DWORD pid = 0;
+    svc.state(&pid);
+    HANDLE process = ::OpenProcess(PROCESS_QUERY_INFORMATION | PROCESS_VM_READ, FALSE, pid);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+
+    // Isolated changes of users with a default of their own, spread over the hives.
+    std::vector<double> latencies, cpu;
+    for (int c = 0; c < changes; ++c) {
+      const int user = (c * 2 * 7919) % std::max(1, n);
+      const int u = user - user % 2;  // an even index: a user with Clients\Mail
+      const std::wstring sid = farm_sid(u);
+      TableSnapshot now;
+      if (probe.read(&now) != TableError::kOk) continue;
+      const bool is_a = user_default_is(now, sid, L"FarmA");
+      const std::wstring next = is_a ? L"FarmB" : L"FarmA";
+      const double cpu0 = cpu_ms(svc);
+      const auto tw = Clock::now();
+      if (!reg_set_sz(HKEY_USERS, sid + L"\\Software\\Clients\\Mail", L"", next)) continue;
+      if (!wait_until([&] { return probe.read(&now) == TableError::kOk && user_default_is(now, sid, next); },
+                      std::chrono::seconds(60), std::chrono::milliseconds(1)))
+        continue;
+      latencies.push_back(ms_since(tw));
+      std::this_thread::sleep_for(std::chrono::milliseconds(150));  // a quiet window before the next
+      cpu.push_back(cpu_ms(svc) - cpu0);
+    }
+    row.change_p50_ms = percentile(latencies, 0.5);
+    row.change_p99_ms = percentile(latencies, 0.99);
+    // The mean: Wine counts CPU time in 10 ms ticks, so single changes read 0 or 10.
+    double sum = 0;
+    for (double v : cpu) sum += v;
+    row.cpu_per_change_ms = cpu.empty() ? -1 : sum / static_cast<double>(cpu.size());
+    PROCESS_MEMORY_COUNTERS pmc{};
+    if (::GetProcessMemoryInfo(process, &pmc, sizeof pmc)) row.working_set_mb = static_cast<double>(pmc.WorkingSetSize) / 1048576.0;
+    ::GetProcessHandleCount(process, &row.handles);
+    row.threads = thread_count(pid);
+    if (probe.read(&snap) == TableError::kOk) row.table_bytes = snap.info.payload_end;
+    const std::wstring section(svc.section().begin(), svc.section().end());
+    std::string out;
+    const auto ts = Clock::now();
+    run_mapidispatch({L"status", L"--section", section}, &out, std::chrono::seconds(300));
+    row.status_ms = ms_since(ts);
+    ::CloseHandle(process);
+    svc.stop(std::chrono::seconds(300));
+    rows.push_back(row);
+    std::printf("  start %.0f ms; one user's change p50 %.1f ms p99 %.1f ms, service CPU %.1f ms; working set %.1f MB, "
+                "%d threads, %lu handles; table %u bytes; status %.0f ms\n",
+                row.start_ms, row.change_p50_ms, row.change_p99_ms, row.cpu_per_change_ms, row.working_set_mb, row.threads,
+                static_cast<unsigned long>(row.handles), row.table_bytes, row.status_ms);
+    std::fflush(stdout);
+  }
+  for (int i = loaded - 1; i >= 0; --i) ::RegUnLoadKeyW(HKEY_USERS, farm_sid(i).c_str());
+  for (const auto& f : loaded_files) ::DeleteFileW(f.c_str());
+  ::DeleteFileW(with.c_str());
+  ::DeleteFileW(without.c_str());
+
+  std::printf("\nfarm_bench (Wine: %s)\n", ::GetProcAddress(::GetModuleHandleW(L"ntdll.dll"), "wine_get_version") ? "yes" : "no");
+  std::printf("%7s %7s %10s %12s %12s %12s %9s %8s %8s %11s %10s\n", "hives", "scopes", "start ms", "change p50",
+              "change p99", "CPU/change", "WS MB", "threads", "handles", "table B", "status ms");
+  for (const Row& r : rows)
+    std::printf("%7d %7d %10.0f %12.1f %12.1f %12.1f %9.1f %8d %8lu %11u %10.0f\n", r.hives, r.scopes, r.start_ms,
+                r.change_p50_ms, r.change_p99_ms, r.cpu_per_change_ms, r.working_set_mb, r.threads,
+                static_cast<unsigned long>(r.handles), r.table_bytes, r.status_ms);
+  if (json != nullptr) {
+    std::ofstream j(json);
+    j << "{\"farm\": [";
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const Row& r = rows[i];
+      j << (i ? ",\n  " : "\n  ") << "{\"hives\": " << r.hives << ", \"scopes\": " << r.scopes << ", \"start_ms\": " << r.start_ms
+        << ", \"change_p50_ms\": " << r.change_p50_ms << ", \"change_p99_ms\": " << r.change_p99_ms
+        << ", \"cpu_per_change_ms\": " << r.cpu_per_change_ms << ", \"working_set_mb\": " << r.working_set_mb
+        << ", \"threads\": " << r.threads << ", \"handles\": " << r.handles << ", \"table_bytes\": " << r.table_bytes
+        << ", \"status_ms\": " << r.status_ms << "}";
+    }
+    j << "\n]}\n";
+  }
+  return 0;
+}
