@@ -112,6 +112,8 @@ int child_calls(const std::wstring& module_path, long n, const char* out) {
 
 // ---- Every kind of export ------------------------------------------------------------------------
 
+// Each called with its own number of arguments: on x86 a stdcall callee pops exactly its own.
+using Fn1 = ULONG_PTR(WINAPI*)(ULONG_PTR);
 using Fn2 = ULONG_PTR(WINAPI*)(ULONG_PTR, ULONG_PTR);
 using Fn3 = ULONG_PTR(WINAPI*)(ULONG_PTR, ULONG_PTR, ULONG_PTR);
 using Fn5 = ULONG_PTR(WINAPI*)(ULONG_PTR, ULONG_PTR, ULONG_PTR, ULONG_PTR, ULONG_PTR);
@@ -149,7 +151,19 @@ constexpr int kKindCount = static_cast<int>(sizeof kKinds / sizeof kKinds[0]);
 int child_kinds(const std::wstring& module_path, const std::string& target, long n, const char* out) {
   HMODULE m = LoadLibraryW(module_path.c_str());
   if (m == nullptr) return 2;
-  auto get = [&](const char* name) { return reinterpret_cast<void*>(GetProcAddress(m, name)); };
+  // The provider itself exports, on x86, the @N names its compiler gives stdcall functions: look
+  // up the plain name, then the decorated one, as the stub does.
+  auto get = [&](const char* name) {
+    static const std::pair<const char*, int> kBytes[] = {
+        {"MAPIAdminProfiles", 8}, {"MAPISendMail", 20}, {"MAPISendMailW", 20}, {"MAPILogon", 24}, {"cmc_send", 20},
+        {"MAPIAllocateBuffer", 8}, {"MAPIAllocateMore", 12}, {"MAPIFreeBuffer", 4}, {"MAPIReadMail", 24},
+        {"MAPIInitialize", 4}, {"MAPIUninitialize", 0}};
+    void* f = reinterpret_cast<void*>(GetProcAddress(m, name));
+    for (const auto& [plain, bytes] : kBytes)
+      if (f == nullptr && std::strcmp(plain, name) == 0)
+        f = reinterpret_cast<void*>(GetProcAddress(m, (std::string(name) + "@" + std::to_string(bytes)).c_str()));
+    return f;
+  };
   void* admin = get("MAPIAdminProfiles");
   void* addref = get("UlAddRef@4");
   void* addref_ord = target == "direct" ? addref : reinterpret_cast<void*>(GetProcAddress(m, MAKEINTRESOURCEA(128)));
@@ -180,24 +194,24 @@ int child_kinds(const std::wstring& module_path, const std::string& target, long
   };
   for (int pass = 0; pass < 2; ++pass) {
     const bool session_rows = pass == 1;
-    if (session_rows && init != nullptr) reinterpret_cast<Fn2>(init)(0, 0);
+    if (session_rows && init != nullptr) reinterpret_cast<Fn1>(init)(0);
     for (int row = 0; row < kKindCount; ++row) {
       if (kKinds[row].in_session != session_rows) continue;
       switch (row) {
         case 0: case 14: measure(row, admin, [&] { reinterpret_cast<Fn2>(admin)(0, p(&out_ptr)); }); break;
-        case 1: measure(row, addref, [&] { reinterpret_cast<Fn2>(addref)(p(&counter), 0); }); break;
-        case 2: measure(row, addref_ord, [&] { reinterpret_cast<Fn2>(addref_ord)(p(&counter), 0); }); break;
+        case 1: measure(row, addref, [&] { reinterpret_cast<Fn1>(addref)(p(&counter)); }); break;
+        case 2: measure(row, addref_ord, [&] { reinterpret_cast<Fn1>(addref_ord)(p(&counter)); }); break;
         case 3: measure(row, send, [&] { reinterpret_cast<Fn5>(send)(0, 0, 0, 0, 0); }); break;
         case 4: measure(row, session != 0 ? send : nullptr, [&] { reinterpret_cast<Fn5>(send)(session, 0, 0, 0, 0); }); break;
         case 5: measure(row, send_w, [&] { reinterpret_cast<Fn5>(send_w)(0, 0, 0, 0, 0); }); break;
         case 6: measure(row, cmc, [&] { reinterpret_cast<Fn5>(cmc)(0, 0, 0, 0, 0); }); break;
         case 7: case 11: measure(row, alloc, [&] { reinterpret_cast<Fn2>(alloc)(64, p(&out_ptr)); }); break;
         case 8: case 12: measure(row, root != nullptr ? more : nullptr, [&] { reinterpret_cast<Fn3>(more)(16, p(root), p(&out_ptr)); }); break;
-        case 9: case 13: measure(row, free_buf, [&] { reinterpret_cast<Fn2>(free_buf)(p(root), 0); }); break;
+        case 9: case 13: measure(row, free_buf, [&] { reinterpret_cast<Fn1>(free_buf)(p(root)); }); break;
         case 10:
           measure(row, read != nullptr && free_buf != nullptr ? read : nullptr, [&] {
             reinterpret_cast<Fn6>(read)(0, 0, 0, 0, 0, p(&out_ptr));
-            reinterpret_cast<Fn2>(free_buf)(p(out_ptr), 0);
+            reinterpret_cast<Fn1>(free_buf)(p(out_ptr));
           });
           break;
       }
@@ -347,7 +361,14 @@ int main(int argc, char** argv) {
   {
     test::HklmMailDefault machine_default(0, L"MapiDispatch Bench", provider);
     const wchar_t* targets[3] = {L"direct", L"stub", L"wine"};
+    // Wine's 32-bit mapi32 copy does not return from this harness's calls (not investigated yet):
+    // the x86 table has no Wine column.
+    const int target_count = sizeof(void*) == 8 ? 3 : 2;
     for (int t = 0; t < 3; ++t) {
+      if (t >= target_count) {
+        kinds[t].assign(kKindCount, -1);
+        continue;
+      }
       DeleteFileW(out.c_str());
       const int rc = spawn(L"--child-kinds " + std::wstring(targets[t]) + L" 1000000 \"" + out + L"\"");
       kinds[t] = read_numbers(out);
@@ -362,16 +383,18 @@ int main(int argc, char** argv) {
 
   const char* arch = sizeof(void*) == 8 ? "x64" : "x86";
   std::printf("MapiDispatch stub benchmark (%s, under %s)\n", arch, GetProcAddress(GetModuleHandleW(L"ntdll.dll"), "wine_get_version") ? "Wine" : "Windows");
-  std::printf("per-call cost, ns/call (best of 5 runs)      direct    stub,table   stub,registry\n");
-  std::printf("  MAPISendMail (Simple, session check)   %9.1f    %9.1f    %12.1f\n", send_ns[0], send_ns[1], send_ns[2]);
-  std::printf("  UlAddRef@4  (utility, generic)         %9.1f    %9.1f    %12.1f\n", addref_ns[0], addref_ns[1], addref_ns[2]);
-  std::printf("  failed calls                           %9.0f    %9.0f    %12.0f\n", failures[0], failures[1], failures[2]);
-  const auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
-  std::printf("ratios (targets: table/direct <= 1.5; registry/table >= 100)\n");
-  std::printf("  MAPISendMail: table/direct %.2fx, registry/table %.0fx\n", ratio(send_ns[1], send_ns[0]), ratio(send_ns[2], send_ns[1]));
-  std::printf("  UlAddRef@4:   table/direct %.2fx, registry/table %.0fx\n", ratio(addref_ns[1], addref_ns[0]), ratio(addref_ns[2], addref_ns[1]));
-  std::printf("first call in a fresh process (median of %d): table %.1f us (with LoadLibrary %.1f us); registry %.1f us (with LoadLibrary %.1f us)\n",
-              kFresh, first_ns[0] / 1000, first_load_ns[0] / 1000, first_ns[1] / 1000, first_load_ns[1] / 1000);
+  if (!kinds_only) {
+    std::printf("per-call cost, ns/call (best of 5 runs)      direct    stub,table   stub,registry\n");
+    std::printf("  MAPISendMail (Simple, session check)   %9.1f    %9.1f    %12.1f\n", send_ns[0], send_ns[1], send_ns[2]);
+    std::printf("  UlAddRef@4  (utility, generic)         %9.1f    %9.1f    %12.1f\n", addref_ns[0], addref_ns[1], addref_ns[2]);
+    std::printf("  failed calls                           %9.0f    %9.0f    %12.0f\n", failures[0], failures[1], failures[2]);
+    const auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
+    std::printf("ratios (targets: table/direct <= 1.5; registry/table >= 100)\n");
+    std::printf("  MAPISendMail: table/direct %.2fx, registry/table %.0fx\n", ratio(send_ns[1], send_ns[0]), ratio(send_ns[2], send_ns[1]));
+    std::printf("  UlAddRef@4:   table/direct %.2fx, registry/table %.0fx\n", ratio(addref_ns[1], addref_ns[0]), ratio(addref_ns[2], addref_ns[1]));
+    std::printf("first call in a fresh process (median of %d): table %.1f us (with LoadLibrary %.1f us); registry %.1f us (with LoadLibrary %.1f us)\n",
+                kFresh, first_ns[0] / 1000, first_load_ns[0] / 1000, first_ns[1] / 1000, first_load_ns[1] / 1000);
+  }
   std::printf("every kind of export, ns/call (best of 5 runs of 1,000,000)     direct  stub,table  Wine mapi32  stub/direct  stub/Wine\n");
   for (int k = 0; k < kKindCount; ++k) {
     const double d = kinds[0][static_cast<size_t>(k)], st = kinds[1][static_cast<size_t>(k)], w = kinds[2][static_cast<size_t>(k)];
