@@ -194,16 +194,7 @@ TEST_F(ServiceTest, Wow64AnswersCarryTheThirtyTwoBitMsMapiApps) {
   const std::wstring c = client("wow64");
   set_client(c, system_dll());  // Clients\Mail is shared by both views: both see this default
   ASSERT_TRUE(reg_set_sz(HKEY_LOCAL_MACHINE, apps32, module.c_str(), c));
-  struct Cleanup {
-    std::wstring key, value;
-    ~Cleanup() {
-      HKEY k = nullptr;
-      if (::RegOpenKeyExW(HKEY_LOCAL_MACHINE, key.c_str(), 0, KEY_SET_VALUE | KEY_WOW64_64KEY, &k) == ERROR_SUCCESS) {
-        ::RegDeleteValueW(k, value.c_str());
-        ::RegCloseKey(k);
-      }
-    }
-  } cleanup{apps32, module};
+  const ScopedRegValue cleanup{HKEY_LOCAL_MACHINE, apps32, module};
   // The Wow6432Node watch publishes it (no revalidation: that is minutes away).
   ASSERT_TRUE(wait_until([&] {
     return probe.read(&w, TableView::kWow64) == TableError::kOk && w.info.generation > g0 && has_override(w.machine, module);
@@ -569,16 +560,7 @@ TEST_F(ServiceTest, IncrementalAnswersEqualAFullResolveAfterEveryStep) {
   } unload{&sids, &loaded, &hives};
   const std::wstring apps = L"Software\\Microsoft\\Windows Messaging Subsystem\\MSMapiApps";
   const std::wstring module = L"mdinc." + std::to_wstring(::GetCurrentProcessId()) + L".exe";
-  struct Cleanup {
-    std::wstring key, value;
-    ~Cleanup() {
-      HKEY k = nullptr;
-      if (::RegOpenKeyExW(HKEY_LOCAL_MACHINE, key.c_str(), 0, KEY_SET_VALUE | KEY_WOW64_64KEY, &k) == ERROR_SUCCESS) {
-        ::RegDeleteValueW(k, value.c_str());
-        ::RegCloseKey(k);
-      }
-    }
-  } cleanup{apps, module};
+  const ScopedRegValue cleanup{HKEY_LOCAL_MACHINE, apps, module};
 
   // Every user logged on at first; the sequence logs them off and on.
   for (int i = 0; i < kHives; ++i) {
@@ -665,7 +647,7 @@ TEST_F(ServiceTest, IncrementalAnswersEqualAFullResolveAfterEveryStep) {
           ASSERT_TRUE(reg_set_sz(HKEY_LOCAL_MACHINE, apps, module.c_str(), machine_clients[static_cast<size_t>(pick(3))]));
           what = "MSMapiApps override set";
         } else {
-          Cleanup{apps, module};
+          ASSERT_TRUE(reg_delete_value(HKEY_LOCAL_MACHINE, apps, module.c_str()));
           what = "MSMapiApps override removed";
         }
         break;

@@ -297,6 +297,16 @@ bool reg_delete_tree(HKEY root, const std::wstring& key) {
   return rc2 == ERROR_SUCCESS || rc2 == ERROR_FILE_NOT_FOUND;
 }
 
+bool reg_delete_value(HKEY root, const std::wstring& key, const wchar_t* name) {
+  HKEY k = nullptr;
+  const LSTATUS opened = ::RegOpenKeyExW(root, key.c_str(), 0, KEY_SET_VALUE | KEY_WOW64_64KEY, &k);
+  if (opened == ERROR_FILE_NOT_FOUND) return true;
+  if (opened != ERROR_SUCCESS) return false;
+  const LSTATUS rc = ::RegDeleteValueW(k, name);
+  ::RegCloseKey(k);
+  return rc == ERROR_SUCCESS || rc == ERROR_FILE_NOT_FOUND;
+}
+
 std::wstring system_dll(const wchar_t* name) {
   wchar_t sys[MAX_PATH];
   const UINT n = ::GetSystemDirectoryW(sys, MAX_PATH);
@@ -315,11 +325,7 @@ bool service_counter(TestService& svc, const wchar_t* name, uint64_t* value) {
     return rc == ERROR_SUCCESS && type == REG_QWORD;
   };
   // The old value goes first, so that what is read below is the answer to this request.
-  HKEY k = nullptr;
-  if (::RegOpenKeyExW(HKEY_LOCAL_MACHINE, svc.state_key().c_str(), 0, KEY_SET_VALUE | KEY_WOW64_64KEY, &k) == ERROR_SUCCESS) {
-    ::RegDeleteValueW(k, name);
-    ::RegCloseKey(k);
-  }
+  reg_delete_value(HKEY_LOCAL_MACHINE, svc.state_key(), name);
   if (!svc.control(129).empty()) return false;
   return wait_until(read, std::chrono::seconds(10));
 }

@@ -111,6 +111,15 @@ class TableProbe {
 bool reg_set_sz(HKEY root, const std::wstring& key, const wchar_t* name, const std::wstring& value);
 bool reg_set_dword(HKEY root, const std::wstring& key, const wchar_t* name, DWORD value);
 bool reg_delete_tree(HKEY root, const std::wstring& key);
+//! Deletes one value (64-bit view); true if it is gone (also when it was never there).
+bool reg_delete_value(HKEY root, const std::wstring& key, const wchar_t* name);
+
+//! Deletes a value when it goes out of scope: a test's registry edits undone whatever happened.
+struct ScopedRegValue {
+  HKEY root;
+  std::wstring key, name;
+  ~ScopedRegValue() { reg_delete_value(root, key, name.c_str()); }
+};
 
 //! The path of a DLL that exists on every Windows (and Wine) system: system32\kernel32.dll.
 std::wstring system_dll(const wchar_t* name = L"kernel32.dll");
