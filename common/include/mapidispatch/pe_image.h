@@ -7,6 +7,9 @@
 //! Every offset, RVA and size is checked with 64-bit arithmetic before use; work is bounded by
 //! kMaxPeSections and kMaxPeExportNames.
 //!
+//! It also reads which DLLs the image imports (the import and delay-load tables, see
+//! PeInfo::imports), bounded by kMaxPeImportDlls and kMaxPeImportNameLength.
+//!
 //! Also the contract of a MAPI provider: which exports each family's DLL must have.
 
 #ifndef MAPIDISPATCH_PE_IMAGE_H_
@@ -49,6 +52,14 @@ class SpanByteSource final : public ByteSource {
 inline constexpr uint16_t kMaxPeSections = 96;        //!< The Windows loader's own limit.
 inline constexpr uint32_t kMaxPeExportNames = 65536;  //!< More is treated as a malformed table.
 inline constexpr size_t kMaxPeExportNameLength = 1024;
+inline constexpr uint32_t kMaxPeImportDlls = 4096;    //!< Descriptors per table; more is malformed.
+inline constexpr size_t kMaxPeImportNameLength = 255; //!< A DLL file name (MAX_PATH component).
+
+//! One DLL an image imports.
+struct PeImport {
+  std::string dll;          //!< The name as written in the table (case kept; usually no folder).
+  bool delay_load = false;  //!< From the delay-load table: loaded on first call, not with the image.
+};
 
 //! Why an image was not read.
 enum class PeStatus {
@@ -61,6 +72,8 @@ enum class PeStatus {
   kBadSections,      //!< Section table truncated or too long.
   kBadExports,       //!< Export directory or its tables outside the image.
   kReadError,        //!< The source could not be read.
+  kBadImports,       //!< The import or delay-load table is outside the image or malformed (only
+                     //!< PeInfo::imports_status; the image itself still reads as kOk).
 };
 std::string_view to_string(PeStatus status);
 
@@ -72,6 +85,34 @@ struct PeInfo {
   bool is_dll = false;                     //!< IMAGE_FILE_DLL and IMAGE_FILE_EXECUTABLE_IMAGE.
   bool pe32_plus = false;                  //!< Optional header magic 0x20B (64-bit images).
   std::vector<std::string> export_names;   //!< Named exports, in table order.
+  //! The DLLs the image imports: the import table's, then the delay-load table's, each in table
+  //! order, a name listed twice (case-insensitive ASCII) kept once (an import wins over a
+  //! delay-load). Bound imports and forwarders are not followed.
+  std::vector<PeImport> imports;
+  //! kOk, or kBadImports when either table is damaged: `imports` then holds what was read before
+  //! the damage and `imports_reason` says where. A damaged import table does not make the image
+  //! unreadable (read_pe_image still returns kOk): the loader's verdict on it is its own.
+  //!
+  //! How the tables are read (data directories 1 and 13, each only if NumberOfRvaAndSizes
+  //! includes it; an RVA or size of 0 is no table):
+  //! - RVAs map through the section table's file-backed data, or to the same file offset below
+  //!   SizeOfHeaders; a directory's Size is not trusted beyond being non-zero: descriptors are
+  //!   read until the terminator, as the loader does.
+  //! - The import table (20-byte IMAGE_IMPORT_DESCRIPTORs) ends at the first descriptor whose
+  //!   Name or FirstThunk is 0 (normally an all-zero one); the delay-load table (32-byte
+  //!   IMAGE_DELAYLOAD_DESCRIPTORs) at the first whose DllNameRVA is 0. A delay-load descriptor
+  //!   with Attributes bit 0 clear (Visual C++ 6) holds virtual addresses: ImageBase is
+  //!   subtracted, and an address below it is damage.
+  //! - Damage, per table (the first damage ends that table, the other table is still read, and
+  //!   `imports_reason` holds one sentence per damaged table, naming the table and descriptor):
+  //!   descriptors outside the sections and headers or running past their section or the file
+  //!   before the terminator; more than kMaxPeImportDlls descriptors; a name outside the image,
+  //!   empty, without NUL within kMaxPeImportNameLength bytes or before its section's end, or
+  //!   with a byte that is not printable ASCII (0x20-0x7E).
+  //! - Read even when the export directory is damaged (read_pe_image returns kBadExports then),
+  //!   not when the headers or the section table are.
+  PeStatus imports_status = PeStatus::kOk;
+  std::string imports_reason;
 };
 
 //! Reads the headers and export names. `reason` (if given) gets a sentence for an administrator

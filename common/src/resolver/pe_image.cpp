@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <unordered_set>
 
 namespace mapidispatch {
 
@@ -24,6 +25,7 @@ std::string_view to_string(PeStatus status) {
     case PeStatus::kBadSections: return "bad-sections";
     case PeStatus::kBadExports: return "bad-exports";
     case PeStatus::kReadError: return "read-error";
+    case PeStatus::kBadImports: return "bad-imports";
   }
   return "unknown";
 }
@@ -81,26 +83,34 @@ class Image {
     return false;
   }
 
-  // A NUL-terminated name at `rva`, read through a window cache: export names lie together, so
-  // a table of hundreds of names costs a few reads.
-  bool name_at(uint32_t rva, std::string* out) {
+  enum class Name { kOk, kOutside, kTooLong, kCutOff, kReadError };
+
+  // A NUL-terminated name at `rva` of at most `max_len` bytes, read through a window cache:
+  // names lie together, so a table of hundreds of names costs a few reads. kTooLong: no NUL
+  // within max_len bytes; kCutOff: the section (or file) ends before a NUL.
+  Name name_at(uint32_t rva, size_t max_len, std::string* out) {
     uint64_t off = 0;
     uint64_t room = 0;
-    if (!map(rva, 1, &off, &room)) return false;
-    const uint64_t want = std::min<uint64_t>(room, kMaxPeExportNameLength + 1);
+    if (!map(rva, 1, &off, &room)) return Name::kOutside;
+    const uint64_t want = std::min<uint64_t>(room, uint64_t{max_len} + 1);
     if (off < cache_off_ || off + want > cache_off_ + cache_.size()) {
       const uint64_t len = std::min<uint64_t>(room, kWindow);
       cache_.resize(static_cast<size_t>(std::max<uint64_t>(len, want)));
-      if (!src_.read(off, cache_)) return false;
+      if (!src_.read(off, cache_)) {
+        cache_.clear();
+        return Name::kReadError;
+      }
       cache_off_ = off;
     }
     const auto* begin = cache_.data() + (off - cache_off_);
     const auto* end = begin + want;
     const auto* nul = std::find(begin, end, uint8_t{0});
-    if (nul == end) return false;
+    if (nul == end) return want > max_len ? Name::kTooLong : Name::kCutOff;
     out->assign(reinterpret_cast<const char*>(begin), static_cast<size_t>(nul - begin));
-    return true;
+    return Name::kOk;
   }
+
+  const ByteSource& source() const { return src_; }
 
  private:
   static constexpr uint64_t kWindow = 64 * 1024;
@@ -114,6 +124,165 @@ class Image {
 PeStatus fail(PeStatus status, std::string* reason, std::string text) {
   if (reason) *reason = std::move(text);
   return status;
+}
+
+std::string hex(uint64_t v) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string digits;
+  do {
+    digits.push_back(kHex[v & 0xF]);
+    v >>= 4;
+  } while (v != 0);
+  std::reverse(digits.begin(), digits.end());
+  return "0x" + digits;
+}
+
+struct Directory {
+  uint32_t rva = 0;
+  uint32_t size = 0;
+};
+
+// Fixed-size descriptors from `rva` on, read a chunk at a time (a whole table is usually one
+// read). Descriptors are contiguous in RVA space; each chunk stays inside one section (or the
+// headers), the next one is mapped again, so a table may cross into an adjacent section.
+class DescriptorReader {
+ public:
+  enum class Step { kEntry, kOutside, kPastAddressSpace, kReadError };
+
+  DescriptorReader(const Image& image, uint32_t rva, size_t entry_size)
+      : image_(image), next_rva_(rva), entry_size_(entry_size) {}
+
+  Step next(const uint8_t** entry) {
+    if (pos_ + entry_size_ > buf_.size()) {
+      if (next_rva_ + entry_size_ > (uint64_t{1} << 32)) return Step::kPastAddressSpace;
+      uint64_t off = 0;
+      uint64_t room = 0;
+      if (!image_.map(static_cast<uint32_t>(next_rva_), entry_size_, &off, &room)) return Step::kOutside;
+      // Whole descriptors, inside the section's data and below 4 GB of RVA space.
+      const uint64_t below_4gb = ((uint64_t{1} << 32) - next_rva_) / entry_size_;
+      const uint64_t count = std::min({room / entry_size_, below_4gb, kChunkEntries});
+      buf_.resize(static_cast<size_t>(count * entry_size_));
+      pos_ = 0;
+      if (!image_.source().read(off, buf_)) {
+        buf_.clear();
+        return Step::kReadError;
+      }
+    }
+    *entry = buf_.data() + pos_;
+    pos_ += entry_size_;
+    next_rva_ += entry_size_;
+    return Step::kEntry;
+  }
+
+ private:
+  static constexpr uint64_t kChunkEntries = 64;
+  const Image& image_;
+  uint64_t next_rva_;
+  size_t entry_size_;
+  std::vector<uint8_t> buf_;
+  size_t pos_ = 0;
+};
+
+char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+// Collects the names of both tables into PeInfo::imports: first occurrence wins, ASCII
+// case-insensitively; the first damage of each table goes to imports_reason.
+class ImportCollector {
+ public:
+  explicit ImportCollector(PeInfo* out) : out_(out) {}
+
+  void add(std::string name, bool delay_load) {
+    std::string key = name;
+    std::transform(key.begin(), key.end(), key.begin(), ascii_lower);
+    if (!seen_.insert(std::move(key)).second) return;
+    out_->imports.push_back({std::move(name), delay_load});
+  }
+
+  void damage(std::string sentence) {
+    out_->imports_status = PeStatus::kBadImports;
+    if (!out_->imports_reason.empty()) out_->imports_reason += ' ';
+    out_->imports_reason += sentence;
+  }
+
+ private:
+  PeInfo* out_;
+  std::unordered_set<std::string> seen_;
+};
+
+// One table: the import table (20-byte IMAGE_IMPORT_DESCRIPTORs) or the delay-load table
+// (32-byte IMAGE_DELAYLOAD_DESCRIPTORs). See pe_image.h for the rules.
+void read_import_table(Image& image, Directory dir, bool delay, uint64_t image_base, ImportCollector* sink) {
+  if (dir.rva == 0 || dir.size == 0) return;
+  const std::string_view table = delay ? "the delay-load import table" : "the import table";
+  const std::string title = delay ? "The delay-load import table" : "The import table";
+  const size_t entry_size = delay ? 32 : 20;
+  DescriptorReader reader(image, dir.rva, entry_size);
+  std::string name;
+  for (uint32_t i = 0;; ++i) {
+    // Sentences are built only on damage: a valid table costs no string work.
+    const auto where = [&] { return "Descriptor " + std::to_string(i) + " of " + std::string(table); };
+    const uint8_t* e = nullptr;
+    const DescriptorReader::Step step = reader.next(&e);
+    switch (step) {
+      case DescriptorReader::Step::kEntry:
+        break;
+      case DescriptorReader::Step::kOutside:
+      case DescriptorReader::Step::kPastAddressSpace:
+        if (i == 0) return sink->damage(title + " (RVA " + hex(dir.rva) + ") lies outside the file's sections and headers.");
+        return sink->damage(title + " (RVA " + hex(dir.rva) + ") runs past the end of " +
+                            (step == DescriptorReader::Step::kOutside ? "its section or of the file"
+                                                                      : "the 32-bit address space") +
+                            " at descriptor " + std::to_string(i) + ", before its terminating empty descriptor.");
+      case DescriptorReader::Step::kReadError:
+        return sink->damage(where() + " could not be read from the file.");
+    }
+    // The loader's end of the walk: the import table ends at a descriptor without a name or
+    // without an import address table (normally all zero); the delay-load table at one without
+    // a name.
+    const uint32_t name_field = u32(e + (delay ? 4 : 12));
+    if (name_field == 0 || (!delay && u32(e + 16) == 0)) return;
+    if (i == kMaxPeImportDlls) {
+      return sink->damage(title + " has more than " + std::to_string(kMaxPeImportDlls) +
+                          " descriptors without a terminating empty one: treated as malformed.");
+    }
+    uint64_t name_rva = name_field;
+    bool old_style = false;
+    if (delay && (u32(e) & 1) == 0) {
+      // An old (Visual C++ 6) descriptor: addresses, not RVAs.
+      if (name_field < image_base) {
+        return sink->damage(where() + " is an old-style descriptor whose DLL name address " + hex(name_field) +
+                            " lies below the image base " + hex(image_base) + ".");
+      }
+      name_rva = name_field - image_base;  // <= name_field: fits in 32 bits
+      old_style = true;
+    }
+    const auto name_at = [&] {
+      return old_style ? "at address " + hex(name_field) + " (RVA " + hex(name_rva) + ")" : "at RVA " + hex(name_rva);
+    };
+    switch (image.name_at(static_cast<uint32_t>(name_rva), kMaxPeImportNameLength, &name)) {
+      case Image::Name::kOk:
+        break;
+      case Image::Name::kOutside:
+        return sink->damage(where() + " names its DLL " + name_at() + ", outside the file's sections and headers.");
+      case Image::Name::kTooLong:
+        return sink->damage(where() + " has a DLL name " + name_at() + " with no terminating NUL within " +
+                            std::to_string(kMaxPeImportNameLength) + " bytes (too long).");
+      case Image::Name::kCutOff:
+        return sink->damage(where() + " has a DLL name " + name_at() +
+                            " that runs to the end of its section or of the file without a terminating NUL.");
+      case Image::Name::kReadError:
+        return sink->damage(where() + ": its DLL name " + name_at() + " could not be read from the file.");
+    }
+    if (name.empty()) return sink->damage(where() + " has an empty DLL name " + name_at() + ".");
+    for (size_t k = 0; k < name.size(); ++k) {
+      const auto c = static_cast<uint8_t>(name[k]);
+      if (c < 0x20 || c > 0x7E) {
+        return sink->damage(where() + " has a DLL name " + name_at() + " with byte " + hex(c) + " at position " +
+                            std::to_string(k) + ": not printable ASCII.");
+      }
+    }
+    sink->add(name, delay);
+  }
 }
 
 }  // namespace
@@ -173,12 +342,15 @@ PeStatus read_pe_image(const ByteSource& source, PeInfo* out, std::string* reaso
   }
   if (opt_read < 64) return fail(PeStatus::kBadHeaders, reason, "the optional header is truncated");
   const uint32_t size_of_headers = u32(opt + 60);
-  uint32_t export_rva = 0;
-  uint32_t export_size = 0;
-  if (opt_read >= count_at + 4 && u32(opt + count_at) >= 1 && opt_read >= count_at + 4 + 8) {
-    export_rva = u32(opt + count_at + 4);
-    export_size = u32(opt + count_at + 8);
-  }
+  const uint64_t image_base = out->pe32_plus ? (uint64_t{u32(opt + 24)} | (uint64_t{u32(opt + 28)} << 32)) : u32(opt + 28);
+  // Data directory `index`, if NumberOfRvaAndSizes and the optional header's size include it.
+  const uint32_t dir_count = opt_read >= count_at + 4 ? u32(opt + count_at) : 0;
+  const auto directory = [&](uint32_t index) {
+    const size_t at = count_at + 4 + size_t{index} * 8;
+    if (index >= dir_count || opt_read < at + 8) return Directory{};
+    return Directory{u32(opt + at), u32(opt + at + 4)};
+  };
+  const Directory exports = directory(0);
 
   if (section_count > kMaxPeSections) {
     return fail(PeStatus::kBadSections, reason, std::to_string(section_count) + " sections: more than the loader accepts");
@@ -195,12 +367,17 @@ PeStatus read_pe_image(const ByteSource& source, PeInfo* out, std::string* reaso
     const uint8_t* s = table.data() + i * 40;
     sections.push_back({u32(s + 12), u32(s + 16), u32(s + 20)});
   }
-  if (export_rva == 0 || export_size == 0) return PeStatus::kOk;  // a DLL without exports
-
   Image image(source, size_of_headers, std::move(sections));
+
+  // The imports first, whatever the export directory holds: their damage is reported apart.
+  ImportCollector imports(out);
+  read_import_table(image, directory(1), false, image_base, &imports);
+  read_import_table(image, directory(13), true, image_base, &imports);
+
+  if (exports.rva == 0 || exports.size == 0) return PeStatus::kOk;  // a DLL without exports
   uint64_t dir_off = 0;
   uint8_t dir[40];
-  if (!image.map(export_rva, sizeof dir, &dir_off) || !source.read(dir_off, dir)) {
+  if (!image.map(exports.rva, sizeof dir, &dir_off) || !source.read(dir_off, dir)) {
     return fail(PeStatus::kBadExports, reason, "the export directory lies outside the file's sections");
   }
   const uint32_t name_count = u32(dir + 24);
@@ -217,7 +394,7 @@ PeStatus read_pe_image(const ByteSource& source, PeInfo* out, std::string* reaso
   out->export_names.reserve(name_count);
   std::string name;
   for (uint32_t i = 0; i < name_count; ++i) {
-    if (!image.name_at(u32(name_rvas.data() + size_t{i} * 4), &name)) {
+    if (image.name_at(u32(name_rvas.data() + size_t{i} * 4), kMaxPeExportNameLength, &name) != Image::Name::kOk) {
       out->export_names.clear();
       return fail(PeStatus::kBadExports, reason, "export name " + std::to_string(i) + " lies outside the file or is not terminated");
     }
