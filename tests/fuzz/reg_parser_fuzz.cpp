@@ -3,14 +3,17 @@
 // libFuzzer target: arbitrary bytes as a `.reg` export, then the resolver over whatever was
 // parsed (an error keeps what came before it), for the machine scope, HKEY_CURRENT_USER and the
 // first HKEY_USERS scopes, with files and Windows Installer components the seeds name. The same
-// bytes also go through the PE reader. Nothing may crash, read out of bounds (ASan), hang, or
-// leave a target without a reason.
+// bytes also go through the PE reader, whose import list must keep pe_image.h's rules (printable
+// names within the length limit, no case-insensitive duplicate, a reason exactly when damaged).
+// Nothing may crash, read out of bounds (ASan), hang, or leave a target without a reason.
 
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <set>
+#include <string>
 
 #include "../resolver/pe_builder.h"
 #include "mapidispatch/json_writer.h"
@@ -70,6 +73,26 @@ void resolve(const MemoryRegistry& reg, const ScopeRequest& request, const Resol
   (void)explanation_to_text(why);
 }
 
+void check(const PeInfo& info) {
+  if (info.imports.size() > 2 * size_t{kMaxPeImportDlls}) std::abort();
+  std::set<std::string> seen;
+  bool delay_seen = false;
+  for (const PeImport& i : info.imports) {
+    if (i.dll.empty() || i.dll.size() > kMaxPeImportNameLength) std::abort();
+    std::string key;
+    for (const char c : i.dll) {
+      if (c < 0x20 || c > 0x7E) std::abort();
+      key.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
+    }
+    if (!seen.insert(key).second) std::abort();
+    if (delay_seen && !i.delay_load) std::abort();  // imports first, then delay-loads
+    delay_seen = delay_seen || i.delay_load;
+  }
+  if (info.imports_status != PeStatus::kOk && info.imports_status != PeStatus::kBadImports) std::abort();
+  if ((info.imports_status == PeStatus::kOk) != info.imports_reason.empty()) std::abort();
+  (void)json_quote(info.imports_reason);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -80,6 +103,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   PeInfo info;
   (void)read_pe_image(SpanByteSource(bytes), &info);
+  check(info);  // whatever the status: imports are read even when the exports are damaged
 
   MemoryRegistry reg;
   (void)parse_reg_file(bytes, &reg);
