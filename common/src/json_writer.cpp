@@ -2,6 +2,7 @@
 
 #include "mapidispatch/json_writer.h"
 
+#include "mapidispatch/resolver.h"
 #include "mapidispatch/text.h"
 
 namespace mapidispatch {
@@ -39,7 +40,10 @@ Json json_target(const Target& t) {
                        {"source", to_string(t.source)},
                        {"path", json_string(t.path)},
                        {"client", json_string(t.client)},
-                       {"reason", json_string(t.reason)}});
+                       {"reason", json_string(t.reason)},
+                       // The reason says a DLL it imports is missing (issue #14): the provider is
+                       // still loaded when called, but will fail here unless a process finds it.
+                       {"dependency_blocks_load", reports_unloadable_dependency(t)}});
 }
 
 std::string json_text(const Json& document, JsonLayout layout) {

@@ -4,6 +4,7 @@
 
 #include <map>
 
+#include "mapidispatch/resolver.h"
 #include "text.h"
 
 namespace mapidispatch::service {
@@ -13,7 +14,10 @@ std::string key_of(const ScopeResolution& s) { return s.kind == ScopeKind::kMach
 
 void compare_target(const std::string& label, const char* family, const Target& a, const Target& b,
                     std::vector<std::string>* out) {
-  if (a.path == b.path && a.status == b.status && a.machine == b.machine) return;
+  // A dependency found missing (or found again) changes no status but whether the DLL loads.
+  if (a.path == b.path && a.status == b.status && a.machine == b.machine &&
+      reports_unloadable_dependency(a) == reports_unloadable_dependency(b))
+    return;
   out->push_back(label + " " + family + ": " + describe_target(a) + " -> " + describe_target(b));
 }
 
@@ -25,8 +29,43 @@ std::string describe_target(const Target& t) {
   if (t.machine != PeMachine::kUnknown) s += ", " + std::string(to_string(t.machine));
   // A DLL that lacks some entry points is used all the same: the log says which calls will fail
   // (the reason, worded as a warning by the resolver).
-  if (t.status == TargetStatus::kMissingExports && !t.reason.empty()) s += "; " + utf8(t.reason);
+  // So does one that a missing dependency keeps from loading (issue #14).
+  if ((t.status == TargetStatus::kMissingExports || reports_unloadable_dependency(t)) && !t.reason.empty())
+    s += "; " + utf8(t.reason);
   return s + ")";
+}
+
+std::map<std::string, std::string> unloadable_providers(std::span<const ScopeResolution> scopes,
+                                                        std::string_view view) {
+  std::map<std::string, std::string> out;
+  auto add = [&](const Target& t) {
+    if (!reports_unloadable_dependency(t)) return;
+    out.emplace(std::string(view) + utf8(t.path), utf8(t.reason));
+  };
+  for (const auto& s : scopes) {
+    add(s.simple);
+    add(s.extended);
+    add(s.mapi32x);
+    for (const auto& o : s.overrides) {
+      add(o.simple);
+      add(o.extended);
+    }
+  }
+  return out;
+}
+
+DependencyEvents dependency_events(const std::map<std::string, std::string>& before,
+                                   const std::map<std::string, std::string>& after) {
+  DependencyEvents e;
+  for (const auto& [key, why] : after) {
+    const auto it = before.find(key);
+    if (it == before.end() || it->second != why) e.warnings.push_back("provider " + key + ": " + why);
+  }
+  for (const auto& [key, why] : before) {
+    if (!after.count(key))
+      e.fixed.push_back("provider " + key + " loads again: every DLL it imports is found (or no scope names it any more)");
+  }
+  return e;
 }
 
 std::string scope_label(const ScopeResolution& s) {

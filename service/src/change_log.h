@@ -7,6 +7,7 @@
 #ifndef MAPIDISPATCH_SERVICE_CHANGE_LOG_H_
 #define MAPIDISPATCH_SERVICE_CHANGE_LOG_H_
 
+#include <map>
 #include <span>
 #include <string>
 #include <string_view>
@@ -22,6 +23,21 @@ std::string describe_target(const Target& t);
 
 //! "machine" or "user S-1-5-21-...".
 std::string scope_label(const ScopeResolution& s);
+
+//! The providers that a dependency keeps from loading (the resolver's check_dependencies
+//! warning), once per DLL however many scopes name it: "<view><path>" -> its warning. `view` as
+//! for describe_changes().
+std::map<std::string, std::string> unloadable_providers(std::span<const ScopeResolution> scopes,
+                                                        std::string_view view = {});
+
+//! Event Log entries for the difference between two unloadable_providers() maps: a warning when
+//! a provider becomes unloadable (or its finding changes), an information entry when it is fixed.
+struct DependencyEvents {
+  std::vector<std::string> warnings;
+  std::vector<std::string> fixed;
+};
+DependencyEvents dependency_events(const std::map<std::string, std::string>& before,
+                                   const std::map<std::string, std::string>& after);
 
 //! One item per difference: "machine simple: A -> B", "user S-1-...: added (client X)",
 //! "user S-1-...: removed", "machine overrides: 2 -> 3". Empty if nothing differs. Each item

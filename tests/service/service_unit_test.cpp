@@ -315,6 +315,44 @@ TEST(ChangeLog, SaysWhatChangedPerScope) {
             std::string::npos) << warned;
 }
 
+TEST(ChangeLog, OneEventPerUnloadableProviderAndOneWhenFixed) {
+  // Three scopes name the same provider; its dependency is missing: one warning, not three.
+  auto scopes = test::sample_scopes(3);
+  const std::u16string dll = u"C:\\Fabrikam\\fabrikam.dll";
+  const std::u16string why = u"warning: will not load here: fabrikam.dll imports VCRUNTIME140_1.dll: not found in C:\\x";
+  for (auto& s : scopes) {
+    s.simple.path = dll;
+    s.simple.reason = why;
+  }
+  const auto none = unloadable_providers({});
+  const auto broken = unloadable_providers(scopes);
+  ASSERT_EQ(broken.size(), 1u);
+  auto e = dependency_events(none, broken);
+  ASSERT_EQ(e.warnings.size(), 1u);
+  EXPECT_EQ(e.warnings[0], "provider " + utf8(dll) + ": " + utf8(why));
+  EXPECT_TRUE(e.fixed.empty());
+  // Nothing new on the next publish.
+  e = dependency_events(broken, unloadable_providers(scopes));
+  EXPECT_TRUE(e.warnings.empty() && e.fixed.empty());
+  // The 32-bit view's copy is its own provider.
+  auto both = broken;
+  both.merge(unloadable_providers(scopes, "32-bit "));
+  EXPECT_EQ(both.size(), 2u);
+  // Fixed: an information entry.
+  auto fixed = scopes;
+  for (auto& s : fixed) s.simple.reason = u"the default client's DLLPath: x64 DLL with the Simple MAPI entry points";
+  e = dependency_events(broken, unloadable_providers(fixed));
+  EXPECT_TRUE(e.warnings.empty());
+  ASSERT_EQ(e.fixed.size(), 1u);
+  EXPECT_NE(e.fixed[0].find("loads again"), std::string::npos);
+  // A missing-exports warning alone is not a dependency finding.
+  fixed[0].simple.reason = u"warning: C:\\x.dll lacks the Simple MAPI entry points MAPIFreeBuffer";
+  EXPECT_TRUE(unloadable_providers(fixed).empty());
+  // The change log line carries the warning.
+  const std::string line = join_changes(describe_changes(fixed, scopes));
+  EXPECT_NE(line.find("will not load here: fabrikam.dll imports VCRUNTIME140_1.dll"), std::string::npos) << line;
+}
+
 TEST(Text, Utf8RoundTripAndFiletime) {
   const std::u16string s = u"Caf\u00e9 \U0001F600 \\\\server";
   EXPECT_EQ(utf16(utf8(s)), s);

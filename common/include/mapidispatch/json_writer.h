@@ -29,7 +29,8 @@ using Json = nlohmann::ordered_json;
 Json json_string(std::u16string_view s);
 Json json_string(std::string_view utf8);
 
-//! A Target as both commands write it: status, machine, source, path, client, reason.
+//! A Target as both commands write it: status, machine, source, path, client, reason,
+//! dependency_blocks_load (reports_unloadable_dependency()).
 Json json_target(const Target& t);
 
 enum class JsonLayout {

@@ -34,7 +34,8 @@
 //!     (bare mapi32.dll or one of ResolverOptions::stub_paths: kRecursive), UNC policy (denied
 //!     unless allow_unc_paths: kDeniedByPolicy), then the file (kMissing), PE DLL (kNotADll),
 //!     machine (recorded; kWrongBitness only when a process machine is given) and the family's
-//!     exports (kMissingExports, see pe_image.h).
+//!     exports (kMissingExports, see pe_image.h). With ResolverOptions::check_dependencies, a
+//!     loadable DLL's imports are followed (dependencies.h): a warning, never another status.
 //!  5. mapi32x: `<system directory>\mapi32x.dll`, usable only if `mapisvc.inf` is beside it;
 //!     checked like a provider of both families; source kFallback.
 //!  6. PreFirstRun of Clients\Mail (HKCU, then HKLM): `<message>*<caption>`, split at the last '*'.
@@ -60,6 +61,7 @@
 #include <system_error>
 #include <vector>
 
+#include "mapidispatch/dependencies.h"
 #include "mapidispatch/environment.h"
 #include "mapidispatch/file_system.h"
 #include "mapidispatch/model.h"
@@ -115,6 +117,17 @@ struct ResolverOptions {
   std::u16string system_directory;
   //! At most this many MSMapiApps values are read (the table's limit is 4096).
   size_t max_overrides = 4096;
+  //! Check the DLLs each loadable provider imports (dependencies.h), as a process of the
+  //! provider's machine in this view would look for them: what would not load is a warning in the
+  //! target's reason ("warning: ... will not load here: ...") and one explanation step
+  //! "dependency" per finding; the status does not change (a finding is not a refusal: the stub
+  //! loads the provider all the same). Off by default: the stub's registry mode resolves on
+  //! every call; the service and `mapidispatch resolve` turn it on.
+  bool check_dependencies = false;
+  //! KnownDLLs (read_known_dlls()): present whatever the folders hold.
+  std::vector<std::u16string> known_dlls;
+  //! Dependency files read once for the scopes and views of one resolve pass; null: one per call.
+  DependencyCache* dependency_cache = nullptr;
 };
 
 //! One step of how an answer was reached.
@@ -159,6 +172,15 @@ std::string explanation_to_text(const Explanation& explanation);
 //! The MSMapiApps override that applies to a process that loaded `module` (a file name, compared
 //! case-insensitively; a path is reduced to its file name), or null.
 const AppOverride* find_override(const ScopeResolution& resolution, std::u16string_view module);
+
+//! The file names KnownDLLs lists (the string data of the values of
+//! HKLM\SYSTEM\CurrentControlSet\Control\Session Manager\KnownDLLs), at most 512, each a plain
+//! file name; other values are ignored. Empty when the key cannot be read. Never throws.
+std::vector<std::u16string> read_known_dlls(const Registry& registry) noexcept;
+
+//! True if `t`'s reason reports that the provider will not load because of a dependency (the
+//! resolver's check_dependencies warning), for the service's Event Log transitions.
+bool reports_unloadable_dependency(const Target& t);
 
 //! The administrator's AllowUncPaths (ResolverOptions::allow_unc_paths) as the service applies
 //! it, for a resolver that is not the service (the stub's registry mode): read_setting()

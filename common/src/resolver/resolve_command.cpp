@@ -415,6 +415,9 @@ int run(const std::vector<std::string>& argv, std::ostream& out, std::ostream& e
     rooted.emplace(root);
   }
   const FileSystem& files = rooted ? static_cast<const FileSystem&>(*rooted) : unchecked;
+  // Imports can be followed only where there are files to read them from.
+  options.check_dependencies = rooted.has_value();
+  if (options.check_dependencies) options.known_dlls = read_known_dlls(registry);
   const ResolverServices services{registry, files, msi, env};
 
   ScopeResolution r;
@@ -425,6 +428,14 @@ int run(const std::vector<std::string>& argv, std::ostream& out, std::ostream& e
     return kResolveExitInternal;
   }
   if (!scope_note.empty()) why.steps.insert(why.steps.begin() + 1, {"scope", {}, {}, scope_note});
+  why.steps.push_back(
+      {"dependency-offline", {}, {},
+       rooted ? u"each provider's imports were looked for in the files under --root, in its folder, the system folder, "
+                u"the Windows folder and the export's PATH; offline nothing says what a process adds (its own PATH, "
+                u"SetDllDirectory folders, modules it has already loaded), so a process may still find what is "
+                u"reported missing here"
+              : u"the DLLs each provider imports were not checked: there are no files offline (give --root FOLDER "
+                u"with a copy of the drives to check them)"});
   const AppOverride* o = args.module ? find_override(r, utf8_to_utf16(*args.module)) : nullptr;
   if (args.module) {
     why.steps.push_back({"module", {}, {},

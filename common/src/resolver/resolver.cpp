@@ -47,6 +47,9 @@ std::string_view to_string(ResolveStatus status) {
 
 namespace {
 
+// Starts the warning of a provider that a dependency keeps from loading (reports_unloadable_dependency).
+constexpr std::u16string_view kUnloadableDependencyMarker = u"will not load here:";
+
 using text::ascii;
 
 constexpr std::u16string_view kMailKey = u"Software\\Clients\\Mail";
@@ -609,7 +612,7 @@ class Resolver {
         if (p.pe == PeStatus::kOk) {
           p.missing_simple = missing_exports(p.info, ExportFamily::kSimple);
           p.missing_extended = missing_exports(p.info, ExportFamily::kExtended);
-          p.info.export_names.clear();  // only the verdicts are kept
+          p.info.export_names.clear();  // only the verdicts (and the imports) are kept
         }
       }
     }
@@ -739,13 +742,120 @@ class Resolver {
     if (!missing.empty()) {
       // A warning, not a refusal: Windows' stub loads the DLL and looks up only the function
       // called, so the DLL still serves every call it has (is_loadable()).
-      return done(TargetStatus::kMissingExports,
+      done(TargetStatus::kMissingExports,
                   u"warning: " + origin + u" (" + machine + u" DLL) lacks the " + family_words(family) + u" entry points " +
                       join_names(missing) + u" (plain or @N-decorated): calls to " +
                       (missing.size() == 1 ? u"it fail" : u"them fail") +
                       u" as they would with Windows' stub; the DLL is loaded and serves every other call");
+    } else {
+      done(TargetStatus::kFound, origin + u": " + machine + u" DLL with the " + family_words(family) + u" entry points");
     }
-    return done(TargetStatus::kFound, origin + u": " + machine + u" DLL with the " + family_words(family) + u" entry points");
+    add_dependency_findings(path, p, origin, &t);
+    return t;
+  }
+
+  // ---- Dependencies (ResolverOptions::check_dependencies) -----------------------------------------
+
+  // Where a process of `machine` in this view looks for a provider's imports (dependencies.h).
+  DependencySearch dependency_search(PeMachine machine) {
+    DependencySearch s;
+    s.machine = machine;
+    s.known_dlls = opt_.known_dlls;
+    const std::u16string windows = windows_directory();
+    std::u16string system = opt_.system_directory;
+    if (system.empty() && !windows.empty()) system = windows + u"\\System32";
+    if (!system.empty()) s.directories.push_back(system);
+    if (!windows.empty()) s.directories.push_back(windows);
+    if (const auto path = svc_.environment.lookup(u"PATH")) {
+      size_t start = 0;
+      while (start <= path->size()) {
+        size_t end = path->find(u';', start);
+        if (end == std::u16string::npos) end = path->size();
+        std::u16string entry = path->substr(start, end - start);
+        if (entry.size() >= 2 && entry.front() == u'"' && entry.back() == u'"') entry = entry.substr(1, entry.size() - 2);
+        while (entry.size() > 3 && (entry.back() == u'\\' || entry.back() == u'/')) entry.pop_back();
+        if (!entry.empty()) {
+          s.directories.push_back(std::move(entry));
+          ++s.path_entries;
+        }
+        start = end + 1;
+      }
+    }
+    s.path_origin = u"as " + svc_.environment.description() + u" has it; a process can have its own";
+    return s;
+  }
+
+  std::u16string windows_directory() const {
+    if (const auto root = svc_.environment.lookup(u"SystemRoot")) return *root;
+    if (const auto win = svc_.environment.lookup(u"windir")) return *win;
+    return {};
+  }
+
+  // 64-bit Windows has a SysWOW64 folder.
+  bool is_64bit_windows() {
+    if (!is_64bit_windows_) {
+      std::error_code ec;
+      const std::u16string windows = windows_directory();
+      is_64bit_windows_ = !windows.empty() && svc_.files.stat(windows + u"\\SysWOW64", &ec) == FileKind::kDirectory;
+    }
+    return *is_64bit_windows_;
+  }
+
+  // Adds what check_dependencies() finds about the provider at `path` to `t` (a loadable target).
+  void add_dependency_findings(const std::u16string& path, const Probe& p, const std::u16string& origin, Target* t) {
+    if (!opt_.check_dependencies || !is_loadable(t->status) || p.info.machine == PeMachine::kUnknown) return;
+    const DependencySearch search = dependency_search(p.info.machine);
+    // Only the processes of this view that can load the DLL matter, and their folders are the
+    // view's: the 32-bit view answers x86 processes (SysWOW64); the native view of 64-bit
+    // Windows answers 64-bit ones, whose System32 holds no x86 DLLs. An x86 provider there is
+    // checked in the 32-bit view, not here with the wrong folders.
+    if (opt_.view == RegView::k32) {
+      if (p.info.machine != PeMachine::kI386) return;
+    } else if (p.info.machine == PeMachine::kI386 && !opt_.process_machine && is_64bit_windows()) {
+      return;
+    }
+    const DependencyReport r = check_dependencies(svc_.files, path, p.info.imports, search, opt_.dependency_cache);
+    std::u16string blocking, delayed;
+    size_t shown = 0, more = 0;
+    for (const auto& f : r.findings) {
+      const std::u16string sentence = f.sentence(search);
+      note("dependency", f.importer, f.dll, ascii(to_string(f.problem)) + (f.delay_load ? u" (delay-loaded): " : u": ") + sentence);
+      if (shown >= 5) {
+        ++more;
+        continue;
+      }
+      ++shown;
+      std::u16string& into = f.delay_load ? delayed : blocking;
+      if (!into.empty()) into += u"; ";
+      into += sentence;
+    }
+    if (!r.bad_imports.empty()) note("dependency", path, {}, u"a damaged import table: " + r.bad_imports);
+    if (p.info.imports_status != PeStatus::kOk)
+      note("dependency", path, {}, u"the provider's own import table is damaged: " + text::utf8_to_utf16(p.info.imports_reason));
+    if (r.truncated)
+      note("dependency", path, {}, u"stopped following imports after " + ascii(std::to_string(search.max_depth)) +
+                                       u" levels or " + ascii(std::to_string(search.max_files)) + u" files");
+    if (blocking.empty() && delayed.empty()) {
+      if (!p.info.imports.empty())
+        note("dependency", path, {}, u"every imported DLL found (" + ascii(std::to_string(p.info.imports.size())) +
+                                         u" imported directly; searched as an " + ascii(to_string(search.machine)) +
+                                         u" process would, PATH " + search.path_origin + u")");
+      return;
+    }
+    // The existing reason keeps its own "warning: " only once.
+    std::u16string rest = t->reason;
+    if (text::istarts_with(rest, u"warning: ")) rest.erase(0, 9);
+    std::u16string w = u"warning: ";
+    if (!blocking.empty()) {
+      w += std::u16string(kUnloadableDependencyMarker) + u" " + blocking;
+      if (!delayed.empty()) w += u"; " + delayed;
+    } else {
+      w += delayed;
+    }
+    if (more > 0) w += u"; and " + ascii(std::to_string(more)) + u" more not listed here";
+    if (!blocking.empty()) w += u". The stub still loads it when called (a process's own search path may find it)";
+    t->reason = w + u"; " + rest;
+    (void)origin;
   }
 
   // ---- 5. mapi32x ------------------------------------------------------------------------------
@@ -869,6 +979,7 @@ class Resolver {
   std::optional<Hive> hkcu_;
   Hive hklm_{{RegRoot::kLocalMachine, {}}, ValueSource::kHklm};
   std::map<std::u16string, Probe> probes_;  // folded normalized path -> what the file is
+  std::optional<bool> is_64bit_windows_;
 };
 
 }  // namespace
@@ -923,6 +1034,42 @@ std::string explanation_to_text(const Explanation& explanation) {
     s += '\n';
   }
   return s;
+}
+
+std::vector<std::u16string> read_known_dlls(const Registry& registry) noexcept {
+  std::vector<std::u16string> out;
+  try {
+    std::unique_ptr<RegistryKey> key;
+    if (registry.open(RegRoot::kLocalMachine, u"SYSTEM\\CurrentControlSet\\Control\\Session Manager\\KnownDLLs",
+                      RegView::kDefault, &key))
+      return out;
+    std::vector<std::u16string> names;
+    bool truncated = false;
+    if (key->value_names(512, &names, &truncated)) return out;
+    for (const auto& n : names) {
+      RegValue v;
+      if (key->read_value(n, &v) || (v.type != reg_type::kSz && v.type != reg_type::kExpandSz)) continue;
+      std::u16string data;
+      for (size_t i = 0; i + 1 < v.data.size(); i += 2) {
+        const char16_t c = static_cast<char16_t>(v.data[i] | (v.data[i + 1] << 8));
+        if (c == 0) break;
+        data.push_back(c);
+      }
+      // A plain file name only: a folder in the data is not how KnownDLLs works.
+      if (data.empty() || data.size() > 255 || data.find_first_of(u"\\/:") != std::u16string::npos) continue;
+      out.push_back(std::move(data));
+    }
+  } catch (...) {
+    out.clear();  // std::bad_alloc: check without KnownDLLs (more findings, never fewer loads)
+  }
+  return out;
+}
+
+bool reports_unloadable_dependency(const Target& t) {
+  constexpr std::u16string_view kWarning = u"warning: ";
+  const std::u16string_view r = t.reason;
+  return r.size() > kWarning.size() && r.substr(0, kWarning.size()) == kWarning &&
+         r.substr(kWarning.size()).substr(0, kUnloadableDependencyMarker.size()) == kUnloadableDependencyMarker;
 }
 
 bool read_allow_unc_paths(const Registry& registry, RegView view) noexcept {

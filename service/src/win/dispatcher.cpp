@@ -315,6 +315,14 @@ void Dispatcher::resolve_and_publish(const char* reason, bool force) {
   log().info("published generation {} ({}, {} scope(s) + {} for 32-bit processes, {} bytes): {}",
              writer_->generation(), reason, answers.scopes.size(), answers.wow64_scopes.size(),
              writer_->payload_bytes(), join_changes(items));
+  // A provider that a missing DLL keeps from loading is worth one Event Log warning when it
+  // starts (not one per publish or per scope), and an information entry when it is fixed.
+  auto unloadable = unloadable_providers(answers.scopes);
+  unloadable.merge(unloadable_providers(answers.wow64_scopes, "32-bit "));
+  const DependencyEvents dep = dependency_events(unloadable_, unloadable);
+  for (const auto& w : dep.warnings) events().warn("{}", w);
+  for (const auto& f : dep.fixed) events().info("{}", f);
+  unloadable_ = std::move(unloadable);
   published_ = std::move(answers);
   have_published_ = true;
   if (const std::error_code ec = state_.save_generation(writer_->generation()))

@@ -142,6 +142,8 @@ class Dispatcher {
   std::unique_ptr<TableWriter> writer_;
   Resolutions published_;
   bool have_published_ = false;
+  //! unloadable_providers() of published_ (both views): the Event Log's dependency transitions.
+  std::map<std::string, std::string> unloadable_;
   //! What the next change-driven resolve must cover: everything (a machine-wide key changed, or
   //! the last attempt failed), or only these users' scopes (their hives changed, loaded or
   //! unloaded), applied to published_. Work proportional to what changed.

@@ -37,8 +37,11 @@ class ResolverScopeSource final : public ScopeSource {
   }
 
   Resolutions resolve_all(const ResolveOptions& options) override {
-    ResolverOptions opts;
-    opts.allow_unc_paths = options.allow_unc_paths;
+    ResolverOptions opts = resolver_options(options);
+    // One cache for the pass: each dependency file is read once for every scope and both views
+    // (its key includes the view's file system).
+    DependencyCache cache;
+    opts.dependency_cache = &cache;
     // Bitness-neutral: each stub compares the recorded machine with its own.
     std::vector<std::u16string> sids;
     if (const std::error_code ec = list_user_scopes(registry_, &sids))
@@ -64,8 +67,9 @@ class ResolverScopeSource final : public ScopeSource {
     // Software\Clients\Mail key.
     std::unique_ptr<RegistryKey> mail;
     if (registry_.open(RegRoot::kUsers, sid + u"\\Software\\Clients\\Mail", RegView::kDefault, &mail)) return out;
-    ResolverOptions opts;
-    opts.allow_unc_paths = options.allow_unc_paths;
+    ResolverOptions opts = resolver_options(options);
+    DependencyCache cache;
+    opts.dependency_cache = &cache;
     out.native.emplace();
     if (const ResolveStatus st = win32::resolve_live(ScopeRequest::user_from_users(sid), opts, &*out.native, nullptr);
         st != ResolveStatus::kOk)
@@ -83,6 +87,16 @@ class ResolverScopeSource final : public ScopeSource {
   }
 
  private:
+  ResolverOptions resolver_options(const ResolveOptions& options) const {
+    ResolverOptions opts;
+    opts.allow_unc_paths = options.allow_unc_paths;
+    // Name the DLL a provider cannot load before anybody calls (issue #14); KnownDLLs does not
+    // change while Windows runs, so it is read once.
+    opts.check_dependencies = true;
+    opts.known_dlls = known_dlls_;
+    return opts;
+  }
+
   using ResolveFn = ResolveStatus (*)(const ScopeRequest&, ResolverOptions, ScopeResolution*, Explanation*) noexcept;
 
   static std::vector<ScopeResolution> resolve_scopes(const std::vector<std::u16string>& sids,
@@ -102,6 +116,7 @@ class ResolverScopeSource final : public ScopeSource {
   }
 
   win32::Win32Registry registry_;
+  std::vector<std::u16string> known_dlls_ = read_known_dlls(registry_);
 };
 
 }  // namespace

@@ -1,0 +1,244 @@
+// Copyright MapiDispatch authors.
+
+#include "mapidispatch/dependencies.h"
+
+#include <algorithm>
+#include <deque>
+#include <set>
+
+#include "mapidispatch/registry.h"
+#include "mapidispatch/text.h"
+
+namespace mapidispatch {
+namespace {
+
+std::u16string folder_of(std::u16string_view path) {
+  const size_t slash = path.find_last_of(u"\\/");
+  if (slash == std::u16string_view::npos) return {};
+  std::u16string dir(path.substr(0, slash));
+  // "C:\x.dll" has the folder "C:\", not "C:".
+  if (dir.size() == 2 && dir[1] == u':') dir.push_back(u'\\');
+  return dir;
+}
+
+std::u16string file_name_of(std::u16string_view path) {
+  const size_t slash = path.find_last_of(u"\\/");
+  return std::u16string(slash == std::u16string_view::npos ? path : path.substr(slash + 1));
+}
+
+std::u16string join(std::u16string_view dir, std::u16string_view name) {
+  std::u16string s(dir);
+  if (!s.empty() && s.back() != u'\\' && s.back() != u'/') s.push_back(u'\\');
+  s += name;
+  return s;
+}
+
+// The loader appends ".dll" to a module name without an extension; a trailing '.' means "no
+// extension, do not append".
+std::u16string module_file_name(std::u16string_view imported) {
+  std::u16string name = file_name_of(imported);
+  if (name.find(u'.') == std::u16string::npos) name += u".dll";
+  else if (name.back() == u'.') name.pop_back();
+  return name;
+}
+
+std::u16string machine_words(uint16_t raw) { return text::ascii(describe_machine(raw)); }
+
+// Only full paths can be looked up; a relative PATH entry depends on the process's current
+// folder and the service has none worth using.
+bool is_searchable_folder(std::u16string_view dir) {
+  const WindowsPath w = analyze_windows_path(dir);
+  return (w.kind == PathKind::kDriveAbsolute || w.kind == PathKind::kUnc) && w.problem == PathProblem::kNone;
+}
+
+struct Work {
+  std::u16string path;              // the importing file
+  std::vector<PeImport> imports;
+  std::vector<std::u16string> chain;
+  size_t depth = 0;
+  bool delayed = false;             // reached through a delay-load: nothing here blocks the load
+};
+
+}  // namespace
+
+std::string_view to_string(DependencyProblem problem) {
+  switch (problem) {
+    case DependencyProblem::kNotFound: return "not-found";
+    case DependencyProblem::kWrongMachine: return "wrong-machine";
+    case DependencyProblem::kUnreadable: return "unreadable";
+  }
+  return "unknown";
+}
+
+bool is_api_set_name(std::u16string_view dll) {
+  return text::istarts_with(dll, u"api-ms-win-") || text::istarts_with(dll, u"ext-ms-");
+}
+
+bool DependencyReport::blocks_load() const {
+  return std::any_of(findings.begin(), findings.end(), [](const DependencyFinding& f) { return !f.delay_load; });
+}
+
+std::u16string DependencyFinding::sentence(const DependencySearch& search) const {
+  std::u16string who;
+  for (size_t i = 0; i < chain.size(); ++i) {
+    if (i > 0) who += u" -> ";
+    who += chain[i];
+  }
+  if (who.empty()) who = file_name_of(importer);
+  std::u16string s = who + (delay_load ? u" delay-loads " : u" imports ") + dll + u": ";
+  // The folders, with PATH's entries named once: they can be many and are one source.
+  std::u16string where;
+  for (const auto& dir : searched) {
+    if (!where.empty()) where += u", ";
+    where += dir;
+  }
+  if (!where.empty()) where += u", ";
+  where += u"PATH (" + (search.path_origin.empty() ? std::u16string(u"as known here") : search.path_origin);
+  where += search.path_entries == 0 ? u": empty)" : u")";
+  switch (problem) {
+    case DependencyProblem::kNotFound:
+      s += u"not found in " + where;
+      break;
+    case DependencyProblem::kWrongMachine:
+      s += u"only " + found_path + u" was found, an " + machine_words(found_machine) + u" DLL that an " +
+           text::ascii(to_string(search.machine)) + u" process cannot load (searched " + where + u")";
+      break;
+    case DependencyProblem::kUnreadable:
+      s += found_path + u" was found first but is not a loadable DLL (" + detail + u")";
+      break;
+  }
+  if (delay_load) s += u"; delay-loaded, so only the calls that need it fail";
+  return s;
+}
+
+const DependencyCache::Entry& DependencyCache::get(const FileSystem& files, std::u16string_view path, size_t* reads) {
+  std::u16string key = files.description();
+  key.push_back(u'\0');
+  key += text::fold(path);
+  auto it = entries_.find(key);
+  if (it != entries_.end()) return it->second;
+  Entry e;
+  std::error_code ec;
+  e.kind = files.stat(path, &ec);
+  if (e.kind == FileKind::kFile) {
+    std::unique_ptr<ByteSource> src;
+    if (const auto open_ec = files.open(path, &src)) {
+      e.kind = FileKind::kOther;
+      e.pe = PeStatus::kReadError;
+      e.pe_reason = "cannot be read: " + text::utf16_to_utf8(describe_error(open_ec));
+    } else {
+      ++*reads;
+      PeInfo info;
+      e.pe = read_pe_image(*src, &info, &e.pe_reason);
+      e.raw_machine = info.raw_machine;
+      e.is_dll = info.is_dll;
+      e.imports = std::move(info.imports);
+      e.imports_status = info.imports_status;
+      e.imports_reason = std::move(info.imports_reason);
+    }
+  }
+  return entries_.emplace(std::move(key), std::move(e)).first->second;
+}
+
+DependencyReport check_dependencies(const FileSystem& files, std::u16string_view provider_path,
+                                    const std::vector<PeImport>& imports, const DependencySearch& search,
+                                    DependencyCache* cache) {
+  DependencyReport report;
+  DependencyCache local;
+  DependencyCache& c = cache != nullptr ? *cache : local;
+
+  // LOAD_WITH_ALTERED_SEARCH_PATH: the provider's folder first, for every level of the load.
+  std::vector<std::u16string> folders;
+  const std::u16string own = folder_of(provider_path);
+  if (!own.empty()) folders.push_back(own);
+  const size_t path_from = search.directories.size() - std::min(search.path_entries, search.directories.size());
+  std::vector<std::u16string> searched_names;  // what sentences list
+  if (!own.empty()) searched_names.push_back(own);
+  for (size_t i = 0; i < search.directories.size(); ++i) {
+    const std::u16string& d = search.directories[i];
+    if (!is_searchable_folder(d)) continue;
+    if (std::any_of(folders.begin(), folders.end(), [&](const std::u16string& f) { return same_windows_path(f, d); }))
+      continue;  // the loader looks once per folder
+    folders.push_back(d);
+    if (i < path_from) searched_names.push_back(d);
+  }
+
+  std::set<std::u16string> walked;  // folded paths of files whose imports are queued
+  walked.insert(text::fold(provider_path));
+  std::deque<Work> queue;
+  queue.push_back(Work{std::u16string(provider_path), imports, {file_name_of(provider_path)}, 0, false});
+  size_t files_walked = 0;
+
+  while (!queue.empty()) {
+    Work w = std::move(queue.front());
+    queue.pop_front();
+    for (const PeImport& imp : w.imports) {
+      const std::u16string dll = text::utf8_to_utf16(imp.dll);
+      const std::u16string name = module_file_name(dll);
+      const bool delayed = w.delayed || imp.delay_load;
+      if (is_api_set_name(name)) continue;
+      if (std::any_of(search.known_dlls.begin(), search.known_dlls.end(),
+                      [&](const std::u16string& k) { return text::iequals(k, name); }))
+        continue;
+      if (search.already_loaded && search.already_loaded(name)) continue;
+
+      DependencyFinding f;
+      f.dll = dll;
+      f.importer = w.path;
+      f.chain = w.chain;
+      f.delay_load = delayed;
+      bool found = false;
+      bool wrong = false;
+      for (const std::u16string& dir : folders) {
+        const std::u16string candidate = join(dir, name);
+        const DependencyCache::Entry& e = c.get(files, candidate, &report.files_read);
+        if (e.kind == FileKind::kMissing || e.kind == FileKind::kDirectory) continue;
+        if (e.kind != FileKind::kFile || e.pe != PeStatus::kOk || !e.is_dll) {
+          // The loader stops at the first file of the name that is not an image of another
+          // machine: a file that is no DLL fails the load.
+          f.problem = DependencyProblem::kUnreadable;
+          f.found_path = candidate;
+          f.detail = e.kind != FileKind::kFile ? u"not a regular file"
+                     : e.pe != PeStatus::kOk   ? text::utf8_to_utf16(e.pe_reason)
+                                               : u"a PE executable, not a DLL";
+          break;
+        }
+        if (e.raw_machine != static_cast<uint16_t>(search.machine)) {
+          // Skipped, as the loader skips an image of another machine and searches on.
+          if (!wrong) {
+            wrong = true;
+            f.found_path = candidate;
+            f.found_machine = e.raw_machine;
+          }
+          continue;
+        }
+        found = true;
+        if (e.imports_status != PeStatus::kOk && report.bad_imports.empty())
+          report.bad_imports = candidate + u": " + text::utf8_to_utf16(e.imports_reason);
+        const std::u16string key = text::fold(candidate);
+        if (!walked.count(key)) {
+          if (w.depth + 1 > search.max_depth || files_walked >= search.max_files) {
+            if (!e.imports.empty()) report.truncated = true;
+          } else {
+            walked.insert(key);
+            ++files_walked;
+            std::vector<std::u16string> chain = w.chain;
+            chain.push_back(file_name_of(candidate));
+            queue.push_back(Work{candidate, e.imports, std::move(chain), w.depth + 1, delayed});
+          }
+        }
+        break;
+      }
+      if (found) continue;
+      if (f.problem != DependencyProblem::kUnreadable) f.problem = wrong ? DependencyProblem::kWrongMachine : DependencyProblem::kNotFound;
+      f.searched = searched_names;
+      report.findings.push_back(std::move(f));
+    }
+  }
+  // Load failures first: they are what an administrator fixes first.
+  std::stable_sort(report.findings.begin(), report.findings.end(),
+                   [](const DependencyFinding& a, const DependencyFinding& b) { return !a.delay_load && b.delay_load; });
+  return report;
+}
+
+}  // namespace mapidispatch
