@@ -97,6 +97,39 @@ class ResolveCommand : public ::testing::Test {
   std::filesystem::path dir_;
 };
 
+// Issue #14 offline: an export's provider whose import is not among the --root files is named,
+// and the document says what an export cannot know.
+TEST_F(ResolveCommand, AMissingImportIsNamedOfflineWithWhatAnExportCannotKnow) {
+  test::PeSpec spec;
+  spec.exports = test::all_exports();
+  spec.imports = {"KERNEL32.dll", "VCRUNTIME140_1.dll"};
+  write(dir_ / "root" / "C" / "Program Files" / "Contoso" / "cmapi.dll", test::build_pe(spec));
+  std::filesystem::create_directories(dir_ / "root" / "C" / "Windows" / "System32");
+  write(dir_ / "root" / "C" / "Windows" / "System32" / "kernel32.dll", test::provider_dll(0x8664));
+  CommandRun r = run({"--from", reg(), "--root", root(), "--json"});
+  ASSERT_EQ(r.code, kResolveExitOk) << r.err;
+  Json j = json_of(r);
+  EXPECT_EQ(j.at("simple").at("status"), "found");
+  EXPECT_TRUE(j.at("simple").at("dependency_blocks_load").get<bool>());
+  const std::string reason = j.at("simple").at("reason");
+  EXPECT_EQ(reason.rfind("warning: will not load here: cmapi.dll imports VCRUNTIME140_1.dll: not found in "
+                         "C:\\Program Files\\Contoso, C:\\Windows\\System32, C:\\Windows, PATH (", 0),
+            0u) << reason;
+  bool named = false, offline = false;
+  for (const auto& step : j.at("explanation")) {
+    if (step.at("rule") == "dependency" && step.at("value") == "VCRUNTIME140_1.dll") named = true;
+    if (step.at("rule") == "dependency-offline") {
+      offline = step.at("detail").get<std::string>().find("SetDllDirectory") != std::string::npos;
+    }
+  }
+  EXPECT_TRUE(named && offline) << j.at("explanation").dump(1);
+  // The runtime beside the provider: nothing to say.
+  write(dir_ / "root" / "C" / "Program Files" / "Contoso" / "VCRUNTIME140_1.dll", test::provider_dll(0x8664));
+  r = run({"--from", reg(), "--root", root(), "--json"});
+  j = json_of(r);
+  EXPECT_FALSE(j.at("simple").at("dependency_blocks_load").get<bool>()) << j.at("simple").at("reason");
+}
+
 TEST_F(ResolveCommand, JsonDocumentOfTheMachineScope) {
   const CommandRun r = run({"--from", reg(), "--root", root(), "--json"});
   ASSERT_EQ(r.code, kResolveExitOk) << r.err;
