@@ -15,6 +15,7 @@
 #include "diagnostics.h"
 #include "dllmain.h"
 #include "export_list.h"
+#include "load_failure.h"
 #include "mapidispatch/section_trust.h"
 #include "mapidispatch/shared_section.h"
 #include "mapidispatch/table.h"
@@ -152,7 +153,12 @@ Provider* load_provider_locked(Globals& s, const std::u16string& path16, std::st
   HMODULE m = ::LoadLibraryExW(path.c_str(), nullptr, bare_name ? 0 : LOAD_WITH_ALTERED_SEARCH_PATH);
   if (m == nullptr) {
     const DWORD err = ::GetLastError();
-    *why = "LoadLibraryEx failed: " + std::error_code(static_cast<int>(err), std::system_category()).message();
+    // The loader says "module not found" whether the provider or a DLL it imports is missing:
+    // name the DLL (load_failure.h), for the trace and for a debugger (DebugView).
+    std::string failure = describe_load_failure(path, err);
+    if (failure.empty()) failure = std::error_code(static_cast<int>(err), std::system_category()).message();
+    *why = "LoadLibraryEx failed: " + failure;
+    debug_output(*why);
     return nullptr;
   }
   if (m == g_self) {
