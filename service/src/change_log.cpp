@@ -40,7 +40,9 @@ std::map<std::string, std::string> unloadable_providers(std::span<const ScopeRes
   std::map<std::string, std::string> out;
   auto add = [&](const Target& t) {
     if (!reports_unloadable_dependency(t)) return;
-    out.emplace(std::string(view) + utf8(t.path), utf8(t.reason));
+    std::string key = utf8(t.path);
+    if (!view.empty()) key += " (for " + std::string(view) + "processes)";
+    out.emplace(std::move(key), utf8(t.reason));
   };
   for (const auto& s : scopes) {
     add(s.simple);

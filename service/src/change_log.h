@@ -25,8 +25,8 @@ std::string describe_target(const Target& t);
 std::string scope_label(const ScopeResolution& s);
 
 //! The providers that a dependency keeps from loading (the resolver's check_dependencies
-//! warning), once per DLL however many scopes name it: "<view><path>" -> its warning. `view` as
-//! for describe_changes().
+//! warning), once per DLL however many scopes name it: "<path>", or with a `view` (as for
+//! describe_changes(), "32-bit ") "<path> (for 32-bit processes)", -> its warning.
 std::map<std::string, std::string> unloadable_providers(std::span<const ScopeResolution> scopes,
                                                         std::string_view view = {});
 

@@ -133,13 +133,13 @@ TEST_F(DependenciesTest, AFileThatIsNotADllStopsTheSearch) {
 TEST_F(DependenciesTest, AChainIsFollowedAndTheBottomNamedWithItsImporter) {
   // The second level is looked for in the provider's folder too (LOAD_WITH_ALTERED_SEARCH_PATH),
   // not in the folder of the DLL that imports it.
-  fs_.add_file(u"C:\\Windows\\System32\\level1.dll", dll(kX64, {"level2.dll"}));
-  fs_.add_file(u"C:\\Windows\\System32\\sub\\level2.dll", dll(kX64));
+  fs_.add_file(u"C:\\Tools\\level1.dll", dll(kX64, {"level2.dll"}));
+  fs_.add_file(u"C:\\Tools\\sub\\level2.dll", dll(kX64));
   const auto r = walk({"level1.dll"});
   ASSERT_EQ(r.findings.size(), 1u);
   const auto& f = r.findings[0];
   EXPECT_EQ(f.dll, u"level2.dll");
-  EXPECT_EQ(f.importer, u"C:\\Windows\\System32\\level1.dll");
+  EXPECT_EQ(f.importer, u"C:\\Tools\\level1.dll");
   EXPECT_EQ(f.chain, (std::vector<std::u16string>{u"fabrikam.dll", u"level1.dll"}));
   EXPECT_EQ(text::utf16_to_utf8(f.sentence(search_)).rfind("fabrikam.dll -> level1.dll imports level2.dll: not found in C:\\Program Files\\Fabrikam, ", 0), 0u);
   fs_.add_file(u"C:\\Program Files\\Fabrikam\\level2.dll", dll(kX64));
@@ -147,7 +147,7 @@ TEST_F(DependenciesTest, AChainIsFollowedAndTheBottomNamedWithItsImporter) {
 }
 
 TEST_F(DependenciesTest, DelayLoadsAreWarningsAndSoIsWhatTheyImport) {
-  fs_.add_file(u"C:\\Windows\\System32\\lazy.dll", dll(kX64, {"lazydep.dll"}));
+  fs_.add_file(u"C:\\Tools\\lazy.dll", dll(kX64, {"lazydep.dll"}));
   const auto r = walk({"present.dll"}, {"absent.dll", "lazy.dll"});
   // present.dll is missing too: a load failure, listed first.
   ASSERT_EQ(r.findings.size(), 3u);
@@ -164,13 +164,13 @@ TEST_F(DependenciesTest, DelayLoadsAreWarningsAndSoIsWhatTheyImport) {
 }
 
 TEST_F(DependenciesTest, CyclesEndAndTheWalkIsBounded) {
-  fs_.add_file(u"C:\\Windows\\System32\\a.dll", dll(kX64, {"b.dll"}));
-  fs_.add_file(u"C:\\Windows\\System32\\b.dll", dll(kX64, {"a.dll", "fabrikam.dll"}));
+  fs_.add_file(u"C:\\Tools\\a.dll", dll(kX64, {"b.dll"}));
+  fs_.add_file(u"C:\\Tools\\b.dll", dll(kX64, {"a.dll", "fabrikam.dll"}));
   EXPECT_TRUE(walk({"a.dll"}).findings.empty());
 
   // A chain deeper than max_depth: the walk stops and says so.
   for (int i = 0; i < 10; ++i) {
-    fs_.add_file(u"C:\\Windows\\System32\\d" + text::ascii(std::to_string(i)) + u".dll",
+    fs_.add_file(u"C:\\Tools\\d" + text::ascii(std::to_string(i)) + u".dll",
                  dll(kX64, {"d" + std::to_string(i + 1) + ".dll"}));
   }
   search_.max_depth = 3;
@@ -188,14 +188,25 @@ TEST_F(DependenciesTest, CyclesEndAndTheWalkIsBounded) {
 }
 
 TEST_F(DependenciesTest, TheCacheReadsEachFileOnce) {
-  fs_.add_file(u"C:\\Windows\\System32\\shared.dll", dll(kX64, {"deeper.dll"}));
-  fs_.add_file(u"C:\\Windows\\System32\\deeper.dll", dll(kX64));
+  fs_.add_file(u"C:\\Tools\\shared.dll", dll(kX64, {"deeper.dll"}));
+  fs_.add_file(u"C:\\Tools\\deeper.dll", dll(kX64));
   DependencyCache cache;
   const auto first = walk({"shared.dll"}, {}, &cache);
   EXPECT_EQ(first.files_read, 2u);
   const auto second = walk({"shared.dll"}, {}, &cache);
   EXPECT_EQ(second.files_read, 0u);
   EXPECT_TRUE(second.findings.empty());
+}
+
+TEST_F(DependenciesTest, TheSystemsOwnDllsAreNotFollowed) {
+  // A DLL in System32 whose import is nowhere: Windows' own business, not the provider's.
+  fs_.add_file(u"C:\\Windows\\System32\\sysdll.dll", dll(kX64, {"nowhere.dll"}));
+  EXPECT_TRUE(walk({"sysdll.dll"}).findings.empty());
+  // The same DLL on PATH is followed.
+  fs_.add_file(u"C:\\Tools\\tooldll.dll", dll(kX64, {"nowhere.dll"}));
+  const auto r = walk({"tooldll.dll"});
+  ASSERT_EQ(r.findings.size(), 1u);
+  EXPECT_EQ(r.findings[0].importer, u"C:\\Tools\\tooldll.dll");
 }
 
 TEST_F(DependenciesTest, RelativeAndEmptyPathEntriesAreIgnored) {

@@ -18,6 +18,8 @@
 #include <sstream>
 
 #include "../support/test_main.h"
+#include "dep_fixtures.h"
+#include "mapidispatch/resolver.h"
 #include "mapidispatch/shared_section.h"
 #include "mapidispatch/table_layout.h"
 #include "service_test_util.h"
@@ -702,6 +704,116 @@ TEST_F(ServiceTest, StatusShowsTheKeptSectionWhenTheNewOneCannotBeOpened) {
   EXPECT_NE(out.find("the service runs with " + svc.section()), std::string::npos) << out;
   EXPECT_NE(out.find("the service runs with 4096"), std::string::npos) << out;
   ASSERT_EQ(svc.stop(), "");
+}
+
+// Issue #14: a provider that exists, has the right machine and every export, and still cannot
+// load because a DLL it imports is missing, is named before anybody calls: the table's reason
+// (status, status --json, explain), the log, one warning when it starts and an information entry
+// when it is fixed. The status stays loadable: the stub still loads it (a finding, not a refusal).
+TEST_F(ServiceTest, AProviderWhoseImportIsMissingIsNamedBeforeAnybodyCalls) {
+  TestService svc("deps");
+  TableProbe probe(svc.section());
+  START_SERVICE(svc, probe);
+  const std::wstring section(svc.section().begin(), svc.section().end());
+  const std::wstring c = client("deps");
+  TableSnapshot snap;
+  // Points the default at a fixture and waits for the table to answer with it.
+  auto use = [&](const wchar_t* fixture) {
+    const std::wstring dll = std::wstring(MD_DEPS_DIR) + L"\\" + fixture + L"\\" + MD_DEPS_PROVIDER;
+    set_client(c, dll);
+    return probe.wait_generation_above(0, 15s, &snap, [&](const TableSnapshot& t) {
+      return t.machine.default_client == u16w(c) && t.machine.simple.path == u16w(dll);
+    });
+  };
+  auto reason = [&] { return narrow(std::wstring(snap.machine.simple.reason.begin(), snap.machine.simple.reason.end())); };
+  const std::string dir = narrow(MD_DEPS_DIR);
+
+  // Missing.
+  ASSERT_TRUE(use(L"missing")) << "the table never named the fixture";
+  EXPECT_EQ(snap.machine.simple.status, TargetStatus::kFound) << reason();
+  EXPECT_TRUE(reports_unloadable_dependency(snap.machine.simple)) << reason();
+  const std::string expected = "warning: will not load here: depprov.dll imports mdnotthere1.dll: not found in " + dir +
+                               "\\missing, C:\\windows\\system32, C:\\windows, PATH (";
+  EXPECT_EQ(reason().rfind(expected, 0), 0u) << reason() << "\nexpected to start with\n" << expected;
+  std::printf("note: the table's reason: %s\n", reason().c_str());
+  // The same for 32-bit processes? This x64 provider is not theirs: the WOW64 answer records the
+  // machine and each x86 stub refuses it; the dependency check follows the provider's machine.
+  std::string out;
+  ASSERT_EQ(run_mapidispatch({L"status", L"--section", section, L"--service-name", svc.name()}, &out), 0) << out;
+  EXPECT_NE(out.find("why: warning: will not load here: depprov.dll imports mdnotthere1.dll"), std::string::npos) << out;
+  ASSERT_EQ(run_mapidispatch({L"status", L"--section", section, L"--json"}, &out), 0) << out;
+  const nlohmann::json machine = nlohmann::json::parse(out).at("scopes").at(0);
+  EXPECT_EQ(machine.at("simple").at("dependency_blocks_load"), true) << out;
+  EXPECT_NE(machine.at("simple").at("reason").get<std::string>().find("mdnotthere1.dll"), std::string::npos) << out;
+  ASSERT_EQ(run_mapidispatch({L"explain", L"--section", section, L"--bitness", L"x64"}, &out), 0) << out;
+  EXPECT_NE(out.find("depprov.dll imports mdnotthere1.dll: not found in"), std::string::npos) << out;
+  EXPECT_NE(out.find("The stub still loads it when called"), std::string::npos) << out;
+
+  // A chain: the bottom one and who imports it.
+  ASSERT_TRUE(use(L"chain"));
+  EXPECT_NE(reason().find("will not load here: depprov.dll -> mdlevel1.dll imports mdlevel2missing.dll: not found in " +
+                          dir + "\\chain"),
+            std::string::npos) << reason();
+  // The other machine's copy earlier in the order, and none of the right machine.
+  ASSERT_TRUE(use(L"wrong_bitness"));
+  EXPECT_NE(reason().find("depprov.dll imports mdhelper2.dll: only " + dir +
+                          "\\wrong_bitness\\mdhelper2.dll was found, an x86 DLL that an x64 process cannot load"),
+            std::string::npos) << reason();
+  // Delay-loaded: a warning, and it does not block the load.
+  ASSERT_TRUE(use(L"delay"));
+  EXPECT_FALSE(reports_unloadable_dependency(snap.machine.simple)) << reason();
+  EXPECT_NE(reason().find("depprov.dll delay-loads mdnotthere2.dll: not found in"), std::string::npos) << reason();
+  EXPECT_NE(reason().find("only the calls that need it fail"), std::string::npos) << reason();
+  // Found: beside the provider (LOAD_WITH_ALTERED_SEARCH_PATH), or an API set.
+  for (const wchar_t* fine : {L"own_folder", L"apiset"}) {
+    ASSERT_TRUE(use(fine));
+    EXPECT_EQ(reason().find("warning"), std::string::npos) << narrow(fine) << ": " << reason();
+  }
+
+  // An x86 provider: checked in the answers for 32-bit processes, with their folders (SysWOW64),
+  // and not in the native answers (no 64-bit process can load it; System32 holds no x86 DLLs).
+  const std::wstring dll86 = std::wstring(MD_DEPS_DIR) + L"\\other\\missing\\" + MD_DEPS_PROVIDER;
+  set_client(c, dll86);
+  TableSnapshot w;
+  ASSERT_TRUE(wait_until([&] {
+    return probe.read(&w, TableView::kWow64) == TableError::kOk && w.machine.simple.path == u16w(dll86) &&
+           probe.read(&snap) == TableError::kOk && snap.machine.simple.path == u16w(dll86);
+  }, 15s)) << "the x86 fixture never reached both views";
+  const std::string reason86 = narrow(std::wstring(w.machine.simple.reason.begin(), w.machine.simple.reason.end()));
+  EXPECT_EQ(w.machine.simple.machine, PeMachine::kI386);
+  EXPECT_TRUE(reports_unloadable_dependency(w.machine.simple)) << reason86;
+  EXPECT_NE(reason86.find("depprov.dll imports mdnotthere1.dll: not found in " + dir + "\\other\\missing, C:\\windows\\syswow64, C:\\windows, PATH"),
+            std::string::npos) << reason86;
+  EXPECT_FALSE(reports_unloadable_dependency(snap.machine.simple)) << reason();
+  ASSERT_EQ(run_mapidispatch({L"explain", L"--section", section, L"--bitness", L"x86"}, &out), 0) << out;
+  EXPECT_NE(out.find("depprov.dll imports mdnotthere1.dll: not found in"), std::string::npos) << out;
+  ASSERT_EQ(run_mapidispatch({L"status", L"--section", section, L"--json"}, &out), 0) << out;
+  EXPECT_EQ(nlohmann::json::parse(out).at("wow64_scopes").at(0).at("simple").at("dependency_blocks_load"), true) << out;
+  ASSERT_EQ(svc.stop(), "");
+
+  // The log: one warning per provider that became unloadable (with the Event Log's level), and
+  // an information entry when it no longer was.
+  const std::string log = read_text_file(service::log_file_path(svc.name()));
+  auto count = [&](const std::string& needle) {
+    size_t n = 0;
+    for (size_t at = 0; (at = log.find(needle, at)) != std::string::npos; ++at) ++n;
+    return n;
+  };
+  const std::string broken = "] provider " + dir + "\\missing\\depprov.dll: warning: will not load here";
+  const std::string fixed = "] provider " + dir + "\\missing\\depprov.dll loads again";
+  EXPECT_EQ(count(broken), 1u) << log;
+  EXPECT_EQ(count(fixed), 1u) << log;
+  auto line_of = [&](const std::string& needle) {
+    const size_t at = log.find(needle);
+    if (at == std::string::npos) return std::string();
+    const size_t begin = log.rfind('\n', at);
+    return log.substr(begin == std::string::npos ? 0 : begin + 1, at - (begin == std::string::npos ? 0 : begin + 1));
+  };
+  EXPECT_NE(line_of(broken).find("[warning]"), std::string::npos) << log;
+  EXPECT_NE(line_of(fixed).find("[info]"), std::string::npos) << log;
+  EXPECT_EQ(count("provider " + dir + "\\delay\\depprov.dll"), 0u) << "a delay-load is no load failure\n" << log;
+  EXPECT_EQ(count("] provider " + dir + "\\other\\missing\\depprov.dll (for 32-bit processes): warning: will not load here"), 1u)
+      << log;
 }
 
 // A user hive loaded into HKEY_USERS (as at a logon) with its own Clients\Mail default, then

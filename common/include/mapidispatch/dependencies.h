@@ -18,7 +18,9 @@
 //!
 //! A file of another machine is skipped and the search goes on, as the loader does; if no file
 //! of the right machine is found, the dependency is missing, with the wrong one named. Each
-//! dependency found is followed to its own imports, bounded by depth and by the number of files.
+//! dependency found in the provider's folder or on PATH is followed to its own imports, bounded by
+//! depth and by the number of files; one found in the system or the Windows folder is the
+//! system's, and its imports are not followed.
 //! A finding is a diagnosis, never a refusal: a process with another search path may load the
 //! provider all the same, and the stub always tries.
 //!

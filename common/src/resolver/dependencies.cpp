@@ -148,9 +148,16 @@ DependencyReport check_dependencies(const FileSystem& files, std::u16string_view
   DependencyCache& c = cache != nullptr ? *cache : local;
 
   // LOAD_WITH_ALTERED_SEARCH_PATH: the provider's folder first, for every level of the load.
+  // A DLL found in the system or the Windows folder is the system's: its own imports are not
+  // followed (Windows resolves them among its own files; a broken Windows is not the provider's
+  // finding, and walking it would cost the most for the least).
   std::vector<std::u16string> folders;
+  std::vector<bool> follow;
   const std::u16string own = folder_of(provider_path);
-  if (!own.empty()) folders.push_back(own);
+  if (!own.empty()) {
+    folders.push_back(own);
+    follow.push_back(true);
+  }
   const size_t path_from = search.directories.size() - std::min(search.path_entries, search.directories.size());
   std::vector<std::u16string> searched_names;  // what sentences list
   if (!own.empty()) searched_names.push_back(own);
@@ -160,6 +167,7 @@ DependencyReport check_dependencies(const FileSystem& files, std::u16string_view
     if (std::any_of(folders.begin(), folders.end(), [&](const std::u16string& f) { return same_windows_path(f, d); }))
       continue;  // the loader looks once per folder
     folders.push_back(d);
+    follow.push_back(i >= path_from);
     if (i < path_from) searched_names.push_back(d);
   }
 
@@ -189,8 +197,8 @@ DependencyReport check_dependencies(const FileSystem& files, std::u16string_view
       f.delay_load = delayed;
       bool found = false;
       bool wrong = false;
-      for (const std::u16string& dir : folders) {
-        const std::u16string candidate = join(dir, name);
+      for (size_t fi = 0; fi < folders.size(); ++fi) {
+        const std::u16string candidate = join(folders[fi], name);
         const DependencyCache::Entry& e = c.get(files, candidate, &report.files_read);
         if (e.kind == FileKind::kMissing || e.kind == FileKind::kDirectory) continue;
         if (e.kind != FileKind::kFile || e.pe != PeStatus::kOk || !e.is_dll) {
@@ -216,7 +224,7 @@ DependencyReport check_dependencies(const FileSystem& files, std::u16string_view
         if (e.imports_status != PeStatus::kOk && report.bad_imports.empty())
           report.bad_imports = candidate + u": " + text::utf8_to_utf16(e.imports_reason);
         const std::u16string key = text::fold(candidate);
-        if (!walked.count(key)) {
+        if (follow[fi] && !walked.count(key)) {
           if (w.depth + 1 > search.max_depth || files_walked >= search.max_files) {
             if (!e.imports.empty()) report.truncated = true;
           } else {
