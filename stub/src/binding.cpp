@@ -247,7 +247,11 @@ const Decision* rebind(Family family) {
   if (reader != nullptr) {
     TableSnapshot snap;
     // kNoWow64View (a table from a writer that published no answers for 32-bit processes)
-    // falls back to the registry like any other table this process cannot use.
+    // falls back to the registry like any other table this process cannot use; so does
+    // kUserNotInTable (an incomplete table without this user's scope: the user's own settings
+    // may be among those that did not fit, so the table's machine scope is not the answer).
+    // The registry answer is retried like any registry-mode decision, and at once when the
+    // table changes (a publish that makes room for the user).
     const TableError e = reader->read(s.user_sid, &snap, {}, s.view);
     if (e == TableError::kOk) {
       machine = std::move(snap.machine);
@@ -308,15 +312,21 @@ const Decision* rebind(Family family) {
     d.provider = load_provider_locked(s, dd.path, &load_error);
     if (d.provider != nullptr) d.provider->supports_utf8.store(dd.supports_utf8, std::memory_order_relaxed);
   }
+  // A provider the table names that did not load here (a DLL it imports is missing, say) is
+  // tried again after kFallbackRetryMs, as a registry-mode answer is: Windows' stub tries on
+  // every call, and the administrator's fix (a runtime installed) must not wait for the next
+  // table change. Meanwhile the failure costs a comparison, not a load and its diagnosis.
+  const bool load_failed = dd.usable && kept == nullptr && d.provider == nullptr;
   const Decision* published = intern_locked(s, std::move(d));
   // Release, decision (and its procs) before count: a thread whose acquire load of fs.sequence sees `seq` also
   // sees this decision (or a later one).
   fs.decision.store(published, std::memory_order_release);
   fs.procs.store(published->provider != nullptr ? published->provider->procs : g_no_procs, std::memory_order_release);
-  fs.retry_at.store(from_table ? 0 : (s.registry_mode ? now : now + kFallbackRetryMs), std::memory_order_release);
+  const bool settled = from_table && !load_failed;
+  fs.retry_at.store(settled ? 0 : (s.registry_mode ? now : now + kFallbackRetryMs), std::memory_order_release);
   fs.sequence.store(seq, std::memory_order_release);
   // Last, release: the assembler fast path compares this one word and then reads procs.
-  fs.fast_sequence.store(from_table ? seq : kNeverMatches, std::memory_order_release);
+  fs.fast_sequence.store(settled ? seq : kNeverMatches, std::memory_order_release);
   trace("bind " + std::string(to_string(family)) + ": " +
         (published->provider ? narrow(published->provider->path) : std::string("(nothing)")) + " via " + source +
         "; " + dd.reason + (load_error.empty() ? "" : "; " + load_error));

@@ -207,6 +207,60 @@ MD_CHILD_MAIN(deps_case) {
   return g_failures;
 }
 
+// Table mode: the table names a provider that does not load here. The failure is not retried on
+// every call (that would be a load and its diagnosis per call), but it is after the stub's retry
+// time (kFallbackRetryMs, 30 s), without any table change: the administrator's fix (the runtime
+// installed) is picked up as Windows' stub, which tries on every call, would pick it up.
+MD_CHILD_MAIN(deps_retry) {
+  World w;
+  wchar_t tmp[MAX_PATH];
+  GetTempPathW(MAX_PATH, tmp);
+  const std::wstring dir = std::wstring(tmp) + L"md-deps-retry-" + std::to_wstring(GetCurrentProcessId());
+  CreateDirectoryW(dir.c_str(), nullptr);
+  const std::wstring provider = dir + L"\\" + MD_DEPS_PROVIDER;
+  const std::wstring runtime = dir + L"\\mdnotthere1.dll";
+  CHECK_THAT(CopyFileW((std::wstring(MD_DEPS_DIR) + L"\\missing\\" + MD_DEPS_PROVIDER).c_str(), provider.c_str(), FALSE));
+  ScopeResolution scope;
+  scope.default_client = u"Test Client";
+  scope.default_source = ValueSource::kHklm;
+  scope.simple = scope.extended = {TargetStatus::kFound, kThisMachine, ValueSource::kHklm,
+                                   std::u16string(provider.begin(), provider.end()), u"Test Client", u"test"};
+  w.publish(scope);
+
+  CHECK_EQ_U(send(w, "before"), 2u);  // MAPI_E_FAILURE: mdnotthere1.dll is missing
+  const auto failures = [&] {
+    size_t n = 0;
+    const std::string t = w.trace();
+    for (size_t at = 0; (at = t.find("LoadLibraryEx failed", at)) != std::string::npos; ++at) ++n;
+    return n;
+  };
+  CHECK_EQ_U(failures(), 1u);
+  // The fix: the runtime beside the provider. Until the retry time the answer stands, without
+  // another load.
+  CHECK_THAT(CopyFileW((std::wstring(MD_DEPS_DIR) + L"\\fix\\mdnotthere1.dll").c_str(), runtime.c_str(), FALSE));
+  CHECK_EQ_U(send(w, "soon"), 2u);
+  CHECK_EQ_U(failures(), 1u);
+  const ULONGLONG start = GetTickCount64();
+  ULONG sent = 2;
+  while (sent != 0 && GetTickCount64() - start < 45000) {
+    Sleep(500);
+    sent = send(w, "later");
+  }
+  const double waited = static_cast<double>(GetTickCount64() - start) / 1000.0;
+  std::printf("%s retry: served %.1f s after the fix (the stub's retry time is 30 s)\n", bits().c_str(), waited);
+  CHECK_EQ_U(sent, 0u);
+  CHECK_THAT(waited > 25.0);  // not before the retry time: a failing provider costs no load per call
+  CHECK_THAT(GetModuleHandleW(provider.c_str()) != nullptr);
+  CHECK_THAT(contains(w.trace(), "bind simple: " + utf8(provider) + " via table generation"));
+  if (g_failures) std::fprintf(stderr, "trace:\n%s\n", w.trace().c_str());
+  return g_failures;
+}
+
+TEST(DepsStubRetry, AProviderThatDidNotLoadIsTriedAgainWithoutATableChange) {
+  auto child = test::spawn_self_child("deps_retry", {});
+  EXPECT_EQ(child.wait(), 0) << "see its checks above";
+}
+
 class DepsStub : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(DepsStub, ProviderLoadsOrTheStubNamesTheDll) {

@@ -16,7 +16,8 @@
 //!     the registry has them; a process may have its own, and its current folder and
 //!     SetDllDirectory folders, which nobody outside it can know).
 //!
-//! A file of another machine is skipped and the search goes on, as the loader does; if no file
+//! A file of another machine is skipped and the search goes on, as Wine 8's loader does
+//! (tests/deps, wrong_then_right; Windows' loader was not run here); if no file
 //! of the right machine is found, the dependency is missing, with the wrong one named. Each
 //! dependency found in the provider's folder or on PATH is followed to its own imports, bounded by
 //! depth and by the number of files; one found in the system or the Windows folder is the

@@ -212,7 +212,7 @@ DependencyReport check_dependencies(const FileSystem& files, std::u16string_view
           break;
         }
         if (e.raw_machine != static_cast<uint16_t>(search.machine)) {
-          // Skipped, as the loader skips an image of another machine and searches on.
+          // Skipped, as (Wine's) loader skips an image of another machine and searches on.
           if (!wrong) {
             wrong = true;
             f.found_path = candidate;
