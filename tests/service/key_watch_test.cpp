@@ -91,6 +91,30 @@ TEST_F(KeyWatchTest, MissingKeyIsWatchedFromItsAncestorUntilItAppears) {
   ASSERT_TRUE(run_until([&] { return calls > before; })) << "the created key is not watched";
 }
 
+// Issue #12 item 3: a write under the ancestor that is not the key (a vendor's key created
+// where Clients\Mail does not exist yet) re-arms the watch and wakes nobody.
+TEST_F(KeyWatchTest, AnAncestorsOtherChangesWakeNobody) {
+  ASSERT_TRUE(set(L"", L"marker", L"x"));
+  int calls = 0;
+  KeyWatch w(io_, HKEY_CURRENT_USER, base_ + L"\\Clients\\Mail", true, "test", [&](KeyWatch&) { ++calls; });
+  ASSERT_FALSE(w.start());
+  ASSERT_FALSE(w.watching_key());
+  ASSERT_TRUE(set(L"\\SomeVendor\\App", L"v", L"1"));
+  ASSERT_TRUE(run_until([&] { return w.ancestor_only_notifications() >= 1; })) << "the ancestor's watch did not fire";
+  EXPECT_EQ(calls, 0);
+  EXPECT_TRUE(w.armed());
+  // Still watching: the key's creation is a change.
+  ASSERT_TRUE(set(L"\\Clients\\Mail", L"", L"client"));
+  ASSERT_TRUE(run_until([&] { return calls >= 1 && w.watching_key(); })) << "the key's creation was not followed";
+  // Created under Clients but not Mail itself, while Mail does not exist: nobody either.
+  ASSERT_TRUE(remove(L"\\Clients\\Mail"));
+  ASSERT_TRUE(run_until([&] { return calls >= 2 && !w.watching_key(); })) << "the deletion was not followed";
+  const uint64_t quiet = w.ancestor_only_notifications();
+  ASSERT_TRUE(set(L"\\Clients\\Calendar", L"", L"x"));
+  ASSERT_TRUE(run_until([&] { return w.ancestor_only_notifications() > quiet; }));
+  EXPECT_EQ(calls, 2);
+}
+
 TEST_F(KeyWatchTest, DeletedKeyIsFollowedUntilRecreated) {
   ASSERT_TRUE(set(L"\\Mail\\Client", L"DLLPath", L"C:\\a.dll"));
   int calls = 0;

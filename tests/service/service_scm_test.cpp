@@ -816,6 +816,50 @@ TEST_F(ServiceTest, AProviderWhoseImportIsMissingIsNamedBeforeAnybodyCalls) {
       << log;
 }
 
+// Issue #12 item 3: only what can change an answer wakes the service. A user whose hive has no
+// Clients\Mail yet is watched from an ancestor; a write beside it (a vendor's key) re-arms that
+// watch and costs no resolve; creating Clients\Mail costs one.
+TEST_F(ServiceTest, AWriteBesideAMissingMailKeyCostsNoResolve) {
+  ASSERT_TRUE(enable_hive_privileges());
+  const std::wstring hive = temp_hive_path("quiet");
+  ASSERT_EQ(make_hive_file(L"", hive), "");
+  const std::wstring sid = test_user_sid(3);
+  const LSTATUS loaded = ::RegLoadKeyW(HKEY_USERS, sid.c_str(), hive.c_str());
+  ASSERT_EQ(loaded, ERROR_SUCCESS) << win_error_text("RegLoadKey", static_cast<DWORD>(loaded));
+  struct Unload {
+    std::wstring sid, hive;
+    ~Unload() {
+      ::RegUnLoadKeyW(HKEY_USERS, sid.c_str());
+      ::DeleteFileW(hive.c_str());
+    }
+  } unload{sid, hive};
+
+  TestService svc("quiet");
+  TableProbe probe(svc.section());
+  START_SERVICE(svc, probe);
+  TableSnapshot snap;
+  ASSERT_TRUE(probe.wait_generation_above(0, 10s, &snap));
+  uint64_t r0 = 0, r1 = 0, r2 = 0;
+  ASSERT_TRUE(service_counter(svc, L"Resolves", &r0));
+  for (int i = 0; i < 5; ++i)
+    ASSERT_TRUE(reg_set_sz(HKEY_USERS, sid + L"\\Software\\SomeVendor\\App" + std::to_wstring(i), L"Setting", L"x"));
+  std::this_thread::sleep_for(1s);  // past the debounce window: a resolve would have run by now
+  ASSERT_TRUE(service_counter(svc, L"Resolves", &r1));
+  EXPECT_EQ(r1, r0) << "a write that is not Clients\\Mail woke a resolve";
+  const std::wstring c = client("quiet");
+  ASSERT_TRUE(reg_set_sz(HKEY_LOCAL_MACHINE, kMail + L"\\" + c, L"DLLPath", system_dll()));
+  ASSERT_TRUE(reg_set_sz(HKEY_USERS, sid + L"\\" + kMail, L"", c));
+  ASSERT_TRUE(probe.wait_generation_above(snap.info.generation, 15s, &snap,
+                                          [&](const TableSnapshot& t) { return has_user(t, sid, c); }))
+      << "the user's new Clients\\Mail was not followed";
+  ASSERT_TRUE(service_counter(svc, L"Resolves", &r2));
+  EXPECT_GE(r2, r1 + 1);
+  std::printf("note: resolves: %llu at start, %llu after 5 writes beside the key, %llu after the key was created\n",
+              static_cast<unsigned long long>(r0), static_cast<unsigned long long>(r1),
+              static_cast<unsigned long long>(r2));
+  ASSERT_EQ(svc.stop(), "");
+}
+
 // A user hive loaded into HKEY_USERS (as at a logon) with its own Clients\Mail default, then
 // unloaded (logoff).
 TEST_F(ServiceTest, UserHiveAppearsAndDisappears) {

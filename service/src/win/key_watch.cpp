@@ -117,6 +117,21 @@ std::error_code KeyWatch::arm() {
       if (rc == ERROR_SUCCESS) rc = notify(parent, FALSE, REG_NOTIFY_CHANGE_NAME, parent_event_.native_handle());
       if (rc == ERROR_FILE_NOT_FOUND) rc = ERROR_KEY_DELETED;  // the parent went in between
     }
+    if (rc == ERROR_SUCCESS && !at_key) {
+      // The next key of the path, created between the open above and the registration, would
+      // signal nobody: look once more, now that a creation signals. (on_signal() relies on it:
+      // an ancestor's notification after which the key is still absent wakes nobody.)
+      std::wstring next;
+      for (size_t i = 0; i <= depth_; ++i) next += (i ? L"\\" : L"") + components_[i];
+      HKEY probe = nullptr;
+      if (::RegOpenKeyExW(root_, next.c_str(), 0, KEY_NOTIFY | KEY_WOW64_64KEY, &probe) == ERROR_SUCCESS) {
+        ::RegCloseKey(probe);
+        key_.reset();  // ends this registration; its event may signal on close: reset it
+        ::ResetEvent(event_.native_handle());
+        last = win_error(ERROR_KEY_DELETED);
+        continue;  // open the deeper key (bounded by the attempts)
+      }
+    }
     if (rc == ERROR_SUCCESS) {
       armed_ = true;
       if (!at_key)
@@ -150,10 +165,18 @@ void KeyWatch::on_signal(const boost::system::error_code& ec) {
     return;
   }
   ++notifications_;
+  const bool was_key = watching_key();
   // Re-arm first: whatever changes while the callback reads the registry signals again.
-  if (const std::error_code rc = arm())
+  if (const std::error_code rc = arm()) {
     events().error("watch {}: {}; the periodic revalidation retries", label_,
                    describe_failure("RegNotifyChangeKeyValue", rc));
+  } else if (!was_key && !watching_key()) {
+    // An ancestor's notification (a key created elsewhere under it, say HKCU\Software\Vendor)
+    // while the key still does not exist: nothing below the key changed, so nothing an answer
+    // reads did. Re-armed, and the owner is not woken (issue #12 item 3).
+    ++ancestor_only_;
+    return;
+  }
   if (on_change_) on_change_(*this);
 }
 

@@ -11,6 +11,8 @@
 //!   (subkey creation only) until it appears; then the key itself is watched again. Every
 //!   re-arm re-opens the path from its root, so a key deleted and recreated between two
 //!   notifications is still followed.
+//! - A notification of an ancestor's watch after which the key still does not exist does not
+//!   call back: nothing the key holds can have changed (ancestor_only_notifications()).
 //! - While the key itself is watched, its parent is watched too (subkey names only): a deleted
 //!   key is seen through its parent even where the system does not signal the deleted key's own
 //!   watchers (Wine), and the watch moves to the parent at once.
@@ -64,6 +66,8 @@ class KeyWatch {
   const std::string& label() const { return label_; }
   //! Notifications received so far.
   uint64_t notifications() const { return notifications_; }
+  //! Of those, an ancestor's while the key did not exist before or after: no callback.
+  uint64_t ancestor_only_notifications() const { return ancestor_only_; }
 
  private:
   std::error_code arm();
@@ -85,6 +89,7 @@ class KeyWatch {
   bool stopped_ = false;
   DWORD agnostic_flag_;         // REG_NOTIFY_THREAD_AGNOSTIC where the system accepts it
   uint64_t notifications_ = 0;
+  uint64_t ancestor_only_ = 0;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // queued completions check it
 };
 
