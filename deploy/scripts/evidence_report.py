@@ -464,6 +464,21 @@ def summary(r, rows, drawn):
                      pc["first_call_ns"]["registry"] / 1e6, pc["first_call_with_load_ns"]["registry"] / 1e6,
                      ", ".join("%s %d" % (k, v) for k, v in pc["failed_calls"].items())))
         L.append("")
+        kinds = pc.get("kinds") or []
+        if kinds:
+            # Issue #13: every kind of export against a direct call into the same provider and
+            # against Wine's own mapi32 (resolve-once) beside it; -1 is a kind that did not run.
+            L.append("Per call by kind of export (%s, ns per call; the ratios are to the direct call):" %
+                     pc.get("arch", "x64"))
+            L.append("")
+            L.append("| kind | direct | stub | Wine's mapi32 | stub / direct | Wine / direct |")
+            L.append("|---|---|---|---|---|---|")
+            for k in kinds:
+                d, st, w = k.get("direct_ns", -1), k.get("stub_ns", -1), k.get("wine_ns", -1)
+                cell = lambda v: "%.2f" % v if v is not None and v >= 0 else "n/a"
+                rat = lambda v: fmt(ratio(v, d), "x", 2) if v is not None and v >= 0 and d and d > 0 else "n/a"
+                L.append("| %s | %s | %s | %s | %s | %s |" % (k["kind"], cell(d), cell(st), cell(w), rat(st), rat(w)))
+            L.append("")
 
     tp = r.get("throughput") or {}
     if tp:
