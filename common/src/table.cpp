@@ -54,6 +54,8 @@ class TableErrorCategory final : public std::error_category {
       case TableError::kWriterExists: return "another writer holds the table section";
       case TableError::kUntrusted: return "the table section is not owned and protected by SYSTEM or Administrators";
       case TableError::kNoWow64View: return "the table has no answers for 32-bit processes (WOW64)";
+      case TableError::kUserNotInTable:
+        return "the table is incomplete (its section is too small) and this user's scope is not in it";
     }
     return "unknown table error";
   }
@@ -243,6 +245,13 @@ TableError check_header(const TableHeader& h, size_t region_size) {
   const uint64_t dir_end = uint64_t{h.directory_offset} + uint64_t{h.scope_count} * sizeof(ScopeDirEntry);
   if (dir_end > h.payload_end || h.payload_end > h.total_size || h.payload_end % 4 != 0)
     return TableError::kBadDirectory;
+  // ABI 1.2's counts of left-out user scopes (reserved, ignored, before): bounded, and never
+  // without the flag that keeps readers from answering those users with the machine scope.
+  if (h.abi_minor >= 2) {
+    if (h.omitted_scope_count > kMaxScopes || h.wow64_omitted_scope_count > kMaxScopes) return TableError::kBadHeader;
+    if ((h.omitted_scope_count != 0 || h.wow64_omitted_scope_count != 0) && (h.flags & kFlagIncomplete) == 0)
+      return TableError::kBadHeader;
+  }
   return TableError::kOk;
 }
 
@@ -305,7 +314,6 @@ std::error_code directory_order(std::span<const ScopeResolution> scopes, std::ve
     }
   }
   if (machine == nullptr) return TableError::kNoMachineScope;
-  if (order->size() + 1 > kMaxScopes) return TableError::kTooLarge;
   auto key = [](const ScopeResolution* s) { return sid_hash(s->sid.data(), s->sid.size()); };
   std::sort(order->begin(), order->end(), [&](const ScopeResolution* a, const ScopeResolution* b) {
     const uint32_t ha = key(a), hb = key(b);
@@ -315,52 +323,150 @@ std::error_code directory_order(std::span<const ScopeResolution> scopes, std::ve
   return {};
 }
 
-// One directory and its records: the entries point at `*offset` onwards, which grows.
-struct BuiltDirectory {
-  std::vector<ScopeDirEntry> entries;
-  std::vector<std::vector<std::byte>> records;
+// (sid_hash, SID): the directory's order of user scopes.
+struct UserKey {
+  uint32_t hash;
+  const std::u16string* sid;
+  bool operator<(const UserKey& o) const { return hash != o.hash ? hash < o.hash : *sid < *o.sid; }
+  bool operator==(const UserKey& o) const { return hash == o.hash && *sid == *o.sid; }
 };
 
-std::error_code build_directory(const std::vector<const ScopeResolution*>& order, uint32_t total_size, size_t* offset,
-                                BuiltDirectory* out) {
-  out->entries.assign(order.size(), ScopeDirEntry{});
-  out->records.assign(order.size(), {});
-  for (size_t i = 0; i < order.size(); ++i) {
-    if (!build_record(*order[i], &out->records[i])) return TableError::kTooLarge;
-    ScopeDirEntry& e = out->entries[i];
-    e.record_offset = static_cast<uint32_t>(*offset);
-    e.record_size = static_cast<uint32_t>(out->records[i].size());
-    e.record_checksum = crc32c(0, out->records[i].data(), out->records[i].size());
-    e.sid_hash = i == 0 ? 0u : sid_hash(order[i]->sid.data(), order[i]->sid.size());
-    *offset += out->records[i].size();
-    if (*offset > total_size || *offset > kMaxTotalSize) return TableError::kTooLarge;
+UserKey key_of(const ScopeResolution& s) { return {sid_hash(s.sid.data(), s.sid.size()), &s.sid}; }
+
+// One view's scopes in directory order, each with its record, or without one where it breaks a
+// layout limit.
+struct ViewRecords {
+  std::vector<const ScopeResolution*> order;
+  std::vector<std::vector<std::byte>> records;
+  std::vector<bool> built;
+  std::vector<bool> kept;
+};
+
+void build_records(ViewRecords* v) {
+  v->records.assign(v->order.size(), {});
+  v->built.assign(v->order.size(), false);
+  v->kept.assign(v->order.size(), false);
+  for (size_t i = 0; i < v->order.size(); ++i) v->built[i] = build_record(*v->order[i], &v->records[i]);
+}
+
+// Decides which user scopes the image keeps: the machine scopes always (kTooLarge if they do not
+// fit), then the users of both views merged in directory order, each user kept in every view it
+// has or in none, as long as the image stays within `limit` bytes and kMaxScopes per directory.
+// A user that does not fit is left out and the next ones are still tried. `*left_out`: whether
+// any user was.
+std::error_code choose_scopes(ViewRecords* native, ViewRecords* wow64, size_t limit, bool* left_out) {
+  *left_out = false;
+  size_t used = sizeof(TableHeader);
+  for (ViewRecords* v : {native, wow64}) {
+    if (v->order.empty()) continue;
+    if (!v->built[0]) return TableError::kTooLarge;
+    used += sizeof(ScopeDirEntry) + v->records[0].size();
+    v->kept[0] = true;
+  }
+  if (used > limit) return TableError::kTooLarge;
+  size_t counts[2] = {native->order.empty() ? 0u : 1u, wow64->order.empty() ? 0u : 1u};
+  size_t i = 1, j = 1;
+  while (i < native->order.size() || j < wow64->order.size()) {
+    // The next SID in directory order and where each view has it.
+    const bool in_n = i < native->order.size();
+    const bool in_w = j < wow64->order.size();
+    UserKey next{};
+    if (in_n && in_w) {
+      const UserKey a = key_of(*native->order[i]), b = key_of(*wow64->order[j]);
+      next = b < a ? b : a;
+    } else {
+      next = in_n ? key_of(*native->order[i]) : key_of(*wow64->order[j]);
+    }
+    const bool has_n = in_n && key_of(*native->order[i]) == next;
+    const bool has_w = in_w && key_of(*wow64->order[j]) == next;
+    size_t cost = 0;
+    bool buildable = true;
+    if (has_n) {
+      cost += sizeof(ScopeDirEntry) + native->records[i].size();
+      buildable = buildable && native->built[i];
+    }
+    if (has_w) {
+      cost += sizeof(ScopeDirEntry) + wow64->records[j].size();
+      buildable = buildable && wow64->built[j];
+    }
+    const bool fits = buildable && used + cost <= limit && (!has_n || counts[0] < kMaxScopes) &&
+                      (!has_w || counts[1] < kMaxScopes);
+    if (fits) {
+      used += cost;
+      if (has_n) {
+        native->kept[i] = true;
+        ++counts[0];
+      }
+      if (has_w) {
+        wow64->kept[j] = true;
+        ++counts[1];
+      }
+    } else {
+      *left_out = true;
+    }
+    if (has_n) ++i;
+    if (has_w) ++j;
   }
   return {};
+}
+
+// One directory: the kept records of `v`, placed from `*offset` on (which grows).
+struct BuiltDirectory {
+  std::vector<ScopeDirEntry> entries;
+  std::vector<const std::vector<std::byte>*> records;
+  uint32_t omitted_users = 0;
+};
+
+BuiltDirectory place_directory(const ViewRecords& v, size_t* offset) {
+  BuiltDirectory d;
+  for (size_t i = 0; i < v.order.size(); ++i) {
+    if (!v.kept[i]) {
+      ++d.omitted_users;  // never the machine scope: choose_scopes() keeps it or fails
+      continue;
+    }
+    ScopeDirEntry e{};
+    e.record_offset = static_cast<uint32_t>(*offset);
+    e.record_size = static_cast<uint32_t>(v.records[i].size());
+    e.record_checksum = crc32c(0, v.records[i].data(), v.records[i].size());
+    e.sid_hash = i == 0 ? 0u : sid_hash(v.order[i]->sid.data(), v.order[i]->sid.size());
+    *offset += v.records[i].size();
+    d.entries.push_back(e);
+    d.records.push_back(&v.records[i]);
+  }
+  return d;
 }
 
 void store_directory(std::byte* image, size_t dir_offset, const BuiltDirectory& d) {
   std::memcpy(image + dir_offset, d.entries.data(), d.entries.size() * sizeof(ScopeDirEntry));
   for (size_t i = 0; i < d.records.size(); ++i)
-    std::memcpy(image + d.entries[i].record_offset, d.records[i].data(), d.records[i].size());
+    std::memcpy(image + d.entries[i].record_offset, d.records[i]->data(), d.records[i]->size());
 }
 
 }  // namespace
 
 std::error_code build_table_image(std::span<const ScopeResolution> scopes, uint64_t generation,
                                   uint64_t publish_time, uint32_t writer_pid, uint32_t total_size,
-                                  std::vector<std::byte>* image, std::span<const ScopeResolution> wow64_scopes) {
-  std::vector<const ScopeResolution*> order, wow64_order;
-  if (auto ec = directory_order(scopes, &order)) return ec;
+                                  std::vector<std::byte>* image, std::span<const ScopeResolution> wow64_scopes,
+                                  TableOverflow overflow, TableFit* fit) {
+  ViewRecords native, wow64;
+  if (auto ec = directory_order(scopes, &native.order)) return ec;
   if (!wow64_scopes.empty())
-    if (auto ec = directory_order(wow64_scopes, &wow64_order)) return ec;
+    if (auto ec = directory_order(wow64_scopes, &wow64.order)) return ec;
+  build_records(&native);
+  build_records(&wow64);
+  bool left_out = false;
+  const size_t limit = std::min<size_t>(total_size, kMaxTotalSize);
+  if (auto ec = choose_scopes(&native, &wow64, limit, &left_out)) return ec;
+  if (left_out && overflow == TableOverflow::kRefuse) return TableError::kTooLarge;
 
   // Header, directory, WOW64 directory, then the records of each.
+  const size_t kept_native = static_cast<size_t>(std::count(native.kept.begin(), native.kept.end(), true));
+  const size_t kept_wow64 = static_cast<size_t>(std::count(wow64.kept.begin(), wow64.kept.end(), true));
   const size_t dir_offset = sizeof(TableHeader);
-  const size_t wow64_dir_offset = dir_offset + order.size() * sizeof(ScopeDirEntry);
-  size_t offset = wow64_dir_offset + wow64_order.size() * sizeof(ScopeDirEntry);
-  BuiltDirectory dir, wow64_dir;
-  if (auto ec = build_directory(order, total_size, &offset, &dir)) return ec;
-  if (auto ec = build_directory(wow64_order, total_size, &offset, &wow64_dir)) return ec;
+  const size_t wow64_dir_offset = dir_offset + kept_native * sizeof(ScopeDirEntry);
+  size_t offset = wow64_dir_offset + kept_wow64 * sizeof(ScopeDirEntry);
+  const BuiltDirectory dir = place_directory(native, &offset);
+  const BuiltDirectory wow64_dir = place_directory(wow64, &offset);
 
   image->assign(offset, std::byte{0});
   std::byte* p = image->data();
@@ -370,20 +476,29 @@ std::error_code build_table_image(std::span<const ScopeResolution> scopes, uint6
   h.abi_minor = kAbiMinor;
   h.header_size = sizeof(TableHeader);
   h.total_size = total_size;
+  h.flags = left_out ? kFlagIncomplete : 0u;
   h.generation = generation;
   h.publish_time = publish_time;
   h.writer_pid = writer_pid;
-  h.scope_count = static_cast<uint32_t>(order.size());
+  h.scope_count = static_cast<uint32_t>(dir.entries.size());
   h.directory_offset = static_cast<uint32_t>(dir_offset);
   h.payload_end = static_cast<uint32_t>(offset);
-  if (!wow64_order.empty()) {
-    h.wow64_scope_count = static_cast<uint32_t>(wow64_order.size());
+  if (!wow64_dir.entries.empty()) {
+    h.wow64_scope_count = static_cast<uint32_t>(wow64_dir.entries.size());
     h.wow64_directory_offset = static_cast<uint32_t>(wow64_dir_offset);
   }
+  h.omitted_scope_count = dir.omitted_users;
+  h.wow64_omitted_scope_count = wow64_dir.omitted_users;
   store_pod(p, h);
   store_directory(p, dir_offset, dir);
-  if (!wow64_order.empty()) store_directory(p, wow64_dir_offset, wow64_dir);
+  if (!wow64_dir.entries.empty()) store_directory(p, wow64_dir_offset, wow64_dir);
   reseal_table_image(*image);
+  if (fit != nullptr) {
+    fit->user_scopes = static_cast<uint32_t>(native.order.size() - 1);
+    fit->omitted = dir.omitted_users;
+    fit->wow64_user_scopes = wow64.order.empty() ? 0u : static_cast<uint32_t>(wow64.order.size() - 1);
+    fit->wow64_omitted = wow64_dir.omitted_users;
+  }
   return {};
 }
 
@@ -440,14 +555,17 @@ void TableWriter::write_image_locked() noexcept {
 }
 
 std::error_code TableWriter::publish(std::span<const ScopeResolution> scopes,
-                                    std::span<const ScopeResolution> wow64_scopes) {
+                                    std::span<const ScopeResolution> wow64_scopes, TableOverflow overflow) {
   if (region_.size() < sizeof(TableHeader) || reinterpret_cast<uintptr_t>(region_.data()) % 4 != 0)
     return TableError::kRegionTooSmall;
   const auto total = static_cast<uint32_t>(std::min<size_t>(region_.size(), kMaxTotalSize));
   std::vector<std::byte> image;
-  if (auto ec = build_table_image(scopes, generation_ + 1, filetime_now(), writer_pid_, total, &image, wow64_scopes))
+  TableFit fit;
+  if (auto ec = build_table_image(scopes, generation_ + 1, filetime_now(), writer_pid_, total, &image, wow64_scopes,
+                                  overflow, &fit))
     return ec;
   image_ = std::move(image);
+  fit_ = fit;
   ++generation_;
   write_image_locked();
   return {};
@@ -617,10 +735,19 @@ TableError TableReader::read_impl(Want want, std::u16string_view sid, TableSnaps
     out->info.abi_minor = h.abi_minor;
     out->info.scope_count = h.scope_count;
     out->info.wow64_scope_count = h.wow64_scope_count;
+    out->info.omitted_scope_count = h.abi_minor >= 2 ? h.omitted_scope_count : 0u;
+    out->info.wow64_omitted_scope_count = h.abi_minor >= 2 ? h.wow64_omitted_scope_count : 0u;
     out->info.view = view;
     out->info.payload_end = h.payload_end;
     out->info.total_size = h.total_size;
-    return (h.flags & kFlagWriterStopped) ? TableError::kWriterStopped : TableError::kOk;
+    if (h.flags & kFlagWriterStopped) return TableError::kWriterStopped;
+    // An incomplete table has no answer for a user it does not list: that user's own settings
+    // may be among those left out (table_layout.h, "Incomplete tables"). Only a verified copy
+    // gets here: the flag is covered by the header checksum, the SID compared in a record whose
+    // checksum matched (a hash collision is no match).
+    if (want == Want::kOneUser && !sid.empty() && (h.flags & kFlagIncomplete) != 0 && !out->user)
+      return TableError::kUserNotInTable;
+    return TableError::kOk;
   }
   return TableError::kBusy;
 }

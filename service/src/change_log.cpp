@@ -70,6 +70,32 @@ DependencyEvents dependency_events(const std::map<std::string, std::string>& bef
   return e;
 }
 
+std::string describe_fit(const TableFit& fit) {
+  if (fit.complete()) return {};
+  std::string t = std::to_string(fit.omitted) + " of " + std::to_string(fit.user_scopes) + " user scope(s) did not fit";
+  if (fit.wow64_user_scopes != 0 && (fit.wow64_omitted != fit.omitted || fit.wow64_user_scopes != fit.user_scopes))
+    t += "; 32-bit processes: " + std::to_string(fit.wow64_omitted) + " of " + std::to_string(fit.wow64_user_scopes);
+  return t;
+}
+
+std::optional<CompletenessEvent> completeness_event(bool was_complete, const TableFit& now, const std::string& section,
+                                                    size_t section_bytes, uint32_t size_kb) {
+  const std::string where = "section " + section + " (" + std::to_string(section_bytes / 1024) + " KiB)";
+  if (was_complete && !now.complete()) {
+    return CompletenessEvent{
+        true, "the table is incomplete: " + describe_fit(now) + " in " + where +
+                  "; the processes of the users left out read the registry (the same answers, found by each "
+                  "process itself), everybody else's use the table. Raise SectionSizeKB (now " +
+                  std::to_string(size_kb) +
+                  "): a section keeps the size it was created with while any process maps it, so the new size "
+                  "applies once the section is created again (after a restart of Windows)"};
+  }
+  if (!was_complete && now.complete())
+    return CompletenessEvent{false, "the table is complete again: all " + std::to_string(now.user_scopes) +
+                                        " user scope(s) fit in " + where};
+  return std::nullopt;
+}
+
 std::string scope_label(const ScopeResolution& s) {
   return s.kind == ScopeKind::kMachine ? std::string("machine") : "user " + utf8(s.sid);
 }

@@ -7,13 +7,16 @@
 #ifndef MAPIDISPATCH_SERVICE_CHANGE_LOG_H_
 #define MAPIDISPATCH_SERVICE_CHANGE_LOG_H_
 
+#include <cstdint>
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "mapidispatch/model.h"
+#include "mapidispatch/table.h"
 
 namespace mapidispatch::service {
 
@@ -38,6 +41,21 @@ struct DependencyEvents {
 };
 DependencyEvents dependency_events(const std::map<std::string, std::string>& before,
                                    const std::map<std::string, std::string>& after);
+
+//! What an incomplete publish left out: "4 of 11 user scope(s) did not fit", with the 32-bit
+//! processes' counts where they differ ("...; 32-bit processes: 5 of 12"). "" for a complete one.
+std::string describe_fit(const TableFit& fit);
+
+//! The one Event Log entry of a change in completeness between two publishes: a warning when the
+//! table becomes incomplete, an information entry when it is complete again; nothing while it
+//! stays as it was (not one per publish). `section_bytes`: the section's size; `size_kb`: the
+//! SectionSizeKB setting.
+struct CompletenessEvent {
+  bool warning = false;
+  std::string text;
+};
+std::optional<CompletenessEvent> completeness_event(bool was_complete, const TableFit& now, const std::string& section,
+                                                    size_t section_bytes, uint32_t size_kb);
 
 //! One item per difference: "machine simple: A -> B", "user S-1-...: added (client X)",
 //! "user S-1-...: removed", "machine overrides: 2 -> 3". Empty if nothing differs. Each item

@@ -69,7 +69,9 @@ int cmd_explain(const Args& a, std::ostream& out, std::ostream& err) {
   } else if (const auto trust = section_trust(*s); trust && !trust->trusted) {
     table_problem = "the table is not trusted (" + trust->reason + ")";
   } else if (const TableError e = TableReader(s->bytes()).read(sid, &snap, {}, view); e != TableError::kOk) {
-    table_problem = "the table is not usable (" + make_error_code(e).message() + ")";
+    // kUserNotInTable: usable for others; this user's scope is one of those that did not fit.
+    table_problem = e == TableError::kUserNotInTable ? make_error_code(e).message()
+                                                     : "the table is not usable (" + make_error_code(e).message() + ")";
   }
   if (table_problem.empty()) {
     machine = snap.machine;

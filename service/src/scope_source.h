@@ -9,6 +9,8 @@
 #ifndef MAPIDISPATCH_SERVICE_SCOPE_SOURCE_H_
 #define MAPIDISPATCH_SERVICE_SCOPE_SOURCE_H_
 
+#include <cstddef>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +22,10 @@ namespace mapidispatch::service {
 //! What the administrator's parameters tell the resolver.
 struct ResolveOptions {
   bool allow_unc_paths = false;
+  //! resolve_all() calls it after each scope it resolved, in every view, with the scopes resolved
+  //! so far and the scopes it resolves in all: the service's start-up progress (progress.h).
+  //! Called on the resolving thread; may be empty.
+  std::function<void(size_t done, size_t total)> on_scope_resolved;
 };
 
 //! One resolution of everything a table publishes (table_layout.h, "Two views").

@@ -126,6 +126,31 @@ bool has_table(const StatusReport& r) {
   return r.opened && (r.read_result == TableError::kOk || r.read_result == TableError::kWriterStopped);
 }
 
+bool incomplete(const TableInfo& i) { return (i.flags & layout::kFlagIncomplete) != 0; }
+
+// User scopes the writer was given for each view: published + left out.
+size_t given_users(const StatusReport& r) { return r.snapshot.users.size() + r.snapshot.info.omitted_scope_count; }
+size_t given_wow64_users(const StatusReport& r) {
+  return r.wow64 ? r.wow64->users.size() + r.wow64->info.wow64_omitted_scope_count : 0;
+}
+
+// "4 of 11 user scope(s) did not fit in the section (64 KiB, SectionSizeKB=64); their processes
+// read the registry", with the 32-bit processes' counts where they differ.
+std::string incomplete_text(const StatusReport& r) {
+  const TableInfo& i = r.snapshot.info;
+  std::string t = std::to_string(i.omitted_scope_count) + " of " + std::to_string(given_users(r)) +
+                  " user scope(s) did not fit in the section (" + std::to_string(i.total_size / 1024) + " KiB";
+  const EffectiveSetting* size = applied_setting(r, "SectionSizeKB");
+  for (const EffectiveSetting& st : r.settings)
+    if (size == nullptr && st.name == "SectionSizeKB") size = &st;
+  if (size != nullptr) t += ", SectionSizeKB=" + size->value;
+  t += "); their processes read the registry";
+  if (r.wow64 && (i.wow64_omitted_scope_count != i.omitted_scope_count || given_wow64_users(r) != given_users(r)))
+    t += " (32-bit processes: " + std::to_string(i.wow64_omitted_scope_count) + " of " +
+         std::to_string(given_wow64_users(r)) + ")";
+  return t;
+}
+
 }  // namespace
 
 StatusReport collect_status(const std::string& section, const std::string& service_name) {
@@ -177,6 +202,8 @@ std::string verdict_line(const StatusReport& r) {
     case TableError::kOk:
       if (r.writer_alive == std::optional<bool>(false))
         return "valid, but its writer process is gone (killed?): stubs use it until the service restarts";
+      if (incomplete(r.snapshot.info))
+        return "valid and kept up to date, but incomplete: stubs use it; the users left out read the registry";
       return "valid and kept up to date: stubs use it";
     case TableError::kWriterStopped:
       return "writer stopped (service stopped): stubs read the registry";
@@ -210,6 +237,7 @@ void print_status_text(const StatusReport& r, std::ostream& out) {
   if (r.trust) out << std::setw(12) << "Security:" << (r.trust->trusted ? "owner and DACL trusted" : r.trust->reason) << "\n";
   out << std::setw(12) << "Size:" << i.payload_end << " of " << i.total_size << " bytes, " << i.scope_count
       << " scope(s), ABI " << layout::kAbiMajor << "." << i.abi_minor << "\n";
+  if (incomplete(i)) out << std::setw(12) << "Incomplete:" << incomplete_text(r) << "\n";
   print_scope_text(r.snapshot.machine, out);
   for (const auto& u : r.snapshot.users) print_scope_text(u, out);
   print_wow64_text(r, out);
@@ -249,6 +277,13 @@ void print_status_json(const StatusReport& r, std::ostream& out) {
     doc["writer_stopped"] = (i.flags & layout::kFlagWriterStopped) != 0;
     doc["payload_bytes"] = i.payload_end;
     doc["section_bytes"] = i.total_size;
+    // Incomplete tables (table_layout.h): the user scopes given and left out, per view.
+    doc["complete"] = !incomplete(i);
+    doc["user_scopes"] = given_users(r);
+    doc["omitted_user_scopes"] = i.omitted_scope_count;
+    doc["wow64_user_scopes"] = r.wow64 ? Json(given_wow64_users(r)) : Json(nullptr);
+    doc["wow64_omitted_user_scopes"] = r.wow64 ? Json(i.wow64_omitted_scope_count) : Json(nullptr);
+    doc["incomplete"] = incomplete(i) ? Json(json_string(incomplete_text(r))) : Json(nullptr);
     doc["scopes"] = json_scopes(r.snapshot);
     doc["wow64_scopes"] = r.wow64 ? json_scopes(*r.wow64) : Json(nullptr);
   }
@@ -274,6 +309,7 @@ std::string_view to_string_table_error(TableError e) {
     case TableError::kWriterExists: return "writer-exists";
     case TableError::kUntrusted: return "untrusted";
     case TableError::kNoWow64View: return "no-wow64-view";
+    case TableError::kUserNotInTable: return "user-not-in-table";
   }
   return "unknown";
 }

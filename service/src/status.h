@@ -18,7 +18,10 @@
 namespace mapidispatch::service {
 
 //! Exit codes of `status`.
-inline constexpr int kStatusValid = 0;      //!< A valid table, kept by a live writer.
+//! A valid table, kept by a live writer. Also when it is incomplete (some user scopes did not
+//! fit the section; the text's "Incomplete:" line, JSON `complete` false): stubs trust it, and
+//! only the processes of the users left out read the registry; the Event Log has a warning.
+inline constexpr int kStatusValid = 0;
 inline constexpr int kStatusFallback = 1;   //!< A table stubs do not trust: they use the registry.
 inline constexpr int kStatusNoTable = 3;    //!< No section, or nothing published in it.
 

@@ -240,7 +240,7 @@ TEST(TableWow64, BothViewsRoundTripFromOneRead) {
     EXPECT_EQ(*w.user, wow64[k]);
     EXPECT_EQ(w.info.view, TableView::kWow64);
     EXPECT_EQ(w.info.wow64_scope_count, scopes.size());
-    EXPECT_EQ(w.info.abi_minor, 1);
+    EXPECT_EQ(w.info.abi_minor, layout::kAbiMinor);
   }
   TableSnapshot all;
   ASSERT_EQ(reader.read_all(&all, {}, TableView::kWow64), TableError::kOk);

@@ -35,6 +35,18 @@ std::vector<std::byte> build(int users, bool with_wow64) {
   return image;
 }
 
+// ABI 1.2: both views of `users` users in a section with room for some of them, so the table is
+// flagged incomplete and counts the users left out.
+std::vector<std::byte> build_incomplete(int users, uint32_t total_size) {
+  const auto scopes = sample_scopes(users);
+  std::vector<std::byte> image;
+  TableFit fit;
+  if (build_table_image(scopes, 5, 0, 1, total_size, &image, wow64_view(scopes), TableOverflow::kPartial, &fit) ||
+      fit.complete())
+    image.clear();
+  return image;
+}
+
 }  // namespace
 
 std::vector<TableSeed> table_seeds() {
@@ -46,6 +58,7 @@ std::vector<TableSeed> table_seeds() {
   std::vector<std::byte> later;
   if (!rewrite_as_later_minor(build(2, true), LaterMinor{}, &later)) later.clear();
   seeds.push_back(seed("table-later-minor-wow64-2-users.bin", std::move(later)));
+  seeds.push_back(seed("table-incomplete-wow64-6-users.bin", build_incomplete(6, 6000)));
   return seeds;
 }
 

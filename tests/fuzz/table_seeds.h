@@ -20,8 +20,9 @@ struct TableSeed {
 
 //! Valid tables of several shapes, each a whole mapping: total_size is the file's size, so the
 //! reader gets past check_header() and the fuzzer's mutations start from inside the structure.
-//! Native-only tables (as before ABI 1.1), tables with a WOW64 directory, and a table in a later
-//! minor version's layout (table_variants.h). Deterministic: the same bytes on every run.
+//! Native-only tables (as before ABI 1.1), tables with a WOW64 directory, a table in a later
+//! minor version's layout (table_variants.h), and an incomplete table (ABI 1.2: users left out,
+//! flagged and counted). Deterministic: the same bytes on every run.
 std::vector<TableSeed> table_seeds();
 
 }  // namespace mapidispatch::test

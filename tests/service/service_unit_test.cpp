@@ -17,6 +17,7 @@
 #include "mapidispatch/table.h"
 #include "mapidispatch/table_layout.h"
 #include "parameters.h"
+#include "progress.h"
 #include "status.h"
 #include "text.h"
 
@@ -413,6 +414,110 @@ TEST(Status, ReadsThePublishedTableAsAStubDoes) {
   EXPECT_EQ(j.at("stubs_use_table"), false) << out;
   section.reset();
   remove_shared_section(name);
+}
+
+// An incomplete table (table_layout.h, "Incomplete tables"): still trusted (exit 0), and status
+// says how many user scopes were left out, of how many, in which section, and what their
+// processes do.
+TEST(Status, AnIncompleteTableIsValidAndSaysWhatWasLeftOut) {
+  const std::string name = test::unique_name("md-status-inc");
+  std::unique_ptr<WritableSection> section;
+  ASSERT_FALSE(WritableSection::create(name, 4096, &section));
+  TableWriter writer(section->bytes(), self_pid(), 0);
+  const auto scopes = test::sample_scopes(12);
+  ASSERT_FALSE(writer.publish(scopes, {}, TableOverflow::kPartial));
+  const TableFit fit = writer.last_fit();
+  ASSERT_FALSE(fit.complete());
+  const size_t kept = 12 - fit.omitted;
+
+  std::string out, err;
+  EXPECT_EQ(cli({"status", "--section", name}, &out, &err), kStatusValid) << out << err;
+  EXPECT_NE(out.find("valid and kept up to date, but incomplete"), std::string::npos) << out;
+  EXPECT_NE(out.find("Incomplete: " + std::to_string(fit.omitted) +
+                     " of 12 user scope(s) did not fit in the section (4 KiB"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("their processes read the registry"), std::string::npos) << out;
+  EXPECT_NE(out.find("ABI 1." + std::to_string(layout::kAbiMinor)), std::string::npos) << out;
+
+  EXPECT_EQ(cli({"status", "--section", name, "--json"}, &out, &err), kStatusValid);
+  nlohmann::json j = nlohmann::json::parse(out);
+  EXPECT_EQ(j.at("stubs_use_table"), true) << out;
+  EXPECT_EQ(j.at("complete"), false) << out;
+  EXPECT_EQ(j.at("user_scopes"), 12) << out;
+  EXPECT_EQ(j.at("omitted_user_scopes"), fit.omitted) << out;
+  EXPECT_EQ(j.at("scopes").size(), kept + 1) << out;
+  EXPECT_NE(j.at("incomplete").get<std::string>().find("did not fit"), std::string::npos) << out;
+  EXPECT_TRUE(j.at("wow64_user_scopes").is_null()) << out;
+
+  // Complete again: the line goes, `complete` is true, `incomplete` null.
+  ASSERT_FALSE(writer.publish(test::sample_scopes(1), {}, TableOverflow::kPartial));
+  EXPECT_EQ(cli({"status", "--section", name}, &out, &err), kStatusValid);
+  EXPECT_EQ(out.find("Incomplete"), std::string::npos) << out;
+  EXPECT_NE(out.find("valid and kept up to date: stubs use it"), std::string::npos) << out;
+  EXPECT_EQ(cli({"status", "--section", name, "--json"}, &out, &err), kStatusValid);
+  j = nlohmann::json::parse(out);
+  EXPECT_EQ(j.at("complete"), true) << out;
+  EXPECT_EQ(j.at("omitted_user_scopes"), 0) << out;
+  EXPECT_TRUE(j.at("incomplete").is_null()) << out;
+  section.reset();
+  remove_shared_section(name);
+}
+
+// The Event Log's completeness entries: one warning when the table becomes incomplete, one
+// information entry when it is complete again, nothing while it stays as it is.
+TEST(ChangeLog, OneEventWhenTheTableBecomesIncompleteAndOneWhenItIsCompleteAgain) {
+  const TableFit complete{10, 0, 10, 0}, partial{10, 4, 10, 4}, other{11, 5, 11, 5};
+  EXPECT_FALSE(completeness_event(true, complete, "Global\\T", 65536, 64));
+  const auto warn = completeness_event(true, partial, "Global\\T", 65536, 64);
+  ASSERT_TRUE(warn);
+  EXPECT_TRUE(warn->warning);
+  EXPECT_NE(warn->text.find("the table is incomplete: 4 of 10 user scope(s) did not fit in section Global\\T (64 KiB)"),
+            std::string::npos)
+      << warn->text;
+  EXPECT_NE(warn->text.find("read the registry"), std::string::npos) << warn->text;
+  EXPECT_NE(warn->text.find("SectionSizeKB (now 64)"), std::string::npos) << warn->text;
+  EXPECT_FALSE(completeness_event(false, partial, "Global\\T", 65536, 64)) << "not one per publish";
+  EXPECT_FALSE(completeness_event(false, other, "Global\\T", 65536, 64)) << "nor when the numbers change";
+  const auto again = completeness_event(false, complete, "Global\\T", 65536, 64);
+  ASSERT_TRUE(again);
+  EXPECT_FALSE(again->warning);
+  EXPECT_EQ(again->text, "the table is complete again: all 10 user scope(s) fit in section Global\\T (64 KiB)");
+  // The 32-bit processes' counts, where they differ.
+  EXPECT_EQ(describe_fit(partial), "4 of 10 user scope(s) did not fit");
+  EXPECT_EQ(describe_fit(TableFit{10, 4, 9, 3}), "4 of 10 user scope(s) did not fit; 32-bit processes: 3 of 9");
+  EXPECT_EQ(describe_fit(complete), "");
+}
+
+// Start-up checkpoints: a report at most every interval, however many scopes resolve in it, and
+// one in every interval in which a scope resolves.
+TEST(StartProgress, OneCheckpointPerIntervalWhileScopesResolve) {
+  using Clock = ProgressThrottle::Clock;
+  Clock::time_point now{};
+  std::vector<std::pair<size_t, size_t>> reports;
+  ProgressThrottle throttle(
+      std::chrono::milliseconds(250), [&](size_t done, size_t total) { reports.emplace_back(done, total); },
+      [&] { return now; });
+  // 1000 scopes in 100 ms: no report (the step before the resolve reported already).
+  for (size_t i = 1; i <= 1000; ++i) {
+    now += std::chrono::microseconds(100);
+    throttle.step(i, 3000);
+  }
+  EXPECT_TRUE(reports.empty());
+  // 2000 more, 1 ms each: one report per 250 ms.
+  for (size_t i = 1001; i <= 3000; ++i) {
+    now += std::chrono::milliseconds(1);
+    throttle.step(i, 3000);
+  }
+  ASSERT_EQ(reports.size(), 8u);  // 2.1 s after the start: at 250, 500, ... 2000 ms
+  EXPECT_EQ(throttle.reports(), 8u);
+  EXPECT_EQ(reports[0], (std::pair<size_t, size_t>{1150, 3000}));
+  for (size_t k = 1; k < reports.size(); ++k) EXPECT_EQ(reports[k].first - reports[k - 1].first, 250u);
+  // One slow scope: reported when it is done.
+  now += std::chrono::seconds(5);
+  throttle.step(3000, 3000);
+  EXPECT_EQ(reports.size(), 9u);
+  EXPECT_EQ(kStartProgressInterval, std::chrono::milliseconds(250));
 }
 
 TEST(Status, NoSectionIsExitThree) {

@@ -27,6 +27,7 @@
 #include "mapidispatch/shared_section.h"
 #include "mapidispatch/table.h"
 #include "mapidispatch/table_layout.h"
+#include "mapidispatch/win32/process_user.h"
 #include "mapidispatch/win32/simple_mapi.h"
 
 namespace mapidispatch {
@@ -295,6 +296,68 @@ MD_CHILD_MAIN(corrupted_table_means_registry) {
   return g_failures;
 }
 
+// An incomplete table (table_layout.h, "Incomplete tables": user scopes left out because they did
+// not fit) has no answer for a user it does not list: that user's own settings may be among those
+// left out. The stub then reads the registry; a user it lists is served from the table; and a
+// complete table still answers a user without a scope with the machine scope.
+MD_CHILD_MAIN(incomplete_table_sends_users_left_out_to_the_registry) {
+  World w;
+  RegistryClient registry(L"prov_simple");  // what the registry says for this user: S
+  const std::u16string me = win32::process_user_sid();
+  CHECK_THAT(!me.empty());
+  const ScopeResolution machine = machine_scope(L"prov_a", L"prov_a");  // the machine scope: A
+  ScopeResolution mine = machine_scope(L"prov_b", L"prov_b");           // this user's scope: B
+  mine.kind = ScopeKind::kUser;
+  mine.sid = me;
+  // Another user whose scope cannot be written (a string beyond the layout's limit): left out,
+  // so every table with it is incomplete, whatever the section's size.
+  ScopeResolution other = machine_scope(L"prov_b", L"prov_b");
+  other.kind = ScopeKind::kUser;
+  other.sid = u"S-1-5-21-1-2-3-4242";
+  other.simple.reason.assign(layout::kMaxStringUnits + 1, u'r');
+  auto publish = [&w](const std::vector<ScopeResolution>& scopes) {
+#if defined(_WIN64)
+    const std::error_code ec = w.writer().publish(scopes, {}, TableOverflow::kPartial);
+#else
+    const std::error_code ec = w.writer().publish(scopes, scopes, TableOverflow::kPartial);  // the WOW64 view
+#endif
+    CHECK_THAT(!ec);
+    return w.writer().last_fit();
+  };
+  auto flags = [&w] {
+    layout::TableHeader h;
+    std::memcpy(&h, w.table_bytes().data(), sizeof h);
+    return h.flags;
+  };
+
+  // Complete, without this user: the machine scope, as always.
+  CHECK_THAT(publish({machine}).complete());
+  CHECK_EQ_U(send(w, "1"), 0u);
+  CHECK_THAT(starts_with(w.last_call(), "A MAPISendMail"));
+  // Incomplete, without this user: the registry, never the machine scope.
+  CHECK_THAT(!publish({machine, other}).complete());
+  CHECK_EQ_U(flags(), layout::kFlagIncomplete);
+  size_t at = w.trace().size();
+  CHECK_EQ_U(send(w, "2"), 0u);
+  CHECK_THAT(starts_with(w.last_call(), "S MAPISendMail"));
+  CHECK_THAT(w.trace().find("via registry (table: the table is incomplete (its section is too small) and this "
+                            "user's scope is not in it)",
+                            at) != std::string::npos);
+  // Incomplete, with this user: the table's answer for it.
+  CHECK_THAT(!publish({machine, mine, other}).complete());
+  at = w.trace().size();
+  CHECK_EQ_U(send(w, "3"), 0u);
+  CHECK_THAT(starts_with(w.last_call(), "B MAPISendMail"));
+  CHECK_THAT(w.trace().find("via table generation", at) != std::string::npos);
+  // Complete again, without this user: the machine scope again.
+  CHECK_THAT(publish({machine}).complete());
+  CHECK_EQ_U(flags(), 0u);
+  CHECK_EQ_U(send(w, "4"), 0u);
+  CHECK_THAT(starts_with(w.last_call(), "A MAPISendMail"));
+  if (g_failures != 0) std::fprintf(stderr, "trace:\n%s\n", w.trace().c_str());
+  return g_failures;
+}
+
 MD_CHILD_MAIN(untrusted_section_is_ignored) {
   World w;
   RegistryClient registry(L"prov_simple");
@@ -538,6 +601,7 @@ INSTANTIATE_TEST_SUITE_P(InAFreshProcess, Stub,
                                            "extended_binds_until_the_last_uninitialize",
                                            "wrong_bitness_is_never_loaded", "missing_exports_fail_with_the_family_code",
                                            "stopped_writer_means_registry", "corrupted_table_means_registry",
+                                           "incomplete_table_sends_users_left_out_to_the_registry",
                                            "files_that_change_behind_the_table",
                                            "untrusted_section_is_ignored", "prefirstrun_once_then_error_codes",
                                            "forced_registry_mode_resolves_every_call",

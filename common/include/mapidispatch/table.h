@@ -46,6 +46,11 @@ enum class TableError {
   //! A WOW64 read of a table without answers for 32-bit processes (a 1.0 writer, or a writer
   //! on 32-bit Windows): the caller resolves from the registry itself.
   kNoWow64View,
+  //! A read for a user of a table flagged incomplete (table_layout.h, "Incomplete tables") whose
+  //! view has no scope for that SID: the user's settings may be among those that did not fit, so
+  //! the machine scope is not its answer; the caller resolves from the registry itself. The
+  //! snapshot is filled (machine scope, info), for diagnostics.
+  kUserNotInTable,
 };
 
 //! Which answers a read wants (table_layout.h, "Two views").
@@ -68,6 +73,10 @@ struct TableInfo {
   uint16_t abi_minor = 0;
   uint32_t scope_count = 0;
   uint32_t wow64_scope_count = 0;  //!< 0: the table has no answers for 32-bit processes.
+  //! User scopes left out because they did not fit (flags has kFlagIncomplete), per view; 0 in a
+  //! complete table and in tables before ABI 1.2.
+  uint32_t omitted_scope_count = 0;
+  uint32_t wow64_omitted_scope_count = 0;
   TableView view = TableView::kNative;  //!< The view the snapshot's scopes are of.
   uint32_t payload_end = 0;   //!< Bytes of the section in use.
   uint32_t total_size = 0;
@@ -90,6 +99,27 @@ struct ReadLimits {
 //! Now, in FILETIME units, for TableHeader::publish_time.
 uint64_t filetime_now() noexcept;
 
+//! What a publish does when the user scopes do not all fit the section (or exceed kMaxScopes),
+//! and with a user scope that breaks a layout limit (a string longer than kMaxStringUnits, more
+//! than kMaxOverrides overrides).
+enum class TableOverflow {
+  kRefuse,   //!< Nothing is published: kTooLarge (the previous table stays).
+  //! The machine scopes and every user scope that fits, in directory order, a user kept or left
+  //! out in both views alike; the table flagged incomplete (table_layout.h, "Incomplete tables").
+  //! kTooLarge only if the machine scopes themselves do not fit or break a limit.
+  kPartial,
+};
+
+//! How a publish's user scopes fitted: given and left out, per view.
+struct TableFit {
+  uint32_t user_scopes = 0;        //!< User scopes given for the main view.
+  uint32_t omitted = 0;            //!< Of them, left out.
+  uint32_t wow64_user_scopes = 0;  //!< User scopes given for the WOW64 view.
+  uint32_t wow64_omitted = 0;      //!< Of them, left out.
+  bool complete() const noexcept { return omitted == 0 && wow64_omitted == 0; }
+  bool operator==(const TableFit&) const = default;
+};
+
 //! The service's side. Not thread-safe; one thread publishes.
 class TableWriter {
  public:
@@ -103,9 +133,11 @@ class TableWriter {
   //! Publishes a new table: generation + 1, writer-stopped flag cleared. `wow64_scopes`: the
   //! answers for 32-bit processes on 64-bit Windows (machine scope first, like `scopes`), or
   //! empty for none. kTooLarge if it does not fit the region or breaks a limit of
-  //! table_layout.h; the previous table then stays.
+  //! table_layout.h (with kPartial: if the machine scopes do not); the previous table then stays.
+  //! last_fit() says what a successful publish left out.
   std::error_code publish(std::span<const ScopeResolution> scopes,
-                          std::span<const ScopeResolution> wow64_scopes = {});
+                          std::span<const ScopeResolution> wow64_scopes = {},
+                          TableOverflow overflow = TableOverflow::kRefuse);
 
   //! Flags the current table "writer stopped" (service stop): readers stop trusting it.
   std::error_code mark_stopped() noexcept;
@@ -114,6 +146,8 @@ class TableWriter {
   uint64_t generation() const noexcept { return generation_; }
   //! Bytes the last publish used.
   size_t payload_bytes() const noexcept { return image_.size(); }
+  //! The user scopes the last successful publish was given and left out.
+  const TableFit& last_fit() const noexcept { return fit_; }
   //! What the constructor found in the region.
   bool recovered_odd_count() const noexcept { return recovered_odd_; }
   uint64_t recovered_generation() const noexcept { return recovered_generation_; }
@@ -127,15 +161,18 @@ class TableWriter {
   bool recovered_odd_ = false;
   uint64_t recovered_generation_ = 0;
   std::vector<std::byte> image_;  //!< The last published [0, payload_end), private copy.
+  TableFit fit_;
 };
 
 //! Serializes scopes into a complete table image (header, directories, records) of the given
 //! generation, checksums sealed and the sequence count 0. For the writer, tests and fuzz seeds.
-//! `wow64_scopes` empty: no WOW64 directory.
+//! `wow64_scopes` empty: no WOW64 directory. `overflow`: what to do with user scopes that do not
+//! fit `total_size`; `fit` (optional) receives what was given and left out.
 std::error_code build_table_image(std::span<const ScopeResolution> scopes, uint64_t generation,
                                   uint64_t publish_time, uint32_t writer_pid, uint32_t total_size,
                                   std::vector<std::byte>* image,
-                                  std::span<const ScopeResolution> wow64_scopes = {});
+                                  std::span<const ScopeResolution> wow64_scopes = {},
+                                  TableOverflow overflow = TableOverflow::kRefuse, TableFit* fit = nullptr);
 
 //! Recomputes the header checksum of an image after its header or directory was edited (tests
 //! and the fuzz harness use it to reach validation beyond the checksum).
@@ -158,9 +195,10 @@ class TableReader {
   }
 
   //! Copies out the machine scope and, if the table has one, the scope of user `sid`, of `view`.
-  //! kOk or kWriterStopped (snapshot filled: the table is consistent but nobody keeps it) or an
-  //! error (snapshot unspecified; kNoWow64View for a kWow64 read of a table without that view).
-  //! Never throws; never loops beyond `limits`.
+  //! kOk or kWriterStopped (snapshot filled: the table is consistent but nobody keeps it), or
+  //! kUserNotInTable (snapshot filled: the table is incomplete and `sid` is not in it; `sid`
+  //! empty never gives it), or an error (snapshot unspecified; kNoWow64View for a kWow64 read of
+  //! a table without that view). Never throws; never loops beyond `limits`.
   TableError read(std::u16string_view sid, TableSnapshot* out, const ReadLimits& limits = {},
                   TableView view = TableView::kNative) const noexcept;
 

@@ -28,6 +28,28 @@
 //! processes; every process on 32-bit Windows). A 32-bit reader under WOW64 uses the WOW64
 //! directory only; if the table has none (a 1.0 writer), it does not use the table.
 //!
+//! Incomplete tables (ABI 1.2). When the answers do not all fit the section, the writer still
+//! publishes: the machine scope of each view and, in directory order, every user scope that fits;
+//! a user is kept or left out in both views alike (its SID), so no view answers a user the other
+//! has dropped. The header is flagged kFlagIncomplete and counts the user scopes left out per
+//! view (omitted_scope_count, wow64_omitted_scope_count). A 1.2 reader whose user's SID is not in
+//! its view's directory of such a table does not use the machine scope for it (the user may have
+//! settings of its own that did not fit): it resolves from the registry, as for a table it cannot
+//! use (TableError::kUserNotInTable). A user that is in the directory, and a read for no user
+//! (an unknown SID), use the table as always.
+//!
+//! What an older (1.0 or 1.1) reader does with such a table: it ignores the unknown flag and the
+//! counts (they were reserved), and answers a left-out user with the machine scope, the answer it
+//! gives a user without settings of their own. Accepted, not prevented, because: (1) preventing
+//! it takes an incompatible change (a new major version, or a flag old readers do know such as
+//! kFlagWriterStopped) that would send every old reader to the registry for every user, also for
+//! complete tables; (2) older stubs live only in processes started before the package that brings
+//! this writer was installed (stub and service ship together, and a process keeps the mapi32.dll
+//! it loaded), and only their left-out users are affected; (3) before 1.2 the same table was not
+//! published at all, and those readers kept an ever staler table in which every user who came or
+//! changed since was answered with its machine scope or an old answer: the incomplete table is
+//! never worse for them.
+//!
 //! Section layout:
 //! \code
 //!   [0, header_size)                         TableHeader
@@ -52,7 +74,9 @@ namespace mapidispatch::layout {
 inline constexpr uint32_t kMagic = 0x4254444Du;
 inline constexpr uint16_t kAbiMajor = 1;
 //! 1: the WOW64 directory (TableHeader::wow64_*).
-inline constexpr uint16_t kAbiMinor = 1;
+//! 2: incomplete tables (kFlagIncomplete, TableHeader::omitted_scope_count and
+//!    wow64_omitted_scope_count).
+inline constexpr uint16_t kAbiMinor = 2;
 
 //! Longest string the table carries, in UTF-16 code units: the longest Win32 path (32,767
 //! characters). A longer string in a table is invalid.
@@ -69,6 +93,12 @@ enum HeaderFlags : uint32_t {
   //! The writer has stopped (service stop or shutdown): nobody keeps this table true any more.
   //! Readers must not trust it and fall back to reading the registry.
   kFlagWriterStopped = 1u << 0,
+  //! ABI 1.2. Some user scopes did not fit the section and were left out (the header counts
+  //! them). A reader whose user's SID is not in its view's directory must not use the machine
+  //! scope for it: it reads the registry. See "Incomplete tables" above. A 1.2 reader refuses a
+  //! table that counts left-out scopes without this flag (it would answer them with the machine
+  //! scope); the flag without counts only sends readers to the registry, and is accepted.
+  kFlagIncomplete = 1u << 1,
 };
 
 //! At offset 0 of the section.
@@ -100,7 +130,12 @@ struct TableHeader {
   uint32_t wow64_directory_offset;    //!< From the section start; 0 when wow64_scope_count is 0.
   uint32_t wow64_directory_checksum;  //!< CRC-32C over the WOW64 directory's entries.
   uint32_t reserved1;                 //!< Zero.
-  uint8_t reserved[48];       //!< Zero; room to grow.
+  //! ABI 1.2: user scopes of the main directory's view left out because they did not fit
+  //! (kFlagIncomplete); <= kMaxScopes. Zero in a complete table and in 1.0 and 1.1 tables (it was
+  //! reserved); readers of those versions ignore it.
+  uint32_t omitted_scope_count;
+  uint32_t wow64_omitted_scope_count;  //!< ABI 1.2: the same for the WOW64 directory's view.
+  uint8_t reserved[40];       //!< Zero; room to grow.
 };
 
 //! The header's checksum covers its bytes from here on (everything but the identification,
@@ -192,7 +227,9 @@ static_assert(offsetof(TableHeader, wow64_scope_count) == 64);
 static_assert(offsetof(TableHeader, wow64_directory_offset) == 68);
 static_assert(offsetof(TableHeader, wow64_directory_checksum) == 72);
 static_assert(offsetof(TableHeader, reserved1) == 76);
-static_assert(offsetof(TableHeader, reserved) == 80);
+static_assert(offsetof(TableHeader, omitted_scope_count) == 80);
+static_assert(offsetof(TableHeader, wow64_omitted_scope_count) == 84);
+static_assert(offsetof(TableHeader, reserved) == 88);
 
 static_assert(sizeof(ScopeDirEntry) == 16);
 static_assert(offsetof(ScopeDirEntry, record_checksum) == 8);

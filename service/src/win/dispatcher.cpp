@@ -9,6 +9,7 @@
 #include "change_log.h"
 #include "mapidispatch/seqlock.h"
 #include "mapidispatch/table_layout.h"
+#include "progress.h"
 #include "text.h"
 #include "win/logging.h"
 #include "win/registry.h"
@@ -95,7 +96,13 @@ std::error_code Dispatcher::run(const Hooks& hooks) {
   start_watches();
   progress();
 
-  resolve_and_publish("start", true);
+  // The first resolve can be long (thousands of user scopes): a checkpoint at most every
+  // kStartProgressInterval while scopes resolve, so the SCM sees it progress.
+  ProgressThrottle throttle(kStartProgressInterval, [&progress](size_t done, size_t total) {
+    log().debug("start-up: {} of {} scope(s) resolved", done, total);
+    progress();
+  });
+  resolve_and_publish("start", true, [&throttle](size_t done, size_t total) { throttle.step(done, total); });
   if (hooks.on_running) hooks.on_running();
   events().info("MapiDispatch started: section {}, generation {}, {} user hive(s) watched, debounce {} ms, "
                 "revalidation every {} min",
@@ -269,7 +276,8 @@ void Dispatcher::on_change(const std::string& why) {
   });
 }
 
-void Dispatcher::resolve_and_publish(const char* reason, bool force) {
+void Dispatcher::resolve_and_publish(const char* reason, bool force,
+                                     const std::function<void(size_t, size_t)>& on_scope_resolved) {
   if (!writer_ || stopping_) return;
   Resolutions answers;
   ++stats_.resolves;
@@ -277,6 +285,7 @@ void Dispatcher::resolve_and_publish(const char* reason, bool force) {
   try {
     ResolveOptions opts;
     opts.allow_unc_paths = params_.allow_unc_paths;
+    opts.on_scope_resolved = on_scope_resolved;
     if (full) {
       answers = source_->resolve_all(opts);
     } else {
@@ -299,7 +308,9 @@ void Dispatcher::resolve_and_publish(const char* reason, bool force) {
   if (params_.debug_crash_mid_publish != 0 && section_name_.rfind("Local\\", 0) == 0)
     crash_mid_publish(answers, params_.debug_crash_mid_publish);
   const uint64_t before = writer_->generation();
-  if (const std::error_code ec = writer_->publish(answers.scopes, answers.wow64_scopes)) {
+  // What does not fit the section is left out, flagged (table_layout.h, "Incomplete tables"):
+  // the machine scope and the users that fit are published rather than nothing.
+  if (const std::error_code ec = writer_->publish(answers.scopes, answers.wow64_scopes, TableOverflow::kPartial)) {
     dirty_all_ = true;  // published_ is not what the registry says: resolve everything next time
     events().error("publish ({}) failed: {} {}; the table keeps generation {}", reason, ec.value(), ec.message(),
                    before);
@@ -312,9 +323,20 @@ void Dispatcher::resolve_and_publish(const char* reason, bool force) {
   std::vector<std::string> items = describe_changes(was.scopes, answers.scopes);
   for (auto& item : describe_changes(was.wow64_scopes, answers.wow64_scopes, "32-bit "))
     items.push_back(std::move(item));
-  log().info("published generation {} ({}, {} scope(s) + {} for 32-bit processes, {} bytes): {}",
+  const TableFit& fit = writer_->last_fit();
+  const std::string incomplete =
+      fit.complete() ? std::string()
+                     : ", INCOMPLETE: " + describe_fit(fit) + " in the section, their processes read the registry";
+  log().info("published generation {} ({}, {} scope(s) + {} for 32-bit processes, {} bytes{}): {}",
              writer_->generation(), reason, answers.scopes.size(), answers.wow64_scopes.size(),
-             writer_->payload_bytes(), join_changes(items));
+             writer_->payload_bytes(), incomplete, join_changes(items));
+  // Incomplete or complete again: one Event Log entry per transition, not one per publish.
+  if (const auto e = completeness_event(table_complete_, fit, section_name_, section_->bytes().size(),
+                                        params_.section_size_kb)) {
+    if (e->warning) events().warn("{}", e->text);
+    else events().info("{}", e->text);
+  }
+  table_complete_ = fit.complete();
   // A provider that a missing DLL keeps from loading is worth one Event Log warning when it
   // starts (not one per publish or per scope), and an information entry when it is fixed.
   auto unloadable = unloadable_providers(answers.scopes);
@@ -341,7 +363,7 @@ void Dispatcher::crash_mid_publish(const Resolutions& answers, uint32_t percent)
   const auto region = section_->bytes();
   if (!build_table_image(answers.scopes, writer_->generation() + 1, filetime_now(), ::GetCurrentProcessId(),
                          static_cast<uint32_t>(std::min<size_t>(region.size(), layout::kMaxTotalSize)), &image,
-                         answers.wow64_scopes)) {
+                         answers.wow64_scopes, TableOverflow::kPartial)) {
     auto* count = reinterpret_cast<uint32_t*>(region.data() + offsetof(layout::TableHeader, sequence));
     seqlock::write_begin(count);
     const size_t written = (image.size() * std::min<uint32_t>(percent, 100) / 100) & ~size_t{3};

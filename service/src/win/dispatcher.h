@@ -18,6 +18,15 @@
 //! (ScopeSource::resolve_user); a machine-wide change, the revalidation, a refresh and new
 //! parameters re-resolve everything. One log line per publish lists what changed. The generation
 //! is persisted after each publish (state_store.h).
+//!
+//! A table that does not fit the section is published incomplete (TableOverflow::kPartial: the
+//! machine scope and the users that fit; table_layout.h, "Incomplete tables"): the publish's log
+//! line says how many user scopes were left out, and the Event Log gets one warning when the
+//! table becomes incomplete and one information entry when it is complete again.
+//!
+//! Start-up: while the first resolve runs, every scope resolved is a step of Hooks::on_progress,
+//! reported at most every kStartProgressInterval (progress.h), so the SCM sees the checkpoint grow
+//! during a long resolve.
 
 #ifndef MAPIDISPATCH_SERVICE_WIN_DISPATCHER_H_
 #define MAPIDISPATCH_SERVICE_WIN_DISPATCHER_H_
@@ -108,7 +117,9 @@ class Dispatcher {
   void start_watches();
   void rescan_users(bool release_all);
   void on_change(const std::string& why);
-  void resolve_and_publish(const char* reason, bool force);
+  //! `on_scope_resolved`: for a full resolve, ResolveOptions::on_scope_resolved (start-up progress).
+  void resolve_and_publish(const char* reason, bool force,
+                           const std::function<void(size_t, size_t)>& on_scope_resolved = {});
   //! The DebugCrashMidPublish hook: writes `percent` (1 to 100) % of the next image, leaves the
   //! count odd and terminates the process.
   void crash_mid_publish(const Resolutions& answers, uint32_t percent);
@@ -144,6 +155,9 @@ class Dispatcher {
   bool have_published_ = false;
   //! unloadable_providers() of published_ (both views): the Event Log's dependency transitions.
   std::map<std::string, std::string> unloadable_;
+  //! Whether the table last published had every user scope: the Event Log's completeness
+  //! transitions (one warning when it becomes incomplete, one information entry when it is again).
+  bool table_complete_ = true;
   //! What the next change-driven resolve must cover: everything (a machine-wide key changed, or
   //! the last attempt failed), or only these users' scopes (their hives changed, loaded or
   //! unloaded), applied to published_. Work proportional to what changed.

@@ -5,6 +5,7 @@
 #include <windows.h>
 
 #include <algorithm>
+#include <functional>
 #include <stdexcept>
 
 #include "mapidispatch/resolver.h"
@@ -50,15 +51,20 @@ class ResolverScopeSource final : public ScopeSource {
     // SID order, the order apply_user_scopes() keeps, so that an incremental answer and a full one
     // compare equal when they are.
     std::sort(sids.begin(), sids.end());
-    Resolutions out;
-    out.scopes = resolve_scopes(sids, opts, &win32::resolve_live, "");
     // 32-bit processes see another registry view and another System32: resolve again for them.
     // This process is 64-bit (the service is x64 only), so SysWOW64 exists exactly on 64-bit
     // Windows.
-    if constexpr (sizeof(void*) == 8) {
-      if (!win32::wow64_system_directory().empty())
-        out.wow64_scopes = resolve_scopes(sids, opts, &win32::resolve_live_wow64, " (32-bit processes)");
-    }
+    bool wow64 = false;
+    if constexpr (sizeof(void*) == 8) wow64 = !win32::wow64_system_directory().empty();
+    // Progress: every scope of every view is a step (the service's start-up checkpoints).
+    const size_t total = (sids.size() + 1) * (wow64 ? 2 : 1);
+    size_t done = 0;
+    const Step step = [&] {
+      if (options.on_scope_resolved) options.on_scope_resolved(++done, total);
+    };
+    Resolutions out;
+    out.scopes = resolve_scopes(sids, opts, &win32::resolve_live, "", step);
+    if (wow64) out.wow64_scopes = resolve_scopes(sids, opts, &win32::resolve_live_wow64, " (32-bit processes)", step);
     return out;
   }
 
@@ -103,19 +109,23 @@ class ResolverScopeSource final : public ScopeSource {
   }
 
   using ResolveFn = ResolveStatus (*)(const ScopeRequest&, ResolverOptions, ScopeResolution*, Explanation*) noexcept;
+  using Step = std::function<void()>;
 
+  // The machine scope and each user's, `step` after each.
   static std::vector<ScopeResolution> resolve_scopes(const std::vector<std::u16string>& sids,
                                                      const ResolverOptions& opts, ResolveFn resolve,
-                                                     const char* view) {
+                                                     const char* view, const Step& step) {
     std::vector<ScopeResolution> out(1);
     if (const ResolveStatus st = resolve(ScopeRequest::machine(), opts, &out[0], nullptr); st != ResolveStatus::kOk)
       throw std::runtime_error("resolving the machine scope" + std::string(view) + ": " + std::string(to_string(st)));
+    step();
     for (const auto& sid : sids) {
       ScopeResolution u;
       if (const ResolveStatus st = resolve(ScopeRequest::user_from_users(sid), opts, &u, nullptr);
           st != ResolveStatus::kOk)
         throw std::runtime_error("resolving user " + utf8(sid) + view + ": " + std::string(to_string(st)));
       out.push_back(std::move(u));
+      step();
     }
     return out;
   }

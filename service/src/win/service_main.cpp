@@ -7,7 +7,9 @@
 // reports STOP_PENDING first and only then signals the worker (reporting after signalling lets
 // the worker's STOPPED race the handler's STOP_PENDING: error 1053 or a service stuck in
 // STOP_PENDING). START_PENDING is reported with a growing checkpoint until the first table is
-// published; only then RUNNING, and only then are controls accepted.
+// published (after each start-up step, and while the first resolve runs, at most every
+// kStartProgressInterval as scopes resolve: progress.h); only then RUNNING, and only then are
+// controls accepted.
 
 #include <windows.h>
 
@@ -23,6 +25,10 @@
 namespace mapidispatch::service {
 namespace {
 
+// The wait hint is the time to the next checkpoint, not to RUNNING: the checkpoints come after
+// each start-up step and every kStartProgressInterval while scopes resolve, so the hint only has
+// to cover the longest single step (one scope: a Windows Installer query, a provider file an
+// antivirus scans as the resolver reads it, a share that answers slowly with AllowUncPaths).
 constexpr DWORD kStartWaitHintMs = 30000;
 constexpr DWORD kStopWaitHintMs = 15000;
 
