@@ -14,6 +14,7 @@
 #include "mapidispatch/file_system.h"
 #include "mapidispatch/pe_image.h"
 #include "mapidispatch/registry.h"
+#include "mapidispatch/resolver.h"
 #include "mapidispatch/text.h"
 #include "mapidispatch/win32/registry_win.h"
 #include "mapidispatch/win32/resolver_win.h"
@@ -21,7 +22,6 @@
 namespace mapidispatch::stub {
 namespace {
 
-constexpr size_t kMaxKnownDlls = 256;      // Windows 11 lists about 40
 constexpr size_t kMaxPathEntries = 512;
 constexpr size_t kMaxFindingsNamed = 4;    // the rest are counted
 
@@ -52,28 +52,6 @@ std::vector<std::u16string> path_entries() {
   return out;
 }
 
-// The file names KnownDLLs lists (the values' data, e.g. "kernel32.dll"); not DllDirectory and
-// DllDirectory32, which are folders.
-std::vector<std::u16string> known_dlls() {
-  std::vector<std::u16string> out;
-  win32::Win32Registry registry;
-  std::unique_ptr<RegistryKey> key;
-  if (registry.open(RegRoot::kLocalMachine, u"SYSTEM\\CurrentControlSet\\Control\\Session Manager\\KnownDLLs",
-                    RegView::kDefault, &key))
-    return out;
-  std::vector<std::u16string> names;
-  bool truncated = false;
-  if (key->value_names(kMaxKnownDlls, &names, &truncated)) return out;
-  for (const std::u16string& name : names) {
-    RegValue value;
-    std::u16string file;
-    if (key->read_value(name, &value) || decode_reg_string(value, MAX_PATH, &file) != RegStringStatus::kOk) continue;
-    if (file.empty() || file.find_first_of(u"\\/:%") != std::u16string::npos) continue;
-    out.push_back(std::move(file));
-  }
-  return out;
-}
-
 // Where this process's loader looks for a provider's imports (dependencies.h).
 DependencySearch this_process_search(PeMachine machine) {
   DependencySearch search;
@@ -86,7 +64,7 @@ DependencySearch this_process_search(PeMachine machine) {
   search.path_entries = path.size();
   search.directories.insert(search.directories.end(), path.begin(), path.end());
   search.path_origin = u"this process's PATH";
-  search.known_dlls = known_dlls();
+  search.known_dlls = read_known_dlls(win32::Win32Registry());  // the service's rule (resolver.h)
   search.already_loaded = [](std::u16string_view name) {
     const std::wstring w(name.begin(), name.end());
     return ::GetModuleHandleW(w.c_str()) != nullptr;
