@@ -230,11 +230,15 @@ class NoVariables final : public Environment {
   std::u16string description() const override { return u"the test's environment"; }
 };
 
+// HKLM's default client "Fabrikam", its DLLPath `dll_path`.
+void set_default_client(MemoryRegistry* reg, std::u16string_view dll_path) {
+  reg->set_value(RegRoot::kLocalMachine, u"Software\\Clients\\Mail", u"", make_reg_string(u"Fabrikam"));
+  reg->set_value(RegRoot::kLocalMachine, u"Software\\Clients\\Mail\\Fabrikam", u"DLLPath", make_reg_string(dll_path));
+}
+
 TEST(ResolverDependencies, AWarningInTheReasonNeverAnotherStatus) {
   MemoryRegistry reg;
-  reg.set_value(RegRoot::kLocalMachine, u"Software\\Clients\\Mail", u"", make_reg_string(u"Fabrikam"));
-  reg.set_value(RegRoot::kLocalMachine, u"Software\\Clients\\Mail\\Fabrikam", u"DLLPath",
-                make_reg_string(u"C:\\Program Files\\Fabrikam\\fabrikam.dll"));
+  set_default_client(&reg, u"C:\\Program Files\\Fabrikam\\fabrikam.dll");
   MemoryFileSystem fs;
   fs.add_file(u"C:\\Program Files\\Fabrikam\\fabrikam.dll", dll(kX64, {"VCRUNTIME140_1.dll", "KERNEL32.dll"}));
   fs.add_directory(u"C:\\Windows\\System32");
@@ -275,9 +279,7 @@ TEST(ResolverDependencies, AWarningInTheReasonNeverAnotherStatus) {
 
 TEST(ResolverDependencies, MissingExportsAndAMissingDependencyBothShow) {
   MemoryRegistry reg;
-  reg.set_value(RegRoot::kLocalMachine, u"Software\\Clients\\Mail", u"", make_reg_string(u"Fabrikam"));
-  reg.set_value(RegRoot::kLocalMachine, u"Software\\Clients\\Mail\\Fabrikam", u"DLLPath",
-                make_reg_string(u"C:\\Fabrikam\\fabrikam.dll"));
+  set_default_client(&reg, u"C:\\Fabrikam\\fabrikam.dll");
   PeSpec s;
   s.exports = {"MAPISendMail"};
   s.imports = {"gone.dll"};
@@ -302,9 +304,7 @@ TEST(ResolverDependencies, MissingExportsAndAMissingDependencyBothShow) {
 // view's folders (SysWOW64 for x86 through WOW64 redirection), and only there.
 TEST(ResolverDependencies, EachMachineIsCheckedInItsOwnViewWithItsFolders) {
   MemoryRegistry reg;
-  reg.set_value(RegRoot::kLocalMachine, u"Software\\Clients\\Mail", u"", make_reg_string(u"Fabrikam"));
-  reg.set_value(RegRoot::kLocalMachine, u"Software\\Clients\\Mail\\Fabrikam", u"DLLPath",
-                make_reg_string(u"C:\\Fabrikam\\f32.dll"));
+  set_default_client(&reg, u"C:\\Fabrikam\\f32.dll");
   reg.set_value(RegRoot::kLocalMachine, u"Software\\Clients\\Mail\\Fabrikam", u"DLLPathEx",
                 make_reg_string(u"C:\\Fabrikam\\f64.dll"));
   MemoryFileSystem fs;
