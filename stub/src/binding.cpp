@@ -75,47 +75,59 @@ Globals& g() {
   return globals;
 }
 
-void read_settings_locked(Globals& s) {
+void read_settings_locked(Globals& s, PhaseClock& clock) {
   if (s.settings_read) return;
   s.settings_read = true;
   s.registry_mode = _wcsicmp(env_var(L"MAPIDISPATCH_MODE").c_str(), L"registry") == 0;
   const std::wstring name = env_var(L"MAPIDISPATCH_SECTION");
   s.section_name = name.empty() ? std::string(kDefaultSectionName) : narrow(name);
-  s.user_sid = win32::process_user_sid();
 #if defined(_M_IX86) || defined(__i386__)
   // A 32-bit process on 64-bit Windows (x64 or ARM64) runs under WOW64: its registry view and
   // System32 are not a 64-bit process's, and the table carries its answers separately.
   BOOL wow64 = FALSE;
   if (::IsWow64Process(::GetCurrentProcess(), &wow64) && wow64) s.view = TableView::kWow64;
 #endif
+  clock.lap(PhaseClock::kSettings);
+  s.user_sid = win32::process_user_sid();
+  clock.lap(PhaseClock::kUserSid);
   trace("stub: mode=" + std::string(s.registry_mode ? "registry" : "table") + " section=" + s.section_name +
         " view=" + std::string(to_string(s.view)) + " user=" + text::utf16_to_utf8(s.user_sid));
+  clock.lap(PhaseClock::kTrace);
 }
 
 // Maps the table if it is not mapped yet and it is time to try. Under bind_lock.
-void ensure_table_locked(Globals& s) {
+void ensure_table_locked(Globals& s, PhaseClock& clock) {
   if (s.registry_mode || g_hot.reader.load(std::memory_order_relaxed) != nullptr) return;
   const uint64_t now = ::GetTickCount64();
   if (now < s.next_table_try) return;
   s.next_table_try = now + kFallbackRetryMs;
   std::unique_ptr<ReadOnlySection> section;
-  if (auto ec = ReadOnlySection::open(s.section_name, &section)) {
-    trace("table: cannot open " + s.section_name + ": " + ec.message() + "; using the registry");
+  const std::error_code open_error = ReadOnlySection::open(s.section_name, &section);
+  clock.lap(PhaseClock::kTableOpen);
+  if (open_error) {
+    trace("table: cannot open " + s.section_name + ": " + open_error.message() + "; using the registry");
+    clock.lap(PhaseClock::kTrace);
     return;
   }
   // Trust before use: a section anybody but SYSTEM or Administrators could write is ignored.
   SecurityDescription desc;
-  if (auto ec = win32::describe_object_security(static_cast<HANDLE>(section->native_handle()), &desc)) {
-    trace("table: cannot read the section's security (" + ec.message() + "); using the registry");
+  const std::error_code security_error =
+      win32::describe_object_security(static_cast<HANDLE>(section->native_handle()), &desc);
+  const TrustVerdict verdict = security_error ? TrustVerdict{} : evaluate_table_trust(desc);
+  clock.lap(PhaseClock::kTrust);
+  if (security_error) {
+    trace("table: cannot read the section's security (" + security_error.message() + "); using the registry");
+    clock.lap(PhaseClock::kTrace);
     return;
   }
-  const TrustVerdict verdict = evaluate_table_trust(desc);
   if (!verdict.trusted) {
     trace("table: untrusted, ignored: " + verdict.reason + "; using the registry");
+    clock.lap(PhaseClock::kTrace);
     return;
   }
   if (section->bytes().size() < sizeof(layout::TableHeader)) {
     trace("table: the section is too small for a table; using the registry");
+    clock.lap(PhaseClock::kTrace);
     return;
   }
   s.section = std::move(section);
@@ -126,6 +138,7 @@ void ensure_table_locked(Globals& s) {
   // Release: the mapping and the reader are complete before a fast path's acquire load of the
   // count pointer can see it.
   g_hot.count.store(reinterpret_cast<const uint32_t*>(s.section->bytes().data() + 16), std::memory_order_release);
+  clock.lap(PhaseClock::kTableOpen);
 }
 
 // The provider this process loaded from `path16`, or nullptr.
@@ -227,10 +240,13 @@ void registry_scopes_locked(Globals& s, uint64_t now, ScopeResolution* machine, 
 }
 
 const Decision* rebind(Family family) {
+  // The parts of this bind, for the trace line after its own: measured only when tracing.
+  PhaseClock clock(trace_enabled());
   Globals& s = g();
   std::lock_guard<SrwLock> hold(s.bind_lock);
-  read_settings_locked(s);
-  ensure_table_locked(s);
+  clock.lap(PhaseClock::kSettings);
+  read_settings_locked(s, clock);
+  ensure_table_locked(s, clock);
   FamilyState& fs = family_state(family);
   const TableReader* reader = g_hot.reader.load(std::memory_order_relaxed);
   const uint32_t seq = reader ? reader->sequence() : kNoTable;
@@ -264,7 +280,9 @@ const Decision* rebind(Family family) {
   } else {
     source = s.registry_mode ? "registry (forced)" : "registry (no table)";
   }
+  clock.lap(PhaseClock::kTableRead);
   if (!from_table) registry_scopes_locked(s, now, &machine, &user, &source);
+  clock.lap(PhaseClock::kRegistry);
 
   const auto modules = loaded_override_modules(machine, user ? &*user : nullptr);
   const Bitness bitness = this_process_bitness();
@@ -283,6 +301,7 @@ const Decision* rebind(Family family) {
   // 2. The table's "the file is not there" may be older than the file system (the service sees
   //    files at its periodic revalidation): check the registry and the file system here, and
   //    use that answer while it stands (it is retried like any registry-mode decision).
+  clock.lap(PhaseClock::kDecide);
   if (kept == nullptr && from_table && !dd.usable && file_may_have_changed(dd.status)) {
     // Not from the fallback cache: this runs once per table change (and per retry while the
     // local answer is in use), and must see the file system as it is now.
@@ -299,6 +318,7 @@ const Decision* rebind(Family family) {
       source = std::move(local_source);
     }
   }
+  clock.lap(PhaseClock::kRegistry);
 
   Decision d;
   d.supports_utf8 = dd.supports_utf8;
@@ -309,7 +329,9 @@ const Decision* rebind(Family family) {
   if (kept != nullptr) {
     d.provider = kept;
   } else if (dd.usable) {
+    clock.lap(PhaseClock::kDecide);
     d.provider = load_provider_locked(s, dd.path, &load_error);
+    clock.lap(PhaseClock::kProviderLoad);
     if (d.provider != nullptr) d.provider->supports_utf8.store(dd.supports_utf8, std::memory_order_relaxed);
   }
   // A provider the table names that did not load here (a DLL it imports is missing, say) is
@@ -327,9 +349,13 @@ const Decision* rebind(Family family) {
   fs.sequence.store(seq, std::memory_order_release);
   // Last, release: the assembler fast path compares this one word and then reads procs.
   fs.fast_sequence.store(settled ? seq : kNeverMatches, std::memory_order_release);
+  clock.lap(PhaseClock::kPublish);
   trace("bind " + std::string(to_string(family)) + ": " +
         (published->provider ? narrow(published->provider->path) : std::string("(nothing)")) + " via " + source +
         "; " + dd.reason + (load_error.empty() ? "" : "; " + load_error));
+  // The parts of this bind on a line of their own (the bind line's end is the load error,
+  // which tests compare with the debugger's line).
+  if (clock.on()) trace(std::string(to_string(family)) + " bind's " + clock.describe());
   return published;
 }
 

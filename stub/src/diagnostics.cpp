@@ -5,6 +5,7 @@
 #include <windows.h>
 
 #include <atomic>
+#include <cstdio>
 #include <mutex>
 
 #include "mapidispatch/text.h"
@@ -65,9 +66,63 @@ void prefirstrun_once(const Decision& d) noexcept {
   }
 }
 
+namespace {
+const std::wstring& trace_path() {
+  static const std::wstring path = env_var(L"MAPIDISPATCH_TRACE");  // constructed on first use
+  return path;
+}
+int64_t ticks() noexcept {
+  LARGE_INTEGER c;
+  ::QueryPerformanceCounter(&c);
+  return c.QuadPart;
+}
+}  // namespace
+
+bool trace_enabled() noexcept {
+  try {
+    return !trace_path().empty();
+  } catch (...) {
+    return false;
+  }
+}
+
+PhaseClock::PhaseClock(bool on) noexcept : on_(on) {
+  if (on_) last_ = ticks();
+}
+
+void PhaseClock::lap_slow(Phase phase) noexcept {
+  const int64_t t = ticks();
+  spent_[phase] += t - last_;
+  last_ = t;
+}
+
+namespace {
+std::string microseconds(int64_t t) {
+  LARGE_INTEGER freq;
+  ::QueryPerformanceFrequency(&freq);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f us", static_cast<double>(t) * 1e6 / static_cast<double>(freq.QuadPart));
+  return buf;
+}
+}  // namespace
+
+std::string PhaseClock::describe() const {
+  static const char* const kNames[kCount] = {"settings", "user-sid", "table-open", "trust", "table-read",
+                                             "registry", "decide", "provider-load", "publish", "trace"};
+  std::string s = "phases:";
+  for (int i = 0; i < kCount; ++i) s += std::string(i ? ", " : " ") + kNames[i] + " " + microseconds(spent_[i]);
+  return s + ", bind " + total();
+}
+
+std::string PhaseClock::total() const {
+  int64_t sum = 0;
+  for (const int64_t t : spent_) sum += t;
+  return microseconds(sum);
+}
+
 void trace(const std::string& line) noexcept {
   try {
-    static const std::wstring path = env_var(L"MAPIDISPATCH_TRACE");
+    const std::wstring& path = trace_path();
     if (path.empty()) return;
     std::lock_guard<SrwLock> hold(diagnostics().trace_lock);
     HANDLE f = ::CreateFileW(path.c_str(), FILE_APPEND_DATA, FILE_SHARE_READ | FILE_SHARE_WRITE, nullptr,
