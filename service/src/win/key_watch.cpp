@@ -24,11 +24,6 @@ std::vector<std::wstring> split_path(const std::wstring& path) {
   return out;
 }
 
-HANDLE make_event() {
-  // Manual reset: arm() resets it before registering, so a signal is never consumed unseen.
-  return ::CreateEventW(nullptr, TRUE, FALSE, nullptr);
-}
-
 }  // namespace
 
 KeyWatch::KeyWatch(boost::asio::io_context& io, HKEY root, std::wstring path, bool subtree, std::string label,
@@ -38,8 +33,9 @@ KeyWatch::KeyWatch(boost::asio::io_context& io, HKEY root, std::wstring path, bo
       subtree_(subtree),
       label_(std::move(label)),
       on_change_(std::move(on_change)),
-      event_(io, make_event()),
-      parent_event_(io, make_event()),
+      // A signal is handled on the loop; a cancelled wait's (arm(), stop()) never is.
+      event_(io, [this] { on_signal(boost::system::error_code()); }),
+      parent_event_(io, [this] { on_signal(boost::system::error_code()); }),
       // The notification must outlive nothing but the loop thread, which outlives every watch;
       // the flag just spares the system from tying it to that thread where it can.
       agnostic_flag_(REG_NOTIFY_THREAD_AGNOSTIC) {}
@@ -48,16 +44,15 @@ KeyWatch::~KeyWatch() { stop(); }
 
 std::error_code KeyWatch::start() {
   stopped_ = false;
-  if (!event_.native_handle() || !parent_event_.native_handle()) return win_error(ERROR_INVALID_HANDLE);
+  if (!event_.valid() || !parent_event_.valid()) return win_error(ERROR_INVALID_HANDLE);
   return arm();
 }
 
 void KeyWatch::stop() {
   stopped_ = true;
   armed_ = false;
-  boost::system::error_code ignored;
-  event_.cancel(ignored);
-  parent_event_.cancel(ignored);
+  event_.cancel();
+  parent_event_.cancel();
   key_.reset();  // closing the key also ends its notification
   parent_key_.reset();
 }
@@ -73,14 +68,13 @@ LSTATUS KeyWatch::notify(HKEY key, BOOL subtree, DWORD filter, HANDLE event) {
 
 std::error_code KeyWatch::arm() {
   armed_ = false;
-  boost::system::error_code ignored;
-  event_.cancel(ignored);  // a wait still pending on the other event ends as operation_aborted
-  parent_event_.cancel(ignored);
+  event_.cancel();  // a signal of the other event not handled yet is dropped: this re-arm covers it
+  parent_event_.cancel();
   // Close first, reset after: closing a watched key signals its event.
   key_.reset();
   parent_key_.reset();
-  ::ResetEvent(event_.native_handle());
-  ::ResetEvent(parent_event_.native_handle());
+  ::ResetEvent(event_.event());
+  ::ResetEvent(parent_event_.event());
   std::error_code last;
   for (int attempt = 0; attempt < 4; ++attempt) {
     // The deepest existing key of the path, from the root: the key itself if it exists.
@@ -104,7 +98,7 @@ std::error_code KeyWatch::arm() {
     // and deletion of its direct children matter, to see the path grow back.
     const DWORD filter = at_key ? (REG_NOTIFY_CHANGE_NAME | REG_NOTIFY_CHANGE_LAST_SET) : REG_NOTIFY_CHANGE_NAME;
     const BOOL subtree = at_key ? (subtree_ ? TRUE : FALSE) : FALSE;
-    LSTATUS rc = notify(h, subtree, filter, event_.native_handle());
+    LSTATUS rc = notify(h, subtree, filter, event_.event());
     if (rc == ERROR_SUCCESS && at_key && depth_ > 0) {
       // The parent, for the key's own deletion.
       HKEY parent = root_;
@@ -114,7 +108,7 @@ std::error_code KeyWatch::arm() {
         rc = ::RegOpenKeyExW(root_, sub.c_str(), 0, KEY_NOTIFY | KEY_WOW64_64KEY, parent_key_.put());
         parent = parent_key_.get();
       }
-      if (rc == ERROR_SUCCESS) rc = notify(parent, FALSE, REG_NOTIFY_CHANGE_NAME, parent_event_.native_handle());
+      if (rc == ERROR_SUCCESS) rc = notify(parent, FALSE, REG_NOTIFY_CHANGE_NAME, parent_event_.event());
       if (rc == ERROR_FILE_NOT_FOUND) rc = ERROR_KEY_DELETED;  // the parent went in between
     }
     if (rc == ERROR_SUCCESS && !at_key) {
@@ -127,17 +121,22 @@ std::error_code KeyWatch::arm() {
       if (::RegOpenKeyExW(root_, next.c_str(), 0, KEY_NOTIFY | KEY_WOW64_64KEY, &probe) == ERROR_SUCCESS) {
         ::RegCloseKey(probe);
         key_.reset();  // ends this registration; its event may signal on close: reset it
-        ::ResetEvent(event_.native_handle());
+        ::ResetEvent(event_.event());
         last = win_error(ERROR_KEY_DELETED);
         continue;  // open the deeper key (bounded by the attempts)
       }
     }
     if (rc == ERROR_SUCCESS) {
+      std::error_code waiting = event_.wait();
+      if (!waiting && at_key && depth_ > 0) waiting = parent_event_.wait();
+      if (waiting) {  // no thread-pool wait (out of memory): not armed
+        event_.cancel();
+        last = waiting;
+        break;
+      }
       armed_ = true;
       if (!at_key)
         log().debug("watch {}: key absent; watching its ancestor at depth {} until it appears", label_, depth_);
-      wait(event_);
-      if (at_key && depth_ > 0) wait(parent_event_);
       return {};
     }
     last = win_error(rc);
@@ -147,14 +146,6 @@ std::error_code KeyWatch::arm() {
   key_.reset();
   parent_key_.reset();
   return last;
-}
-
-void KeyWatch::wait(boost::asio::windows::object_handle& event) {
-  std::weak_ptr<int> alive = alive_;
-  event.async_wait([this, alive](const boost::system::error_code& ec) {
-    if (alive.expired()) return;
-    on_signal(ec);
-  });
 }
 
 void KeyWatch::on_signal(const boost::system::error_code& ec) {

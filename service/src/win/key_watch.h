@@ -2,7 +2,8 @@
 //
 //! \file
 //! One registry key watched with RegNotifyChangeKeyValue on the service's Asio event loop
-//! (windows::object_handle: no thread of its own, no polling).
+//! (event_wait.h: a thread-pool wait whose signal is handled on the loop; no thread of its own,
+//! no polling).
 //!
 //! Contract:
 //! - The notification is re-armed before the callback runs, so a change made while the callback
@@ -35,8 +36,9 @@
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/windows/object_handle.hpp>
+#include <boost/system/error_code.hpp>
 
+#include "win/event_wait.h"
 #include "win/win_handles.h"
 
 namespace mapidispatch::service {
@@ -71,7 +73,6 @@ class KeyWatch {
 
  private:
   std::error_code arm();
-  void wait(boost::asio::windows::object_handle& event);
   void on_signal(const boost::system::error_code& ec);
   LSTATUS notify(HKEY key, BOOL subtree, DWORD filter, HANDLE event);
 
@@ -80,8 +81,8 @@ class KeyWatch {
   bool subtree_;
   std::string label_;
   Callback on_change_;
-  boost::asio::windows::object_handle event_;
-  boost::asio::windows::object_handle parent_event_;
+  EventWait event_;
+  EventWait parent_event_;
   UniqueHkey key_;              // the watched key or ancestor; empty when depth_ == 0 (the root)
   UniqueHkey parent_key_;       // the key's parent while the key itself is watched (depth_ >= 2)
   size_t depth_ = 0;            // components of the path that key_ is
@@ -90,7 +91,6 @@ class KeyWatch {
   DWORD agnostic_flag_;         // REG_NOTIFY_THREAD_AGNOSTIC where the system accepts it
   uint64_t notifications_ = 0;
   uint64_t ancestor_only_ = 0;
-  std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // queued completions check it
 };
 
 }  // namespace mapidispatch::service
