@@ -8,7 +8,9 @@
 //    --changes isolated changes, each after a quiet debounce window), and the service's CPU time
 //    per change (the service's own GetProcessTimes, control 129: the change, its publish, and
 //    the two counter requests);
-//  - the service's working set, threads and handles with N hives watched;
+//  - the service's working set, threads and handles with N hives watched, and threads and
+//    handles per hive (above those of a service started before any hive is loaded: the
+//    prefix's own user hive and the machine-wide watches);
 //  - the table's size, and the time of `mapidispatch status`.
 //
 //   farm_bench [--sizes 1,10,100,500,1000] [--changes 20] [--json FILE]
@@ -18,7 +20,6 @@
 
 #include <windows.h>
 #include <psapi.h>
-#include <tlhelp32.h>
 
 #include <algorithm>
 #include <chrono>
@@ -63,17 +64,6 @@ double cpu_ms(TestService& svc) {
   return service_counter(svc, L"CpuMicroseconds", &us) ? static_cast<double>(us) / 1000.0 : -1;
 }
 
-int thread_count(DWORD pid) {
-  HANDLE snap = ::CreateToolhelp32Snapshot(TH32CS_SNAPTHREAD, 0);
-  if (snap == INVALID_HANDLE_VALUE) return -1;
-  THREADENTRY32 te{};
-  te.dwSize = sizeof te;
-  int n = 0;
-  for (BOOL ok = ::Thread32First(snap, &te); ok; ok = ::Thread32Next(snap, &te)) n += te.th32OwnerProcessID == pid;
-  ::CloseHandle(snap);
-  return n;
-}
-
 bool user_default_is(const TableSnapshot& s, const std::wstring& sid, const std::wstring& client) {
   return std::any_of(s.users.begin(), s.users.end(), [&](const ScopeResolution& u) {
     return u.sid == std::u16string(sid.begin(), sid.end()) && u.default_client == std::u16string(client.begin(), client.end());
@@ -85,7 +75,7 @@ struct Row {
   double start_ms = -1, change_p50_ms = -1, change_p99_ms = -1, cpu_per_change_ms = -1, status_ms = -1;
   double working_set_mb = -1;
   int threads = -1;
-  DWORD handles = 0;  // 0: not reported (Wine answers GetProcessHandleCount for another process so)
+  long handles = -1;  // -1: not reported (process_handle_count: Wine answers through SystemHandleInformation)
   uint32_t table_bytes = 0;
 };
 
@@ -139,6 +129,25 @@ int main(int argc, char** argv) {
     }
     return true;
   };
+
+  // The base of the per-hive figures: the service with no farm hive loaded.
+  int base_threads = -1;
+  long base_handles = -1;
+  {
+    TestService svc("farm-base");
+    TableProbe probe(svc.section());
+    if (svc.ok() && svc.start(std::chrono::seconds(120)).empty() && probe.open() &&
+        probe.wait_generation_above(0, std::chrono::seconds(30))) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      DWORD pid = 0;
+      svc.state(&pid);
+      base_handles = process_handle_count(pid);
+      base_threads = process_thread_count(pid);
+      svc.stop(std::chrono::seconds(120));
+    }
+    std::printf("no farm hive loaded: %d threads, %ld handles\n", base_threads, base_handles);
+  }
+  auto per_hive = [](double now, double base, int hives) { return now < 0 || base < 0 ? -1.0 : (now - base) / hives; };
 
   std::vector<Row> rows;
   for (const int n : sizes) {
@@ -202,8 +211,8 @@ int main(int argc, char** argv) {
     row.cpu_per_change_ms = cpu.empty() ? -1 : sum / static_cast<double>(cpu.size());
     PROCESS_MEMORY_COUNTERS pmc{};
     if (::GetProcessMemoryInfo(process, &pmc, sizeof pmc)) row.working_set_mb = static_cast<double>(pmc.WorkingSetSize) / 1048576.0;
-    ::GetProcessHandleCount(process, &row.handles);
-    row.threads = thread_count(pid);
+    row.handles = process_handle_count(pid);
+    row.threads = process_thread_count(pid);
     if (probe.read(&snap) == TableError::kOk) row.table_bytes = snap.info.payload_end;
     const std::wstring section(svc.section().begin(), svc.section().end());
     std::string out;
@@ -214,9 +223,9 @@ int main(int argc, char** argv) {
     svc.stop(std::chrono::seconds(300));
     rows.push_back(row);
     std::printf("  start %.0f ms; one user's change p50 %.1f ms p99 %.1f ms, service CPU %.1f ms; working set %.1f MB, "
-                "%d threads, %lu handles; table %u bytes; status %.0f ms\n",
+                "%d threads, %ld handles; table %u bytes; status %.0f ms\n",
                 row.start_ms, row.change_p50_ms, row.change_p99_ms, row.cpu_per_change_ms, row.working_set_mb, row.threads,
-                static_cast<unsigned long>(row.handles), row.table_bytes, row.status_ms);
+                row.handles, row.table_bytes, row.status_ms);
     std::fflush(stdout);
   }
   for (int i = loaded - 1; i >= 0; --i) ::RegUnLoadKeyW(HKEY_USERS, farm_sid(i).c_str());
@@ -225,12 +234,16 @@ int main(int argc, char** argv) {
   ::DeleteFileW(without.c_str());
 
   std::printf("\nfarm_bench (Wine: %s)\n", ::GetProcAddress(::GetModuleHandleW(L"ntdll.dll"), "wine_get_version") ? "yes" : "no");
-  std::printf("%7s %7s %10s %12s %12s %12s %9s %8s %8s %11s %10s\n", "hives", "scopes", "start ms", "change p50",
-              "change p99", "CPU/change", "WS MB", "threads", "handles", "table B", "status ms");
+  std::printf("(threads/hive and handles/hive: above the %d threads and %ld handles of the service with no farm hive)\n",
+              base_threads, base_handles);
+  std::printf("%7s %7s %10s %12s %12s %12s %9s %8s %8s %13s %13s %11s %10s\n", "hives", "scopes", "start ms", "change p50",
+              "change p99", "CPU/change", "WS MB", "threads", "handles", "threads/hive", "handles/hive", "table B",
+              "status ms");
   for (const Row& r : rows)
-    std::printf("%7d %7d %10.0f %12.1f %12.1f %12.1f %9.1f %8d %8lu %11u %10.0f\n", r.hives, r.scopes, r.start_ms,
-                r.change_p50_ms, r.change_p99_ms, r.cpu_per_change_ms, r.working_set_mb, r.threads,
-                static_cast<unsigned long>(r.handles), r.table_bytes, r.status_ms);
+    std::printf("%7d %7d %10.0f %12.1f %12.1f %12.1f %9.1f %8d %8ld %13.3f %13.2f %11u %10.0f\n", r.hives, r.scopes,
+                r.start_ms, r.change_p50_ms, r.change_p99_ms, r.cpu_per_change_ms, r.working_set_mb, r.threads, r.handles,
+                per_hive(r.threads, base_threads, r.hives), per_hive(static_cast<double>(r.handles),
+                static_cast<double>(base_handles), r.hives), r.table_bytes, r.status_ms);
   if (json != nullptr) {
     std::ofstream j(json);
     j << "{\"farm\": [";
@@ -239,7 +252,10 @@ int main(int argc, char** argv) {
       j << (i ? ",\n  " : "\n  ") << "{\"hives\": " << r.hives << ", \"scopes\": " << r.scopes << ", \"start_ms\": " << r.start_ms
         << ", \"change_p50_ms\": " << r.change_p50_ms << ", \"change_p99_ms\": " << r.change_p99_ms
         << ", \"cpu_per_change_ms\": " << r.cpu_per_change_ms << ", \"working_set_mb\": " << r.working_set_mb
-        << ", \"threads\": " << r.threads << ", \"handles\": " << r.handles << ", \"table_bytes\": " << r.table_bytes
+        << ", \"threads\": " << r.threads << ", \"handles\": " << r.handles
+        << ", \"threads_per_hive\": " << per_hive(r.threads, base_threads, r.hives)
+        << ", \"handles_per_hive\": " << per_hive(static_cast<double>(r.handles), static_cast<double>(base_handles), r.hives)
+        << ", \"table_bytes\": " << r.table_bytes
         << ", \"status_ms\": " << r.status_ms << "}";
     }
     j << "\n]}\n";

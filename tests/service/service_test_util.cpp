@@ -4,7 +4,11 @@
 
 #include "../support/win_process.h"
 
+#include <tlhelp32.h>
+
+#include <algorithm>
 #include <atomic>
+#include <cstddef>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -328,6 +332,60 @@ bool service_counter(TestService& svc, const wchar_t* name, uint64_t* value) {
   reg_delete_value(HKEY_LOCAL_MACHINE, svc.state_key(), name);
   if (!svc.control(129).empty()) return false;
   return wait_until(read, std::chrono::seconds(10));
+}
+
+long process_handle_count(DWORD pid) {
+  if (HANDLE process = ::OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, pid)) {
+    DWORD n = 0;
+    const BOOL ok = ::GetProcessHandleCount(process, &n);
+    ::CloseHandle(process);
+    if (ok && n != 0) return static_cast<long>(n);
+  }
+  // Every handle of the system, with its owner (Wine implements this class; it answers
+  // GetProcessHandleCount for another process with 0).
+  struct Entry {
+    ULONG owner_pid;
+    BYTE object_type, flags;
+    USHORT handle;
+    void* object;
+    ACCESS_MASK access;
+  };
+  struct Info {
+    ULONG count;
+    Entry entries[1];
+  };
+  using Query = LONG(WINAPI*)(ULONG, void*, ULONG, ULONG*);
+  const auto query = reinterpret_cast<Query>(
+      reinterpret_cast<void*>(::GetProcAddress(::GetModuleHandleW(L"ntdll.dll"), "NtQuerySystemInformation")));
+  if (query == nullptr) return -1;
+  constexpr ULONG kSystemHandleInformation = 16;
+  constexpr LONG kInfoLengthMismatch = static_cast<LONG>(0xC0000004);
+  std::vector<std::byte> buf(1 << 20);
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    ULONG needed = 0;
+    const LONG status = query(kSystemHandleInformation, buf.data(), static_cast<ULONG>(buf.size()), &needed);
+    if (status == kInfoLengthMismatch) {
+      buf.resize(std::max<size_t>(buf.size() * 2, needed + 65536));
+      continue;
+    }
+    if (status < 0) return -1;
+    const auto* info = reinterpret_cast<const Info*>(buf.data());
+    long n = 0;
+    for (ULONG i = 0; i < info->count; ++i) n += info->entries[i].owner_pid == pid;
+    return n;
+  }
+  return -1;
+}
+
+int process_thread_count(DWORD pid) {
+  HANDLE snap = ::CreateToolhelp32Snapshot(TH32CS_SNAPTHREAD, 0);
+  if (snap == INVALID_HANDLE_VALUE) return -1;
+  THREADENTRY32 te{};
+  te.dwSize = sizeof te;
+  int n = 0;
+  for (BOOL ok = ::Thread32First(snap, &te); ok; ok = ::Thread32Next(snap, &te)) n += te.th32OwnerProcessID == pid;
+  ::CloseHandle(snap);
+  return n;
 }
 
 bool enable_hive_privileges() {

@@ -128,6 +128,13 @@ std::wstring system_dll(const wchar_t* name = L"kernel32.dll");
 //! Publishes, CpuMicroseconds...) from its State key once it has written them. False on failure.
 bool service_counter(TestService& svc, const wchar_t* name, uint64_t* value);
 
+//! The number of handles process `pid` holds: GetProcessHandleCount, or, where that answers 0
+//! for another process (Wine), the process's entries in NtQuerySystemInformation's
+//! SystemHandleInformation. -1 if neither answers.
+long process_handle_count(DWORD pid);
+//! The number of threads of process `pid` (a Toolhelp snapshot); -1 on failure.
+int process_thread_count(DWORD pid);
+
 //! Enables SE_RESTORE_NAME and SE_BACKUP_NAME, which RegLoadKey and RegSaveKey need. False if the
 //! process token cannot be opened.
 bool enable_hive_privileges();
