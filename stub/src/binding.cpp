@@ -240,7 +240,7 @@ void registry_scopes_locked(Globals& s, uint64_t now, ScopeResolution* machine, 
 }
 
 const Decision* rebind(Family family) {
-  // The parts of this bind, for the trace line after its own: measured only when tracing.
+  // The parts of this bind, for the trace: measured only when tracing.
   PhaseClock clock(trace_enabled());
   Globals& s = g();
   std::lock_guard<SrwLock> hold(s.bind_lock);
@@ -350,12 +350,14 @@ const Decision* rebind(Family family) {
   // Last, release: the assembler fast path compares this one word and then reads procs.
   fs.fast_sequence.store(settled ? seq : kNeverMatches, std::memory_order_release);
   clock.lap(PhaseClock::kPublish);
+  // The parts of this bind, taken before its lines are written ("trace writes so far" then
+  // covers every line before this bind's), on a line of their own after the bind's (whose end
+  // is the load error, which tests compare with the debugger's line).
+  const std::string phases = clock.on() ? std::string(to_string(family)) + " bind's " + clock.describe() : std::string();
   trace("bind " + std::string(to_string(family)) + ": " +
         (published->provider ? narrow(published->provider->path) : std::string("(nothing)")) + " via " + source +
         "; " + dd.reason + (load_error.empty() ? "" : "; " + load_error));
-  // The parts of this bind on a line of their own (the bind line's end is the load error,
-  // which tests compare with the debugger's line).
-  if (clock.on()) trace(std::string(to_string(family)) + " bind's " + clock.describe());
+  if (clock.on()) trace(phases);
   return published;
 }
 

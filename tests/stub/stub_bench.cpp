@@ -234,6 +234,14 @@ int child_first(const std::wstring& module_path, const char* out) {
   const double t1 = now_ns();
   const ULONG rc = send(0, 0, nullptr, 0, 0);
   const double t2 = now_ns();
+  if (GetEnvironmentVariableW(L"MAPIDISPATCH_TRACE", nullptr, 0) != 0) {
+    // Traced: one more bind (Extended MAPI's), whose phases line says how long the trace's own
+    // writes took up to then, i.e. during the first call.
+    using Init = HRESULT(WINAPI*)(void*);
+    using Uninit = void(WINAPI*)();
+    if (auto init = proc<Init>(m, "MAPIInitialize"); init != nullptr && SUCCEEDED(init(nullptr)))
+      if (auto uninit = proc<Uninit>(m, "MAPIUninitialize")) uninit();
+  }
   std::ofstream(out) << (t2 - t1) << " " << (t2 - t0) << " " << rc << " " << (t_loaded - t0) << "\n";
   return 0;
 }
@@ -256,8 +264,9 @@ int child_provider_first(const std::wstring& provider_path, const char* out) {
 
 // The parts of the first call, in the order printed. `trace` names the phase in the stub's trace
 // (MAPIDISPATCH_TRACE: after the first bind's line, "simple bind's phases: settings 1.2 us, ...,
-// bind 56.7 us", and "first entry point: ..., looked up in 0.4 us"); nullptr: measured by this
-// program.
+// bind 56.7 us; trace writes so far 0.0 us", and "first entry point: ..., looked up in 0.4 us");
+// nullptr: measured by this program. "other" is what remains of the traced process's first call
+// without the parts and the trace's own writes (the next bind's "trace writes so far").
 struct Part {
   const char* key;    // in --json's "first_call_parts_ns"
   const char* trace;  // the stub's name of the phase
@@ -306,6 +315,9 @@ std::vector<std::pair<std::string, double>> traced_phases(const std::wstring& tr
     } else if (const size_t at = line.find(", looked up in "); at != std::string::npos &&
                                                                  line.find("] first entry point:") != std::string::npos) {
       phases.emplace_back("entry-point", std::atof(line.c_str() + at + 15) * 1000);
+    } else if (const size_t ext = line.find("] extended bind's phases: "); ext != std::string::npos) {
+      if (const size_t so_far = line.find("; trace writes so far ", ext); so_far != std::string::npos)
+        phases.emplace_back("trace-writes-before", std::atof(line.c_str() + so_far + 22) * 1000);
     }
   }
   if (!bind_seen) phases.clear();
@@ -359,11 +371,15 @@ std::vector<double> first_call_parts(const std::wstring& stub_name, const std::w
     const int traced_rc = spawn(L"--child-first \"" + out + L"\" \"" + stub_name + L"\"");
     SetEnvironmentVariableW(L"MAPIDISPATCH_TRACE", nullptr);
     const auto phases = traced_phases(trace);
+    const auto traced = read_numbers(out);
     DeleteFileW(out.c_str());
     const int own_rc = spawn(L"--child-provider-first \"" + out + L"\"");
     const auto own = read_numbers(out);
-    if (plain.size() != 4 || plain[2] != 0 || traced_rc != 0 || phases.empty() || own_rc != 0 || own.size() != 3 ||
-        own[2] != 0)
+    double trace_writes = -1;
+    for (const auto& [name, value] : phases)
+      if (name == "trace-writes-before") trace_writes = value;
+    if (plain.size() != 4 || plain[2] != 0 || traced_rc != 0 || traced.size() != 4 || traced[2] != 0 || phases.empty() ||
+        trace_writes < 0 || own_rc != 0 || own.size() != 3 || own[2] != 0)
       continue;
     ++*samples;
     double inside = 0;
@@ -378,9 +394,8 @@ std::vector<double> first_call_parts(const std::wstring& stub_name, const std::w
     v[static_cast<size_t>(part_index("stub_load"))].push_back(plain[3]);
     v[static_cast<size_t>(part_index("first_call"))].push_back(plain[0]);
     v[static_cast<size_t>(part_index("first_call_with_load"))].push_back(plain[1]);
-    // What the trace does not cover, from the untraced child of the same round (the trace's own
-    // file writes are its phase "trace", left out of every part).
-    v[static_cast<size_t>(part_index("other"))].push_back(plain[0] - inside);
+    // What the phases do not cover in the traced child's first call, without the trace's writes.
+    v[static_cast<size_t>(part_index("other"))].push_back(traced[0] - inside - trace_writes);
     v[static_cast<size_t>(part_index("provider_own_load"))].push_back(own[0]);
     v[static_cast<size_t>(part_index("provider_own_first_call"))].push_back(own[1]);
   }
