@@ -76,8 +76,8 @@ int64_t ticks() noexcept {
   ::QueryPerformanceCounter(&c);
   return c.QuadPart;
 }
-// The time trace() has spent writing lines in this process (only counted when tracing): what a
-// traced process's time spends on the trace itself.
+// The time the trace itself has taken in this process (writing lines, formatting the phases),
+// counted only when tracing.
 std::atomic<int64_t> g_trace_ticks{0};
 }  // namespace
 
@@ -110,11 +110,15 @@ std::string microseconds(int64_t t) {
 }  // namespace
 
 std::string PhaseClock::describe() const {
-  static const char* const kNames[kCount] = {"settings", "user-sid", "table-open", "trust", "table-read",
-                                             "registry", "decide", "provider-load", "publish", "trace"};
+  static constexpr const char* kNames[kCount] = {"settings", "user-sid", "table-open", "trust", "table-read",
+                                                 "registry", "decide", "provider-load", "publish", "trace"};
+  const int64_t start = ticks();
   std::string s = "phases:";
   for (int i = 0; i < kCount; ++i) s += std::string(i ? ", " : " ") + kNames[i] + " " + microseconds(spent_[i]);
-  return s + ", bind " + total() + "; trace writes so far " + microseconds(g_trace_ticks.load(std::memory_order_relaxed));
+  s += ", bind " + total() + "; trace writes so far " + microseconds(g_trace_ticks.load(std::memory_order_relaxed));
+  // Formatting this is the trace's own work too (counted from the next line on).
+  g_trace_ticks.fetch_add(ticks() - start, std::memory_order_relaxed);
+  return s;
 }
 
 std::string PhaseClock::total() const {
