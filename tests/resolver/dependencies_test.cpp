@@ -198,6 +198,50 @@ TEST_F(DependenciesTest, TheCacheReadsEachFileOnce) {
   EXPECT_TRUE(second.findings.empty());
 }
 
+// Issue #12 item 1 / #14 item 1: a file is read again only when its stamp changed; a file with an
+// identity is read once whatever view names it.
+TEST(DependencyCacheTest, ReadsAFileAgainOnlyWhenItChanged) {
+  MemoryFileSystem fs;
+  fs.add_file(u"C:\\Fabrikam\\fab.dll", dll(kX64, {"a.dll"}));
+  DependencyCache cache;
+  size_t reads = 0;
+  EXPECT_EQ(cache.get(fs, u"C:\\Fabrikam\\fab.dll", &reads).info.imports.size(), 1u);
+  EXPECT_EQ(cache.get(fs, u"c:\\fabrikam\\FAB.dll", &reads).info.raw_machine, kX64);
+  EXPECT_EQ(reads, 1u);
+  cache.begin_pass();
+  cache.get(fs, u"C:\\Fabrikam\\fab.dll", &reads);
+  EXPECT_EQ(reads, 1u) << "unchanged: its stamp says so";
+  // Replaced: a new stamp, read again at the next pass (not within the pass: it is one answer).
+  fs.add_file(u"C:\\Fabrikam\\fab.dll", dll(kX86, {"a.dll", "b.dll"}));
+  EXPECT_EQ(cache.get(fs, u"C:\\Fabrikam\\fab.dll", &reads).info.raw_machine, kX64);
+  cache.begin_pass();
+  EXPECT_EQ(cache.get(fs, u"C:\\Fabrikam\\fab.dll", &reads).info.raw_machine, kX86);
+  EXPECT_EQ(reads, 2u);
+  // A missing file is looked at again each pass: it may appear.
+  EXPECT_EQ(cache.get(fs, u"C:\\Fabrikam\\new.dll", &reads).kind, FileKind::kMissing);
+  fs.add_file(u"C:\\Fabrikam\\new.dll", dll(kX64));
+  cache.begin_pass();
+  EXPECT_EQ(cache.get(fs, u"C:\\Fabrikam\\new.dll", &reads).kind, FileKind::kFile);
+  EXPECT_EQ(reads, 3u);
+  // Forgetting: what nothing used since the last forgetting pass goes.
+  cache.begin_pass(true);
+  cache.get(fs, u"C:\\Fabrikam\\new.dll", &reads);
+  cache.begin_pass(true);
+  EXPECT_EQ(cache.size(), 1u);
+}
+
+TEST(DependencyCacheTest, OneReadForBothViewsOfTheSameFile) {
+  MemoryFileSystem fs;
+  fs.add_file(u"C:\\Program Files\\Fabrikam\\fab.dll", dll(kX64));
+  const Wow64FileSystem wow64(fs, u"C:\\Windows");
+  DependencyCache cache;
+  size_t reads = 0;
+  cache.get(fs, u"C:\\Program Files\\Fabrikam\\fab.dll", &reads);
+  cache.get(wow64, u"C:\\Program Files\\Fabrikam\\fab.dll", &reads);
+  EXPECT_EQ(reads, 1u);
+  EXPECT_EQ(cache.size(), 2u);  // two paths (one per view), one file read
+}
+
 TEST_F(DependenciesTest, TheSystemsOwnDllsAreNotFollowed) {
   // A DLL in System32 whose import is nowhere: Windows' own business, not the provider's.
   fs_.add_file(u"C:\\Windows\\System32\\sysdll.dll", dll(kX64, {"nowhere.dll"}));
@@ -356,6 +400,31 @@ TEST(ResolverDependencies, KnownDllsAreReadFromTheRegistry) {
   reg.set_value(RegRoot::kLocalMachine, key, u"dword", make_reg_dword(1));
   EXPECT_EQ(read_known_dlls(reg), std::vector<std::u16string>{u"kernel32.dll"});
   EXPECT_TRUE(read_known_dlls(MemoryRegistry()).empty());
+}
+
+TEST(DependencyCacheTest, TheResolverReadsEachProviderOncePerPass) {
+  MemoryRegistry reg;
+  set_default_client(&reg, u"C:\\Fabrikam\\fabrikam.dll");
+  MemoryFileSystem fs;
+  fs.add_file(u"C:\\Fabrikam\\fabrikam.dll", dll(kX64, {"gone.dll"}));
+  MemoryMsiComponents msi(false, u"none");
+  NoVariables env;
+  DependencyCache cache;
+  ResolverOptions opts;
+  opts.check_dependencies = true;
+  opts.dependency_cache = &cache;
+  ScopeResolution a, b;
+  ASSERT_EQ(resolve_scope(ScopeRequest::machine(), ResolverServices{reg, fs, msi, env}, opts, &a), ResolveStatus::kOk);
+  ASSERT_EQ(resolve_scope(ScopeRequest::machine(), ResolverServices{reg, fs, msi, env}, opts, &b), ResolveStatus::kOk);
+  EXPECT_EQ(cache.reads(), 1u);
+  EXPECT_EQ(a, b);
+  EXPECT_TRUE(reports_unloadable_dependency(a.simple));
+  // The provider replaced by one that imports nothing: the next pass says so.
+  fs.add_file(u"C:\\Fabrikam\\fabrikam.dll", dll(kX64));
+  cache.begin_pass();
+  ASSERT_EQ(resolve_scope(ScopeRequest::machine(), ResolverServices{reg, fs, msi, env}, opts, &b), ResolveStatus::kOk);
+  EXPECT_FALSE(reports_unloadable_dependency(b.simple));
+  EXPECT_EQ(cache.reads(), 2u);
 }
 
 }  // namespace

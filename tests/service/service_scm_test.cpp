@@ -789,7 +789,30 @@ TEST_F(ServiceTest, AProviderWhoseImportIsMissingIsNamedBeforeAnybodyCalls) {
   EXPECT_NE(out.find("depprov.dll imports mdnotthere1.dll: not found in"), std::string::npos) << out;
   ASSERT_EQ(run_mapidispatch({L"status", L"--section", section, L"--json"}, &out), 0) << out;
   EXPECT_EQ(nlohmann::json::parse(out).at("wow64_scopes").at(0).at("simple").at("dependency_blocks_load"), true) << out;
+
+  // The file replaced in place (a repaired install): a refresh reads it again (its stamp changed)
+  // and the warning goes, without any registry change.
+  wchar_t temp[MAX_PATH];
+  ::GetTempPathW(MAX_PATH, temp);
+  const std::wstring folder = std::wstring(temp) + L"md-deps-repair-" + std::to_wstring(::GetCurrentProcessId());
+  ::CreateDirectoryW(folder.c_str(), nullptr);
+  const std::wstring repaired = folder + L"\\" + MD_DEPS_PROVIDER;
+  ASSERT_TRUE(::CopyFileW(MD_DEPS_FIXTURE(L"missing"), repaired.c_str(), FALSE));
+  set_client(c, repaired);
+  ASSERT_TRUE(probe.wait_generation_above(0, 15s, &snap, [&](const TableSnapshot& t) {
+    return t.machine.simple.path == u16w(repaired) && reports_unloadable_dependency(t.machine.simple);
+  })) << reason();
+  ASSERT_TRUE(::CopyFileW(MD_DEPS_FIXTURE(L"own_folder"), repaired.c_str(), FALSE));
+  ASSERT_TRUE(::CopyFileW((std::wstring(MD_DEPS_DIR) + L"\\own_folder\\mdhelper.dll").c_str(),
+                          (folder + L"\\mdhelper.dll").c_str(), FALSE));
+  const uint64_t before_refresh = snap.info.generation;
+  ASSERT_EQ(svc.control(128), "");
+  ASSERT_TRUE(probe.wait_generation_above(before_refresh, 15s, &snap, [&](const TableSnapshot& t) {
+    return t.machine.simple.path == u16w(repaired) && !reports_unloadable_dependency(t.machine.simple);
+  })) << "the repaired provider still has its warning: " << reason();
   ASSERT_EQ(svc.stop(), "");
+  for (const wchar_t* f : {L"\\mdhelper.dll", L"\\depprov.dll"}) ::DeleteFileW((folder + f).c_str());
+  ::RemoveDirectoryW(folder.c_str());
 
   // The log: one warning per provider that became unloadable (with the Event Log's level), and
   // an information entry when it no longer was.

@@ -36,6 +36,9 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
+#include <system_error>
+#include <utility>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -106,27 +109,53 @@ struct DependencyReport {
   bool blocks_load() const;
 };
 
-//! The PE facts of dependency files, by folded full path, so that the scopes and both views that
-//! share a file read it once per resolve. Not thread-safe; the service keeps one per resolve.
+//! What one file is, as the resolver checks providers and dependencies: whether it exists, its
+//! PE headers, machine, imports, and which required exports it lacks (export names are not kept).
+struct PeFileFacts {
+  FileKind kind = FileKind::kMissing;
+  std::error_code error;    //!< Why a file that exists could not be read (kind is then kMissing).
+  PeStatus pe = PeStatus::kOk;
+  std::string pe_reason;
+  PeInfo info;              //!< export_names cleared; imports kept.
+  std::vector<std::string_view> missing_simple;    //!< missing_exports(info, kSimple)
+  std::vector<std::string_view> missing_extended;  //!< missing_exports(info, kExtended)
+};
+
+//! Reads what `path` is (one stat, one open, the headers).
+PeFileFacts read_pe_file(const FileSystem& files, std::u16string_view path);
+
+//! The PE facts of provider and dependency files, shared by every scope and both views, read
+//! again only when a file changed (issue #12 item 1, issue #14 item 1). A file is looked up by
+//! its path (and file system: a Wow64FileSystem's System32 is another folder); within a pass
+//! (begin_pass()) the first use of a path checks its FileStamp, later uses trust it; a stamp
+//! that did not change keeps the facts, and a file with an identity (volume and file index) is
+//! read once whatever path names it (the same DLL through both views). A file system without
+//! stamps is read once per pass. Not thread-safe.
 class DependencyCache {
  public:
-  struct Entry {
-    FileKind kind = FileKind::kMissing;
-    PeStatus pe = PeStatus::kOk;
-    std::string pe_reason;
-    uint16_t raw_machine = 0;
-    bool is_dll = false;
-    std::vector<PeImport> imports;
-    PeStatus imports_status = PeStatus::kOk;
-    std::string imports_reason;
-  };
-  //! The entry for `path` read through `files` (FileSystem::description() is part of the key, so
-  //! the native view and a Wow64FileSystem do not share System32 by mistake).
+  using Entry = PeFileFacts;
+  //! The facts of `path` through `files`; *reads grows by one if the file had to be opened and
+  //! read (a missing one costs a stat, and its stamp, each pass).
+  //! The reference stays valid until the next begin_pass().
   const Entry& get(const FileSystem& files, std::u16string_view path, size_t* reads);
-  size_t size() const { return entries_.size(); }
+  //! Starts a pass: paths are stamped again at their first use. With `forget_unused` (a full
+  //! pass: every scope will be resolved), what nothing used since the last such pass is dropped.
+  void begin_pass(bool forget_unused = false);
+  size_t size() const { return paths_.size(); }
+  //! Files opened and read since the cache was made.
+  size_t reads() const { return reads_; }
 
  private:
-  std::map<std::u16string, Entry> entries_;
+  struct PathRecord {
+    std::optional<FileStamp> stamp;
+    uint64_t pass = 0;
+    std::shared_ptr<const Entry> entry;
+  };
+  std::map<std::u16string, PathRecord> paths_;  // description, NUL, folded path
+  std::map<std::pair<uint64_t, uint64_t>, std::pair<FileStamp, std::weak_ptr<const Entry>>> identities_;
+  uint64_t pass_ = 1;
+  uint64_t forget_mark_ = 1;
+  size_t reads_ = 0;
 };
 
 //! True for names the loader resolves through the API set schema: `api-ms-win-*` and `ext-ms-*`

@@ -74,6 +74,18 @@ bool same_windows_path(std::u16string_view a, std::u16string_view b);
 
 enum class FileKind { kMissing, kFile, kDirectory, kOther };
 
+//! What says a file is still the one read before: its identity (volume serial number and file
+//! index, where the file system has them: 0 otherwise) and its size and last write time. Equal
+//! stamps: the same bytes, as far as anything short of reading them can tell.
+struct FileStamp {
+  uint64_t volume = 0;      //!< Volume serial number; with `index`, the file's identity.
+  uint64_t index = 0;       //!< File index (NTFS file ID); 0: no identity, only the path.
+  uint64_t size = 0;
+  uint64_t write_time = 0;  //!< Last write time (FILETIME units, or the file system's own).
+  bool has_identity() const { return index != 0; }
+  bool operator==(const FileStamp&) const = default;
+};
+
 //! The file system as the resolver sees it. Paths are full Windows paths (drive-absolute or UNC)
 //! that analyze_windows_path() accepted. Implementations never throw except std::bad_alloc.
 class FileSystem {
@@ -89,6 +101,9 @@ class FileSystem {
   //! Where this file system's answers come from, for explanations ("the live file system",
   //! "folder /tmp/x", ...).
   virtual std::u16string description() const = 0;
+  //! The stamp of the file at `path` (DependencyCache: a file read before is read again only when
+  //! its stamp changed); nullopt if it cannot say (missing, unreadable, or not supported).
+  virtual std::optional<FileStamp> stamp(std::u16string_view /*path*/) const { return std::nullopt; }
 };
 
 //! Files held in memory, by Windows path (case-insensitive). Folders exist implicitly above files
@@ -100,9 +115,18 @@ class MemoryFileSystem final : public FileSystem {
   FileKind stat(std::u16string_view path, std::error_code* ec) const override;
   std::error_code open(std::u16string_view path, std::unique_ptr<ByteSource>* out) const override;
   std::u16string description() const override { return u"files held in memory"; }
+  //! Each file has an identity of its own (index) and a write time that grows with every
+  //! add_file(), so a replaced file has another stamp.
+  std::optional<FileStamp> stamp(std::u16string_view path) const override;
 
  private:
-  std::map<std::u16string, std::shared_ptr<const std::vector<uint8_t>>> files_;  // folded path
+  struct MemoryFile {
+    std::shared_ptr<const std::vector<uint8_t>> bytes;
+    uint64_t index = 0;
+    uint64_t version = 0;
+  };
+  std::map<std::u16string, MemoryFile> files_;  // folded path
+  uint64_t next_version_ = 1;
   std::map<std::u16string, bool> dirs_;
 };
 
@@ -117,6 +141,8 @@ class RootedFileSystem final : public FileSystem {
   std::error_code open(std::u16string_view path, std::unique_ptr<ByteSource>* out) const override;
   bool same_file(std::u16string_view a, std::u16string_view b) const override;
   std::u16string description() const override;
+  //! Size and last write time (no identity: a copy's files are told apart by path).
+  std::optional<FileStamp> stamp(std::u16string_view path) const override;
 
   //! The local path a Windows path maps to, if every component exists (the last may be missing:
   //! then the mapped name is returned as written). nullopt if a folder on the way is missing.
@@ -140,6 +166,7 @@ class Wow64FileSystem final : public FileSystem {
   std::error_code open(std::u16string_view path, std::unique_ptr<ByteSource>* out) const override;
   bool same_file(std::u16string_view a, std::u16string_view b) const override;
   std::u16string description() const override;
+  std::optional<FileStamp> stamp(std::u16string_view path) const override { return inner_.stamp(redirect(path)); }
 
   //! The path a 32-bit process's access to `path` reaches.
   std::u16string redirect(std::u16string_view path) const;

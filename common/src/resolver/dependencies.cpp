@@ -111,33 +111,70 @@ std::u16string DependencyFinding::sentence(const DependencySearch& search) const
   return s;
 }
 
+PeFileFacts read_pe_file(const FileSystem& files, std::u16string_view path) {
+  PeFileFacts f;
+  f.kind = files.stat(path, &f.error);
+  if (f.kind != FileKind::kFile) return f;
+  std::unique_ptr<ByteSource> src;
+  if (const auto ec = files.open(path, &src)) {
+    f.kind = FileKind::kMissing;
+    f.error = ec;
+    return f;
+  }
+  f.pe = read_pe_image(*src, &f.info, &f.pe_reason);
+  if (f.pe == PeStatus::kOk) {
+    f.missing_simple = missing_exports(f.info, ExportFamily::kSimple);
+    f.missing_extended = missing_exports(f.info, ExportFamily::kExtended);
+  }
+  f.info.export_names.clear();  // only the verdicts are kept
+  f.info.export_names.shrink_to_fit();
+  return f;
+}
+
 const DependencyCache::Entry& DependencyCache::get(const FileSystem& files, std::u16string_view path, size_t* reads) {
   std::u16string key = files.description();
   key.push_back(u'\0');
   key += text::fold(path);
-  auto it = entries_.find(key);
-  if (it != entries_.end()) return it->second;
-  Entry e;
-  std::error_code ec;
-  e.kind = files.stat(path, &ec);
-  if (e.kind == FileKind::kFile) {
-    std::unique_ptr<ByteSource> src;
-    if (const auto open_ec = files.open(path, &src)) {
-      e.kind = FileKind::kOther;
-      e.pe = PeStatus::kReadError;
-      e.pe_reason = "cannot be read: " + text::utf16_to_utf8(describe_error(open_ec));
-    } else {
-      ++*reads;
-      PeInfo info;
-      e.pe = read_pe_image(*src, &info, &e.pe_reason);
-      e.raw_machine = info.raw_machine;
-      e.is_dll = info.is_dll;
-      e.imports = std::move(info.imports);
-      e.imports_status = info.imports_status;
-      e.imports_reason = std::move(info.imports_reason);
+  PathRecord& rec = paths_[key];
+  if (rec.entry && rec.pass == pass_) return *rec.entry;  // checked already in this pass
+  const std::optional<FileStamp> stamp = files.stamp(path);
+  rec.pass = pass_;
+  if (rec.entry && stamp && rec.stamp == stamp) return *rec.entry;  // unchanged since read
+  rec.stamp = stamp;
+  if (stamp && stamp->has_identity()) {
+    // The same file under another path (or through the other view): read once.
+    const auto it = identities_.find({stamp->volume, stamp->index});
+    if (it != identities_.end() && it->second.first == *stamp) {
+      if (auto shared = it->second.second.lock()) {
+        rec.entry = std::move(shared);
+        return *rec.entry;
+      }
     }
   }
-  return entries_.emplace(std::move(key), std::move(e)).first->second;
+  rec.entry = std::make_shared<const Entry>(read_pe_file(files, path));
+  if (rec.entry->kind == FileKind::kFile) {  // opened and read (a missing file costs a stat)
+    ++reads_;
+    if (reads != nullptr) ++*reads;
+  }
+  if (stamp && stamp->has_identity()) identities_[{stamp->volume, stamp->index}] = {*stamp, rec.entry};
+  return *rec.entry;
+}
+
+void DependencyCache::begin_pass(bool forget_unused) {
+  if (forget_unused) {
+    // What nothing used since the last forgetting pass is dropped (uninstalled providers, old
+    // PATHs); the identities of dropped entries go with them.
+    for (auto it = paths_.begin(); it != paths_.end();) {
+      if (it->second.pass < forget_mark_) it = paths_.erase(it);
+      else ++it;
+    }
+    for (auto it = identities_.begin(); it != identities_.end();) {
+      if (it->second.second.expired()) it = identities_.erase(it);
+      else ++it;
+    }
+  }
+  ++pass_;
+  if (forget_unused) forget_mark_ = pass_;
 }
 
 DependencyReport check_dependencies(const FileSystem& files, std::u16string_view provider_path,
@@ -201,7 +238,7 @@ DependencyReport check_dependencies(const FileSystem& files, std::u16string_view
         const std::u16string candidate = join(folders[fi], name);
         const DependencyCache::Entry& e = c.get(files, candidate, &report.files_read);
         if (e.kind == FileKind::kMissing || e.kind == FileKind::kDirectory) continue;
-        if (e.kind != FileKind::kFile || e.pe != PeStatus::kOk || !e.is_dll) {
+        if (e.kind != FileKind::kFile || e.pe != PeStatus::kOk || !e.info.is_dll) {
           // The loader stops at the first file of the name that is not an image of another
           // machine: a file that is no DLL fails the load.
           f.problem = DependencyProblem::kUnreadable;
@@ -211,28 +248,28 @@ DependencyReport check_dependencies(const FileSystem& files, std::u16string_view
                                                : u"a PE executable, not a DLL";
           break;
         }
-        if (e.raw_machine != static_cast<uint16_t>(search.machine)) {
+        if (e.info.raw_machine != static_cast<uint16_t>(search.machine)) {
           // Skipped, as (Wine's) loader skips an image of another machine and searches on.
           if (!wrong) {
             wrong = true;
             f.found_path = candidate;
-            f.found_machine = e.raw_machine;
+            f.found_machine = e.info.raw_machine;
           }
           continue;
         }
         found = true;
-        if (e.imports_status != PeStatus::kOk && report.bad_imports.empty())
-          report.bad_imports = candidate + u": " + text::utf8_to_utf16(e.imports_reason);
+        if (e.info.imports_status != PeStatus::kOk && report.bad_imports.empty())
+          report.bad_imports = candidate + u": " + text::utf8_to_utf16(e.info.imports_reason);
         const std::u16string key = text::fold(candidate);
         if (follow[fi] && !walked.count(key)) {
           if (w.depth + 1 > search.max_depth || files_walked >= search.max_files) {
-            if (!e.imports.empty()) report.truncated = true;
+            if (!e.info.imports.empty()) report.truncated = true;
           } else {
             walked.insert(key);
             ++files_walked;
             std::vector<std::u16string> chain = w.chain;
             chain.push_back(file_name_of(candidate));
-            queue.push_back(Work{candidate, e.imports, std::move(chain), w.depth + 1, delayed});
+            queue.push_back(Work{candidate, e.info.imports, std::move(chain), w.depth + 1, delayed});
           }
         }
         break;

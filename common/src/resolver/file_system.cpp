@@ -180,7 +180,16 @@ std::u16string memory_key(std::u16string_view path) {
 }  // namespace
 
 void MemoryFileSystem::add_file(std::u16string_view path, std::vector<uint8_t> bytes) {
-  files_[memory_key(path)] = std::make_shared<const std::vector<uint8_t>>(std::move(bytes));
+  MemoryFile& f = files_[memory_key(path)];
+  if (f.index == 0) f.index = files_.size();  // one identity per path, kept when replaced
+  f.bytes = std::make_shared<const std::vector<uint8_t>>(std::move(bytes));
+  f.version = next_version_++;
+}
+
+std::optional<FileStamp> MemoryFileSystem::stamp(std::u16string_view path) const {
+  const auto it = files_.find(memory_key(path));
+  if (it == files_.end()) return std::nullopt;
+  return FileStamp{1, it->second.index, it->second.bytes->size(), it->second.version};
 }
 
 void MemoryFileSystem::add_directory(std::u16string_view path) { dirs_[memory_key(path)] = true; }
@@ -199,7 +208,7 @@ FileKind MemoryFileSystem::stat(std::u16string_view path, std::error_code* ec) c
 std::error_code MemoryFileSystem::open(std::u16string_view path, std::unique_ptr<ByteSource>* out) const {
   const auto it = files_.find(memory_key(path));
   if (it == files_.end()) return std::make_error_code(std::errc::no_such_file_or_directory);
-  *out = std::make_unique<SharedBytes>(it->second);
+  *out = std::make_unique<SharedBytes>(it->second.bytes);
   return {};
 }
 

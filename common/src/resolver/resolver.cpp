@@ -114,16 +114,8 @@ struct Hive {
   ValueSource source;
 };
 
-// What the resolver learnt about one file.
-struct Probe {
-  FileKind kind = FileKind::kMissing;
-  std::error_code error;
-  PeStatus pe = PeStatus::kOk;
-  std::string pe_reason;
-  PeInfo info;
-  std::vector<std::string_view> missing_simple;
-  std::vector<std::string_view> missing_extended;
-};
+// What the resolver learnt about one file (dependencies.h).
+using Probe = PeFileFacts;
 
 // A string value as read: absent, unusable (with why), or text.
 struct StringValue {
@@ -597,26 +589,13 @@ class Resolver {
   // ---- The checks on one path -----------------------------------------------------------------
 
   const Probe& probe(const std::u16string& path) {
+    // Through the pass's cache when there is one (the service: a file is read once for every
+    // scope and both views, and again only when it changed), else once per resolution.
+    if (opt_.dependency_cache != nullptr) return opt_.dependency_cache->get(svc_.files, path, nullptr);
     const std::u16string k = text::fold(analyze_windows_path(path).normalized);
     auto it = probes_.find(k);
     if (it != probes_.end()) return it->second;
-    Probe p;
-    p.kind = svc_.files.stat(path, &p.error);
-    if (p.kind == FileKind::kFile) {
-      std::unique_ptr<ByteSource> src;
-      if (const auto ec = svc_.files.open(path, &src)) {
-        p.kind = FileKind::kMissing;
-        p.error = ec;
-      } else {
-        p.pe = read_pe_image(*src, &p.info, &p.pe_reason);
-        if (p.pe == PeStatus::kOk) {
-          p.missing_simple = missing_exports(p.info, ExportFamily::kSimple);
-          p.missing_extended = missing_exports(p.info, ExportFamily::kExtended);
-          p.info.export_names.clear();  // only the verdicts (and the imports) are kept
-        }
-      }
-    }
-    return probes_.emplace(k, std::move(p)).first->second;
+    return probes_.emplace(k, read_pe_file(svc_.files, path)).first->second;
   }
 
   bool is_stub(const std::u16string& path, const WindowsPath& w, bool check_files) {

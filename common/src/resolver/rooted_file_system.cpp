@@ -143,4 +143,17 @@ bool RootedFileSystem::same_file(std::u16string_view a, std::u16string_view b) c
 
 std::u16string RootedFileSystem::description() const { return u"folder " + from_fs_path(root_); }
 
+std::optional<FileStamp> RootedFileSystem::stamp(std::u16string_view path) const {
+  const auto p = map(path);
+  if (!p) return std::nullopt;
+  std::error_code e1, e2;
+  const auto size = std::filesystem::file_size(*p, e1);
+  const auto time = std::filesystem::last_write_time(*p, e2);
+  if (e1 || e2) return std::nullopt;
+  FileStamp s;
+  s.size = size;
+  s.write_time = static_cast<uint64_t>(time.time_since_epoch().count());
+  return s;
+}
+
 }  // namespace mapidispatch

@@ -104,6 +104,18 @@ bool Win32FileSystem::same_file(std::u16string_view a, std::u16string_view b) co
          ia.nFileIndexLow == ib.nFileIndexLow;
 }
 
+std::optional<FileStamp> Win32FileSystem::stamp(std::u16string_view path) const {
+  const UniqueKernelHandle f = open_for(path, FILE_READ_ATTRIBUTES);
+  BY_HANDLE_FILE_INFORMATION i{};
+  if (!f || !::GetFileInformationByHandle(f.get(), &i)) return std::nullopt;
+  FileStamp s;
+  s.volume = i.dwVolumeSerialNumber;
+  s.index = (uint64_t{i.nFileIndexHigh} << 32) | i.nFileIndexLow;
+  s.size = (uint64_t{i.nFileSizeHigh} << 32) | i.nFileSizeLow;
+  s.write_time = (uint64_t{i.ftLastWriteTime.dwHighDateTime} << 32) | i.ftLastWriteTime.dwLowDateTime;
+  return s;
+}
+
 namespace {
 
 using ProvideQualifiedComponentFn = UINT(WINAPI*)(LPCWSTR, LPCWSTR, DWORD, LPWSTR, LPDWORD);

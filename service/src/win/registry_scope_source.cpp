@@ -39,11 +39,12 @@ class ResolverScopeSource final : public ScopeSource {
 
   Resolutions resolve_all(const ResolveOptions& options) override {
     ResolverOptions opts = resolver_options(options);
-    // A fresh cache for a full pass (start, refresh, revalidation, machine-wide changes): each
-    // dependency file is read once for every scope and both views (its key includes the view's
-    // file system), and what changed on disk since the last pass is seen.
-    dependency_cache_ = std::make_unique<DependencyCache>();
-    opts.dependency_cache = dependency_cache_.get();
+    // Provider and dependency files (dependencies.h): each read once for every scope and both
+    // views, and read again only when its stamp (identity, size, write time) changed since the
+    // last pass; a full pass (start, refresh, revalidation, machine-wide changes) stamps each
+    // distinct file once and forgets what nothing uses any more.
+    dependency_cache_.begin_pass(true);
+    opts.dependency_cache = &dependency_cache_;
     // Bitness-neutral: each stub compares the recorded machine with its own.
     std::vector<std::u16string> sids;
     if (const std::error_code ec = list_user_scopes(registry_, &sids))
@@ -75,12 +76,9 @@ class ResolverScopeSource final : public ScopeSource {
     std::unique_ptr<RegistryKey> mail;
     if (registry_.open(RegRoot::kUsers, sid + u"\\Software\\Clients\\Mail", RegView::kDefault, &mail)) return out;
     ResolverOptions opts = resolver_options(options);
-    // One user's change reuses the last full pass's files: a user's registry write does not
-    // change what is on disk, and a per-change re-read of every provider's dependencies would
-    // cost more than the rest of the change under a farm's load. Disk changes are the
-    // revalidation's (RevalidateMinutes) and refresh's to find, as for the providers themselves.
-    if (!dependency_cache_) dependency_cache_ = std::make_unique<DependencyCache>();
-    opts.dependency_cache = dependency_cache_.get();
+    // One user's change stamps that user's files again (a few calls) and reads only what changed.
+    dependency_cache_.begin_pass();
+    opts.dependency_cache = &dependency_cache_;
     out.native.emplace();
     if (const ResolveStatus st = win32::resolve_live(ScopeRequest::user_from_users(sid), opts, &*out.native, nullptr);
         st != ResolveStatus::kOk)
@@ -132,7 +130,7 @@ class ResolverScopeSource final : public ScopeSource {
 
   win32::Win32Registry registry_;
   std::vector<std::u16string> known_dlls_ = read_known_dlls(registry_);
-  std::unique_ptr<DependencyCache> dependency_cache_;  // the last full pass's, see resolve_all
+  DependencyCache dependency_cache_;  // across passes, see resolve_all
 };
 
 }  // namespace

@@ -31,6 +31,8 @@ class Win32FileSystem final : public FileSystem {
   std::error_code open(std::u16string_view path, std::unique_ptr<ByteSource>* out) const override;
   bool same_file(std::u16string_view a, std::u16string_view b) const override;
   std::u16string description() const override { return u"the live file system"; }
+  //! GetFileInformationByHandle: volume serial number, file index, size, last write time.
+  std::optional<FileStamp> stamp(std::u16string_view path) const override;
 };
 
 //! Windows Installer through MsiProvideQualifiedComponentW with INSTALLMODE_EXISTING, always:
