@@ -2,9 +2,11 @@
 
 #include "mapidispatch/win32/section_security.h"
 
-#include <aclapi.h>
 #include <sddl.h>
 
+#include <cstdint>
+#include <cstdio>
+#include <string>
 #include <vector>
 
 namespace mapidispatch::win32 {
@@ -60,24 +62,48 @@ std::error_code make_writer_lock_security_descriptor(UniqueLocalMemory* sd) {
 }
 
 std::string sid_to_string(PSID sid) {
+  // What ConvertSidToStringSidA writes ("S-1-5-21-...", the authority in hex when it needs more
+  // than 32 bits), formatted here: no allocation by the system, and none of the first-use cost
+  // ConvertSidToStringSid has (tens of microseconds under Wine, on the stub's first call).
   if (sid == nullptr || !::IsValidSid(sid)) return {};
-  LPSTR text = nullptr;
-  if (!::ConvertSidToStringSidA(sid, &text)) return {};
-  std::string s(text);
-  ::LocalFree(text);
-  return s;
+  const BYTE* a = ::GetSidIdentifierAuthority(sid)->Value;
+  char buf[32];
+  std::string text = "S-" + std::to_string(static_cast<const SID*>(sid)->Revision) + "-";
+  if (a[0] != 0 || a[1] != 0) {
+    std::snprintf(buf, sizeof buf, "0x%02X%02X%02X%02X%02X%02X", a[0], a[1], a[2], a[3], a[4], a[5]);
+    text += buf;
+  } else {
+    text += std::to_string((uint32_t{a[2]} << 24) | (uint32_t{a[3]} << 16) | (uint32_t{a[4]} << 8) | uint32_t{a[5]});
+  }
+  const UCHAR count = *::GetSidSubAuthorityCount(sid);
+  for (UCHAR i = 0; i < count; ++i) text += "-" + std::to_string(*::GetSidSubAuthority(sid, i));
+  return text;
 }
 
 std::error_code describe_object_security(HANDLE handle, SecurityDescription* out) {
   *out = {};
+  // One query into a buffer on the stack (the table's descriptor is about 120 bytes); a larger
+  // one (somebody else's section) is read again into one of the size the system asks for.
+  // GetSecurityInfo asks twice (for the size, then the descriptor) and copies it once more.
+  constexpr SECURITY_INFORMATION kWhat = OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION;
+  alignas(8) unsigned char small[1024];
+  std::vector<uint64_t> large;  // 8-byte aligned, like `small`
+  PSECURITY_DESCRIPTOR raw = small;
+  DWORD size = sizeof small;
+  for (int attempt = 0;; ++attempt) {
+    DWORD needed = 0;
+    if (::GetKernelObjectSecurity(handle, kWhat, raw, size, &needed)) break;
+    const DWORD err = ::GetLastError();
+    // The descriptor may grow between two queries: a few attempts, then give up.
+    if (err != ERROR_INSUFFICIENT_BUFFER || needed <= size || attempt == 3) return {static_cast<int>(err), std::system_category()};
+    large.assign((needed + 7) / 8, 0);
+    raw = large.data();
+    size = static_cast<DWORD>(large.size() * 8);
+  }
+
   PSID owner = nullptr;
-  PACL dacl = nullptr;
-  PSECURITY_DESCRIPTOR raw = nullptr;
-  const DWORD rc = ::GetSecurityInfo(handle, SE_KERNEL_OBJECT,
-                                     OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION, &owner,
-                                     nullptr, &dacl, nullptr, &raw);
-  if (rc != ERROR_SUCCESS) return {static_cast<int>(rc), std::system_category()};
-  UniqueLocalMemory hold(raw);
+  BOOL owner_defaulted = FALSE;
+  if (!::GetSecurityDescriptorOwner(raw, &owner, &owner_defaulted)) return last_error();
   out->owner_sid = sid_to_string(owner);
 
   SECURITY_DESCRIPTOR_CONTROL control = 0;
@@ -86,6 +112,9 @@ std::error_code describe_object_security(HANDLE handle, SecurityDescription* out
     out->dacl_present = (control & SE_DACL_PRESENT) != 0;
     out->dacl_protected = (control & SE_DACL_PROTECTED) != 0;
   }
+  BOOL present = FALSE, dacl_defaulted = FALSE;
+  PACL dacl = nullptr;
+  if (!::GetSecurityDescriptorDacl(raw, &present, &dacl, &dacl_defaulted)) return last_error();
   if (out->dacl_present && dacl == nullptr) {
     out->dacl_null = true;
     return {};
@@ -93,6 +122,7 @@ std::error_code describe_object_security(HANDLE handle, SecurityDescription* out
   if (dacl == nullptr) return {};
   ACL_SIZE_INFORMATION info{};
   if (!::GetAclInformation(dacl, &info, sizeof info, AclSizeInformation)) return last_error();
+  out->aces.reserve(info.AceCount);
   for (DWORD i = 0; i < info.AceCount; ++i) {
     void* raw_ace = nullptr;
     if (!::GetAce(dacl, i, &raw_ace)) return last_error();

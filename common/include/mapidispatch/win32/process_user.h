@@ -11,8 +11,8 @@
 namespace mapidispatch::win32 {
 
 //! The string SID ("S-1-5-21-...") of the calling process's token user, the key of its user
-//! scope in the table; empty if the token cannot be read. The stub calls it, so it allocates
-//! nothing but the returned string.
+//! scope in the table; empty if the token cannot be read. The stub calls it on its first call:
+//! it asks the system once (the token's pseudo-handle) and allocates nothing but strings.
 std::u16string process_user_sid();
 
 }  // namespace mapidispatch::win32
