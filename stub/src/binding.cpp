@@ -7,8 +7,11 @@
 
 #include <windows.h>
 
+#include <atomic>
+#include <cstdlib>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <vector>
 
@@ -68,11 +71,30 @@ struct Globals {
   // Extended MAPI binding.
   SrwLock ext_lock;
   int ext_init_count = 0;
+  //! The thread inside initialize() (holding ext_lock), 0 if none: a provider's MAPIInitialize
+  //! that calls MAPIInitialize again is answered without the lock. Only that thread stores its
+  //! id, so no other thread ever reads its own id here.
+  std::atomic<DWORD> ext_owner{0};
 };
 
+// Constructed on first use, never in DllMain, through the system's one-time initialisation and
+// destroyed when the DLL is unloaded, as a function-local static would be. Not a function-local
+// static: the first use of libstdc++'s guard for one starts winpthreads, tens of microseconds of
+// a process's first call (so nothing on the first call's path uses such a guard).
+alignas(Globals) unsigned char g_globals_storage[sizeof(Globals)];
+INIT_ONCE g_globals_once = INIT_ONCE_STATIC_INIT;
+
+void destroy_globals() { std::launder(reinterpret_cast<Globals*>(g_globals_storage))->~Globals(); }
+
+BOOL CALLBACK construct_globals(PINIT_ONCE, PVOID, PVOID*) {
+  new (g_globals_storage) Globals();
+  std::atexit(&destroy_globals);
+  return TRUE;
+}
+
 Globals& g() {
-  static Globals globals;  // constructed on first use, never in DllMain
-  return globals;
+  ::InitOnceExecuteOnce(&g_globals_once, &construct_globals, nullptr, nullptr);
+  return *std::launder(reinterpret_cast<Globals*>(g_globals_storage));
 }
 
 void read_settings_locked(Globals& s, PhaseClock& clock) {
@@ -381,18 +403,20 @@ HRESULT initialize(void* init_struct) noexcept {
   // Held across the provider's MAPIInitialize so concurrent first calls bind once. An SRW lock
   // is not recursive: a provider that re-enters MAPIInitialize from its own MAPIInitialize
   // is answered from the count without the lock (see below).
-  static thread_local bool inside = false;
-  if (inside) {
+  if (s.ext_owner.load(std::memory_order_relaxed) == ::GetCurrentThreadId()) {
     Provider* p = bound_extended();
-    const int slot = slot_of_ordinal(20);
+    constexpr int slot = slot_of_ordinal(20);
+    static_assert(slot >= 0);
     void* fn = p ? p->proc(slot) : nullptr;
     return fn ? reinterpret_cast<Fn>(fn)(init_struct) : kMapiECallFailed;
   }
   std::lock_guard<SrwLock> hold(s.ext_lock);
-  inside = true;
+  s.ext_owner.store(::GetCurrentThreadId(), std::memory_order_relaxed);
   Provider* p = s.ext_init_count > 0 ? g_hot.ext_bound.load(std::memory_order_relaxed) : current(Family::kExtended)->provider;
   HRESULT hr = kMapiECallFailed;
-  void* fn = p ? p->proc(slot_of_ordinal(20)) : nullptr;
+  constexpr int kInitializeSlot = slot_of_ordinal(20);
+  static_assert(kInitializeSlot >= 0);
+  void* fn = p ? p->proc(kInitializeSlot) : nullptr;
   if (fn != nullptr) hr = reinterpret_cast<Fn>(fn)(init_struct);
   if (SUCCEEDED(hr)) {
     if (s.ext_init_count++ == 0) {
@@ -402,7 +426,7 @@ HRESULT initialize(void* init_struct) noexcept {
       trace("extended: bound to " + narrow(p->path));
     }
   }
-  inside = false;
+  s.ext_owner.store(0, std::memory_order_relaxed);
   if (p == nullptr) prefirstrun_once(*current(Family::kExtended));
   return hr;
 }
@@ -421,7 +445,9 @@ void uninitialize() noexcept {
     }
   }
   if (p == nullptr) p = current(Family::kExtended)->provider;  // unbalanced call: pass it on
-  void* fn = p ? p->proc(slot_of_ordinal(22)) : nullptr;
+  constexpr int kUninitializeSlot = slot_of_ordinal(22);
+  static_assert(kUninitializeSlot >= 0);
+  void* fn = p ? p->proc(kUninitializeSlot) : nullptr;
   if (fn != nullptr) reinterpret_cast<Fn>(fn)();
 }
 

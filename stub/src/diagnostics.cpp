@@ -14,15 +14,18 @@
 namespace mapidispatch::stub {
 namespace {
 
+// Constant-initialized, nothing to construct or destroy: no function-local static, whose guard
+// would start winpthreads on a process's first call (binding.cpp, g()).
 struct Diagnostics {
   std::atomic<bool> prefirstrun_shown{false};
   SrwLock trace_lock;
+  // MAPIDISPATCH_TRACE, read once, on the first slow path that asks.
+  INIT_ONCE trace_once = INIT_ONCE_STATIC_INIT;
+  wchar_t trace_path[1024] = {};
 };
+constinit Diagnostics g_diagnostics;
 
-Diagnostics& diagnostics() {
-  static Diagnostics d;  // constructed on first use, never in DllMain
-  return d;
-}
+Diagnostics& diagnostics() { return g_diagnostics; }
 
 }  // namespace
 
@@ -67,9 +70,15 @@ void prefirstrun_once(const Decision& d) noexcept {
 }
 
 namespace {
-const std::wstring& trace_path() {
-  static const std::wstring path = env_var(L"MAPIDISPATCH_TRACE");  // constructed on first use
-  return path;
+// MAPIDISPATCH_TRACE, or "" (unset, or longer than 1023 characters, as env_var()).
+BOOL CALLBACK read_trace_path(PINIT_ONCE, PVOID, PVOID*) {
+  const DWORD n = ::GetEnvironmentVariableW(L"MAPIDISPATCH_TRACE", g_diagnostics.trace_path, 1024);
+  if (n == 0 || n >= 1024) g_diagnostics.trace_path[0] = L'\0';
+  return TRUE;
+}
+const wchar_t* trace_path() noexcept {
+  ::InitOnceExecuteOnce(&g_diagnostics.trace_once, &read_trace_path, nullptr, nullptr);
+  return g_diagnostics.trace_path;
 }
 int64_t ticks() noexcept {
   LARGE_INTEGER c;
@@ -81,13 +90,7 @@ int64_t ticks() noexcept {
 std::atomic<int64_t> g_trace_ticks{0};
 }  // namespace
 
-bool trace_enabled() noexcept {
-  try {
-    return !trace_path().empty();
-  } catch (...) {
-    return false;
-  }
-}
+bool trace_enabled() noexcept { return trace_path()[0] != L'\0'; }
 
 PhaseClock::PhaseClock(bool on) noexcept : on_(on) {
   if (on_) last_ = ticks();
@@ -129,11 +132,11 @@ std::string PhaseClock::total() const {
 
 void trace(const std::string& line) noexcept {
   try {
-    const std::wstring& path = trace_path();
-    if (path.empty()) return;
+    const wchar_t* path = trace_path();
+    if (path[0] == L'\0') return;
     const int64_t start = ticks();
     std::lock_guard<SrwLock> hold(diagnostics().trace_lock);
-    HANDLE f = ::CreateFileW(path.c_str(), FILE_APPEND_DATA, FILE_SHARE_READ | FILE_SHARE_WRITE, nullptr,
+    HANDLE f = ::CreateFileW(path, FILE_APPEND_DATA, FILE_SHARE_READ | FILE_SHARE_WRITE, nullptr,
                              OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, nullptr);
     if (f != INVALID_HANDLE_VALUE) {
       const std::string text = "[" + std::to_string(::GetCurrentProcessId()) + "] " + line + "\r\n";

@@ -11,10 +11,4 @@ const ExportInfo kExports[kExportCount] = {
 #undef MD_EXPORT
 };
 
-int slot_of_ordinal(int ordinal) {
-  for (int i = 0; i < kExportCount; ++i)
-    if (kExports[i].ordinal == ordinal) return i;
-  return -1;
-}
-
 }  // namespace mapidispatch::stub

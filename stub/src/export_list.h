@@ -39,8 +39,16 @@ inline constexpr int kExportCount = 0
 
 extern const ExportInfo kExports[kExportCount];
 
-//! Slot (index into kExports) of an ordinal; -1 if none.
-int slot_of_ordinal(int ordinal);
+//! Slot (index into kExports) of an ordinal; -1 if none. Evaluated at compile time where the
+//! ordinal is a constant (static_assert the answer), so no constant of the exports needs
+//! initialising at run time (whose guard would cost a process's first call).
+constexpr int slot_of_ordinal(int ordinal) {
+#define MD_EXPORT(slot, ord, ...) \
+  if ((ord) == ordinal) return (slot);
+#include "exports.inc"
+#undef MD_EXPORT
+  return -1;
+}
 
 inline constexpr uint32_t kMapiSuccess = 0;
 inline constexpr uint32_t kMapiEFailure = 2;

@@ -45,7 +45,8 @@ struct MapiCodes {
   static constexpr uint64_t kNoEntryPoint = kMapiENotSupported;  // MAPI_E_NOT_SUPPORTED
   static uintptr_t session_key(uintptr_t s) { return s; }       // LHANDLE: pointer-sized
   static int kFreeSlot() {  // MAPIFreeBuffer frees what Simple MAPI calls return
-    static const int slot = slot_of_ordinal(16);
+    constexpr int slot = slot_of_ordinal(16);
+    static_assert(slot >= 0);
     return slot;
   }
 };
@@ -60,7 +61,8 @@ struct CmcCodes {
   // CMC_session_id is 32 bits: on x64 the upper half of its register is not defined.
   static uintptr_t session_key(uintptr_t s) { return static_cast<uint32_t>(s); }
   static int kFreeSlot() {  // cmc_free frees what CMC calls return
-    static const int slot = slot_of_ordinal(230);
+    constexpr int slot = slot_of_ordinal(230);
+    static_assert(slot >= 0);
     return slot;
   }
 };
@@ -257,8 +259,9 @@ class NarrowMessage {
 
 uint64_t send_mail_w(uintptr_t session, uintptr_t ui_param, uintptr_t message, uintptr_t flags,
                      uintptr_t reserved) noexcept {
-  static const int kSlotW = slot_of_ordinal(256);
-  static const int kSlotA = slot_of_ordinal(211);
+  constexpr int kSlotW = slot_of_ordinal(256);
+  constexpr int kSlotA = slot_of_ordinal(211);
+  static_assert(kSlotW >= 0 && kSlotA >= 0);
   Provider* p = session_owner(session);
   bool utf8 = false;
   if (p == nullptr) {

@@ -2,6 +2,7 @@
 
 #include "ownership.h"
 
+#include <cstdlib>
 #include <mutex>
 #include <new>
 #include <unordered_map>
@@ -19,9 +20,23 @@ struct Owners {
   std::unordered_map<const void*, Provider*> buffers;
 };
 
+// Constructed on first use (never in DllMain) and destroyed when the DLL is unloaded, as a
+// function-local static would be, but through the system's one-time initialisation: the guard of
+// a function-local static starts winpthreads on first use (binding.cpp, g()).
+alignas(Owners) unsigned char g_owners_storage[sizeof(Owners)];
+INIT_ONCE g_owners_once = INIT_ONCE_STATIC_INIT;
+
+void destroy_owners() { std::launder(reinterpret_cast<Owners*>(g_owners_storage))->~Owners(); }
+
+BOOL CALLBACK construct_owners(PINIT_ONCE, PVOID, PVOID*) {
+  new (g_owners_storage) Owners();
+  std::atexit(&destroy_owners);
+  return TRUE;
+}
+
 Owners& g() {
-  static Owners owners;  // constructed on first use, never in DllMain
-  return owners;
+  ::InitOnceExecuteOnce(&g_owners_once, &construct_owners, nullptr, nullptr);
+  return *std::launder(reinterpret_cast<Owners*>(g_owners_storage));
 }
 
 }  // namespace
