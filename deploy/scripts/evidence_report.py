@@ -163,6 +163,17 @@ def targets(r):
         add("per-call cost, registry mode against the table, %s" % label, "at least 100x cheaper with the table",
             "%s ns vs %s ns" % (fmt(g, digits=0), fmt(t)), fmt(y, "x", 0), None if y is None else y >= 100)
 
+    parts = pc.get("first_call_parts_ns") or {}
+    if parts.get("rounds"):
+        over = parts["over_own_load"]
+        add("first call in a fresh process, stub with the table (%s)" % pc.get("arch", "x64"),
+            "within the provider's own LoadLibrary + 0.5 ms",
+            "%s us more than the provider's own load (median of the rounds' differences; medians: first call %s us, "
+            "the provider's own load %s us; the stub's own part %s us)" % (
+                fmt(over / 1e3, digits=0), fmt(parts["first_call"] / 1e3, digits=0),
+                fmt(parts["provider_own_load"] / 1e3, digits=0), fmt(parts["stub_own"] / 1e3, digits=0)),
+            fmt(ratio(over, 500e3), "x", 2) + " of the 0.5 ms", bool(parts.get("target_met")))
+
     prop = r.get("propagation") or {}
     deb = prop.get("debounce_ms")
     for run in prop.get("runs", []):
@@ -464,6 +475,21 @@ def summary(r, rows, drawn):
                      pc["first_call_ns"]["registry"] / 1e6, pc["first_call_with_load_ns"]["registry"] / 1e6,
                      ", ".join("%s %d" % (k, v) for k, v in pc["failed_calls"].items())))
         L.append("")
+        parts = pc.get("first_call_parts_ns") or {}
+        if parts.get("rounds"):
+            # Issue #13 item 3: the first call's parts (stub_bench: the stub's trace of its first
+            # bind in a traced process, medians of rounds of fresh processes).
+            L.append("The first call's parts, table mode (%s, median of %d rounds of fresh processes, us): %s. "
+                     "LoadLibrary of the stub before it: %.0f us. The provider's own LoadLibraryEx in a fresh "
+                     "process: %.0f us; the first call exceeds it by %.0f us, median of the rounds' differences (goal: at most "
+                     "500 us, %s)." % (
+                         pc.get("arch", "x64"), parts["rounds"], ", ".join(
+                             "%s %.1f" % (k.replace("_", " "), parts[k] / 1e3) for k in (
+                                 "settings", "user_sid", "table_open", "trust", "table_read", "decide",
+                                 "provider_load", "entry_point", "publish", "other") if k in parts),
+                         parts["stub_load"] / 1e3, parts["provider_own_load"] / 1e3, parts["over_own_load"] / 1e3,
+                         "met" if parts.get("target_met") else "not met"))
+            L.append("")
         kinds = pc.get("kinds") or []
         if kinds:
             # Issue #13: every kind of export against a direct call into the same provider and

@@ -6,14 +6,18 @@
 //   stub, registry through mapi32.dll with MAPIDISPATCH_MODE=registry: the Windows stub's way,
 //                  the registry resolved on every call
 // for MAPISendMail (Simple MAPI, session handling) and UlAddRef@4 (a utility function, generic
-// forwarder); the first call's cost in a fresh process, in both modes; and a table of every kind
+// forwarder); the first call's cost in a fresh process, in both modes, and in table mode its parts
+// (the stub's trace of its first bind, issue #13 item 3) against the provider's own LoadLibraryEx
+// in a fresh process (the stub as shipped: without debug info); and a table of every kind
 // of export the stub dispatches (forwarders by plain name, @N name and ordinal; Simple MAPI with
 // and without a session; MAPISendMailW; CMC; MAPIAllocateBuffer/More and MAPIFreeBuffer before
 // MAPIInitialize and inside an Extended session; a Simple MAPI buffer freed), each against a
 // direct call into the same trivial provider and against Wine's own mapi32.dll (a copy under
 // another name, serving the same provider as HKLM's default client) in its own process.
 //
-//   stub_bench [--json FILE] [--kinds-only]   run under Wine by `deploy/dev.sh bench`, or by hand
+//   stub_bench [--json FILE] [--kinds-only | --first-only] [--fresh N] [--compare DLL]
+// run under Wine by `deploy/dev.sh bench`, or by hand (--compare: another build of the stub, a file
+// beside stub_bench.exe, whose first call's parts are measured round by round with this one's).
 // It writes HKCU\Software\Clients\Mail for the registry mode and restores it afterwards.
 
 #include <windows.h>
@@ -284,10 +288,13 @@ constexpr Part kParts[] = {
     {"entry_point", "entry-point", "  provider: GetProcAddress of the entry point"},
     {"publish", "publish", "  publish the decision"},
     {"other", nullptr, "  the rest (export, lock, the call itself)"},
+    {"first_call_traced", nullptr, "first call, traced processes, less the trace's time"},
+    {"stub_own", nullptr, "  of which the stub's own (all but the provider's load)"},
     {"first_call", nullptr, "first call (untraced processes)"},
     {"first_call_with_load", nullptr, "LoadLibrary of the stub + first call"},
     {"provider_own_load", nullptr, "the provider's own LoadLibraryEx, fresh process"},
     {"provider_own_first_call", nullptr, "the provider's own GetProcAddress + call"},
+    {"over_own_load", nullptr, "first call - provider's own load, round by round"},
 };
 constexpr int kPartCount = static_cast<int>(sizeof kParts / sizeof kParts[0]);
 int part_index(const char* key) {
@@ -396,6 +403,12 @@ std::vector<double> first_call_parts(const std::wstring& stub_name, const std::w
     v[static_cast<size_t>(part_index("first_call_with_load"))].push_back(plain[1]);
     // What the phases do not cover in the traced child's first call, without the trace's writes.
     v[static_cast<size_t>(part_index("other"))].push_back(traced[0] - inside - trace_writes);
+    v[static_cast<size_t>(part_index("first_call_traced"))].push_back(traced[0] - trace_writes);
+    double provider_load = 0;
+    for (const auto& [name, value] : phases)
+      if (name == "provider-load") provider_load += value;
+    v[static_cast<size_t>(part_index("stub_own"))].push_back(traced[0] - trace_writes - provider_load);
+    v[static_cast<size_t>(part_index("over_own_load"))].push_back(plain[0] - own[0]);
     v[static_cast<size_t>(part_index("provider_own_load"))].push_back(own[0]);
     v[static_cast<size_t>(part_index("provider_own_first_call"))].push_back(own[1]);
   }
@@ -491,10 +504,13 @@ int main(int argc, char** argv) {
   std::vector<double> parts(kPartCount), compare_parts;
   int part_samples = 0, compare_samples = 0;
   const std::wstring trace = std::wstring(tmp) + L"mapidispatch.bench." + std::to_wstring(GetCurrentProcessId()) + L".trace.txt";
+  // The stub as the package ships it (shipped\mapi32.dll: without debug info), if built.
+  const std::wstring first_stub =
+      GetFileAttributesW((dir + L"\\shipped\\mapi32.dll").c_str()) != INVALID_FILE_ATTRIBUTES ? L"shipped\\mapi32.dll" : L"mapi32.dll";
   if (!kinds_only) {
     SetEnvironmentVariableW(L"MAPIDISPATCH_MODE", nullptr);
     if (compare.empty()) {
-      parts = first_call_parts(L"mapi32.dll", out, trace, fresh, &part_samples);
+      parts = first_call_parts(first_stub, out, trace, fresh, &part_samples);
     } else {
       // Round by round: one round of each build, alternating which goes first.
       std::vector<std::vector<double>> mine(kPartCount), theirs(kPartCount);
@@ -502,7 +518,7 @@ int main(int argc, char** argv) {
         int n = 0;
         for (int k = 0; k < 2; ++k) {
           const bool me = (k == 0) == (i % 2 == 0);
-          const auto r = first_call_parts(me ? L"mapi32.dll" : compare, out, trace, 1, &n);
+          const auto r = first_call_parts(me ? first_stub : compare, out, trace, 1, &n);
           if (n == 0) continue;
           for (int p = 0; p < kPartCount; ++p) (me ? mine : theirs)[static_cast<size_t>(p)].push_back(r[static_cast<size_t>(p)]);
           ++(me ? part_samples : compare_samples);
@@ -523,7 +539,7 @@ int main(int argc, char** argv) {
     std::vector<double> call, load;
     for (int i = 0; i < fresh; ++i) {
       DeleteFileW(out.c_str());
-      if (spawn(L"--child-first \"" + out + L"\"") != 0) continue;
+      if (spawn(L"--child-first \"" + out + L"\" \"" + first_stub + L"\"") != 0) continue;
       const auto v = read_numbers(out);
       if (v.size() == 4 && v[2] == 0) {
         call.push_back(v[0]);
@@ -577,24 +593,27 @@ int main(int argc, char** argv) {
     std::printf("  MAPISendMail: table/direct %.2fx, registry/table %.0fx\n", ratio(send_ns[1], send_ns[0]), ratio(send_ns[2], send_ns[1]));
     std::printf("  UlAddRef@4:   table/direct %.2fx, registry/table %.0fx\n", ratio(addref_ns[1], addref_ns[0]), ratio(addref_ns[2], addref_ns[1]));
   }
-  // The target (issue #13): the first call within the provider's own LoadLibrary time + 0.5 ms.
+  // The target (issue #13): the first call within the provider's own LoadLibrary time + 0.5 ms,
+  // judged by the median of the rounds' differences (a round's processes share the machine's
+  // load of the moment; separate medians would not).
   const double own_load = parts[static_cast<size_t>(part_index("provider_own_load"))];
+  const double over = parts[static_cast<size_t>(part_index("over_own_load"))];
   const double target_ns = own_load + 500000;
-  const bool target_met = part_samples > 0 && first_ns[0] <= target_ns;
+  const bool target_met = part_samples > 0 && over <= 500000;
   if (!kinds_only) {
     if (!first_only)
       std::printf("first call in a fresh process (median of %d): table %.1f us (with LoadLibrary %.1f us); registry %.1f us (with LoadLibrary %.1f us)\n",
                   fresh, first_ns[0] / 1000, first_load_ns[0] / 1000, first_ns[1] / 1000, first_load_ns[1] / 1000);
-    std::printf("first call's parts, table mode, us (median of %d rounds of fresh processes: untraced, traced, provider alone)%s\n",
-                part_samples, compare.empty() ? "" : ("   vs " + std::string(compare.begin(), compare.end()) + " (" +
+    std::printf("first call's parts, table mode, us (%ls; median of %d rounds of fresh processes: untraced, traced, provider alone)%s\n",
+                first_stub.c_str(), part_samples, compare.empty() ? "" : ("   vs " + std::string(compare.begin(), compare.end()) + " (" +
                                                       std::to_string(compare_samples) + ")").c_str());
     for (int p = 0; p < kPartCount; ++p) {
-      std::printf("  %-50s %9.1f", kParts[p].label, parts[static_cast<size_t>(p)] / 1000);
+      std::printf("  %-56s %9.1f", kParts[p].label, parts[static_cast<size_t>(p)] / 1000);
       if (!compare_parts.empty()) std::printf("   %9.1f", compare_parts[static_cast<size_t>(p)] / 1000);
       std::printf("\n");
     }
-    std::printf("  target: first call <= provider's own load + 500 us = %.1f us: %s (first call - provider's own load = %.1f us)\n",
-                target_ns / 1000, target_met ? "met" : "not met", (first_ns[0] - own_load) / 1000);
+    std::printf("  target: first call - provider's own load <= 500 us: %s (%.1f us; the stub's own part %.1f us)\n",
+                target_met ? "met" : "not met", over / 1000, parts[static_cast<size_t>(part_index("stub_own"))] / 1000);
   }
   if (!first_only) std::printf("every kind of export, ns/call (best of 5 runs of 1,000,000)     direct  stub,table  Wine mapi32  stub/direct  stub/Wine\n");
   for (int k = 0; k < (first_only ? 0 : kKindCount); ++k) {
@@ -611,8 +630,9 @@ int main(int argc, char** argv) {
       << "},\n  \"first_call_ns\": {\"table\": " << first_ns[0] << ", \"registry\": " << first_ns[1]
       << "},\n  \"first_call_with_load_ns\": {\"table\": " << first_load_ns[0] << ", \"registry\": " << first_load_ns[1]
       << "},\n  \"first_call_parts_ns\": {";
-    for (int p = 0; p < kPartCount; ++p) j << (p ? ", " : "") << "\"" << kParts[p].key << "\": " << parts[static_cast<size_t>(p)];
-    j << ", \"target\": " << target_ns << ", \"target_met\": " << (target_met ? "true" : "false") << ", \"rounds\": " << part_samples
+    for (int p = 0; p < kPartCount; ++p)
+      j << (p ? ", " : "") << "\"" << kParts[p].key << "\": " << static_cast<long long>(parts[static_cast<size_t>(p)]);
+    j << ", \"target\": " << static_cast<long long>(target_ns) << ", \"target_met\": " << (target_met ? "true" : "false") << ", \"rounds\": " << part_samples
       << "},\n  \"arch\": \"" << arch << "\",\n  \"kinds\": [";
     for (int k = 0; k < kKindCount; ++k)
       j << (k ? ",\n    " : "\n    ") << "{\"kind\": \"" << kKinds[k].name << "\", \"direct_ns\": " << kinds[0][static_cast<size_t>(k)]
