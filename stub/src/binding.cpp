@@ -38,6 +38,10 @@ namespace {
 // process calling MAPI in a loop does not re-read the registry on every call.
 constexpr uint64_t kFallbackRetryMs = 30000;
 
+// How long a read waits for a write in progress before the registry is read instead. See
+// read_table_locked().
+constexpr uint64_t kWriteInProgressWaitMs = 250;
+
 std::wstring wide(const std::u16string& s) { return std::wstring(s.begin(), s.end()); }
 
 bool same_path(const std::wstring& a, const std::wstring& b) {
@@ -261,6 +265,39 @@ void registry_scopes_locked(Globals& s, uint64_t now, ScopeResolution* machine, 
   *user = s.fb_user;
 }
 
+// Reads this process's scopes from the table. A read that finds a write in progress on every
+// one of its bounded attempts (kBusy) is, almost always, a read that met the service's publishing
+// thread preempted between the seqlock's two increments: a publish holds the count odd for
+// microseconds, but its thread can lose the CPU for a scheduler quantum or more on a loaded
+// server, and that is when the most processes call. Reading the registry then would give the
+// answer of before the change, or none if a process reads it mid-change, where waiting gives
+// the table's answer: so the stub waits, off the CPU (the writer may need this very one), for up
+// to kWriteInProgressWaitMs. Only a writer that died mid-publish outlasts that (the count stays
+// odd until the service restarts and completes the table); the caller then reads the registry,
+// once per kFallbackRetryMs, as with no table. `waited_ms` is the time spent waiting (to
+// GetTickCount64's resolution), or nullopt if the first read needed no wait.
+TableError read_table_locked(const Globals& s, const TableReader& reader, TableSnapshot* snap,
+                             std::optional<uint64_t>* waited_ms) {
+  TableError e = reader.read(s.user_sid, snap, {}, s.view);
+  waited_ms->reset();
+  if (e != TableError::kBusy) return e;
+  const uint64_t start = ::GetTickCount64();
+  for (int round = 0; e == TableError::kBusy; ++round) {
+    const uint64_t elapsed = ::GetTickCount64() - start;
+    if (elapsed >= kWriteInProgressWaitMs) break;
+    // First give the rest of this quantum to a ready thread (the writer, if it waits for a CPU),
+    // then sleep: a writer that is itself waiting (for the disk, a page fault) needs no CPU but time.
+    if (round < 4) {
+      ::SwitchToThread();
+    } else {
+      ::Sleep(1);
+    }
+    e = reader.read(s.user_sid, snap, {}, s.view);
+  }
+  *waited_ms = ::GetTickCount64() - start;
+  return e;
+}
+
 const Decision* rebind(Family family) {
   // The parts of this bind, for the trace: measured only when tracing.
   PhaseClock clock(trace_enabled());
@@ -271,7 +308,7 @@ const Decision* rebind(Family family) {
   ensure_table_locked(s, clock);
   FamilyState& fs = family_state(family);
   const TableReader* reader = g_hot.reader.load(std::memory_order_relaxed);
-  const uint32_t seq = reader ? reader->sequence() : kNoTable;
+  uint32_t seq = reader ? reader->sequence() : kNoTable;
   const uint64_t now = ::GetTickCount64();
   if (const Decision* d = fs.decision.load(std::memory_order_relaxed);
       d != nullptr && fs.sequence.load(std::memory_order_relaxed) == seq &&
@@ -290,14 +327,20 @@ const Decision* rebind(Family family) {
     // may be among those that did not fit, so the table's machine scope is not the answer).
     // The registry answer is retried like any registry-mode decision, and at once when the
     // table changes (a publish that makes room for the user).
-    const TableError e = reader->read(s.user_sid, &snap, {}, s.view);
+    std::optional<uint64_t> waited_ms;
+    const TableError e = read_table_locked(s, *reader, &snap, &waited_ms);
+    const std::string waited =
+        waited_ms ? ", after waiting " + std::to_string(*waited_ms) + " ms for a write in progress" : std::string();
     if (e == TableError::kOk) {
       machine = std::move(snap.machine);
       user = std::move(snap.user);
       from_table = true;
-      source = "table generation " + std::to_string(snap.info.generation);
+      // The count the copy was consistent at (a wait ends at a later one than `seq`): the
+      // decision holds until the table changes from that one.
+      seq = snap.info.sequence;
+      source = "table generation " + std::to_string(snap.info.generation) + waited;
     } else {
-      source = "registry (table: " + make_error_code(e).message() + ")";
+      source = "registry (table: " + make_error_code(e).message() + waited + ")";
     }
   } else {
     source = s.registry_mode ? "registry (forced)" : "registry (no table)";

@@ -242,6 +242,48 @@ MD_CHILD_MAIN(stopped_writer_means_registry) {
   return g_failures;
 }
 
+// A writer preempted between the seqlock's two increments holds the count odd for as long as it
+// is off the CPU: a read that meets that is waited out, and the call gets the table's answer, not
+// the registry's (which, mid-change, may be the old one or none). Only a writer that never
+// finishes (it died mid-publish) sends the call to the registry, after a bounded wait, and that
+// answer then stands without another wait until it is retried (binding.cpp, kFallbackRetryMs).
+MD_CHILD_MAIN(write_in_progress_is_waited_out) {
+  World w;
+  RegistryClient registry(L"prov_simple");  // the registry's answer: S
+  w.publish(machine_scope(L"prov_a", L"prov_a"));
+  CHECK_EQ_U(send(w, "1"), 0u);
+  CHECK_THAT(starts_with(w.last_call(), "A MAPISendMail"));
+  auto* count = reinterpret_cast<uint32_t*>(w.table_bytes().data() + offsetof(layout::TableHeader, sequence));
+  // A write that takes 60 ms (its thread descheduled): far beyond the reader's spins.
+  uint32_t odd = seqlock::write_begin(count);
+  std::thread writer([&] {
+    Sleep(60);
+    seqlock::write_end(count, odd);
+  });
+  CHECK_EQ_U(send(w, "2"), 0u);
+  writer.join();
+  CHECK_THAT(starts_with(w.last_call(), "A MAPISendMail"));
+  CHECK_THAT(w.trace().find("via table generation 1, after waiting ") != std::string::npos);
+  // A write that never ends: the registry, once, after the bounded wait.
+  odd = seqlock::write_begin(count);
+  size_t at = w.trace().size();
+  CHECK_EQ_U(send(w, "3"), 0u);
+  CHECK_THAT(starts_with(w.last_call(), "S MAPISendMail"));
+  const std::string t = w.trace();
+  CHECK_THAT(t.find("via registry (table: the table was being written on every attempt, after waiting ", at) !=
+             std::string::npos);
+  at = t.size();
+  CHECK_EQ_U(send(w, "4"), 0u);  // the registry's answer stands: no second wait, no rebind
+  CHECK_THAT(starts_with(w.last_call(), "S MAPISendMail"));
+  CHECK_THAT(w.trace().find("bind simple", at) == std::string::npos);
+  seqlock::write_end(count, odd);
+  w.publish(machine_scope(L"prov_b", L"prov_b"));  // the service, restarted, completes the table
+  CHECK_EQ_U(send(w, "5"), 0u);
+  CHECK_THAT(starts_with(w.last_call(), "B MAPISendMail"));
+  if (g_failures != 0) std::fprintf(stderr, "trace:\n%s\n", w.trace().c_str());
+  return g_failures;
+}
+
 // Never worse than the Windows stub when files change behind the table: a provider already loaded
 // keeps serving after its file is gone; a table that says "missing" about a file that is there now
 // (the service has not revalidated yet) is checked against the registry and the file system here.
@@ -600,7 +642,8 @@ INSTANTIATE_TEST_SUITE_P(InAFreshProcess, Stub,
                                            "buffers_go_back_to_their_allocator", "cmc_sessions_buffers_and_codes",
                                            "extended_binds_until_the_last_uninitialize",
                                            "wrong_bitness_is_never_loaded", "missing_exports_fail_with_the_family_code",
-                                           "stopped_writer_means_registry", "corrupted_table_means_registry",
+                                           "stopped_writer_means_registry", "write_in_progress_is_waited_out",
+                                           "corrupted_table_means_registry",
                                            "incomplete_table_sends_users_left_out_to_the_registry",
                                            "files_that_change_behind_the_table",
                                            "untrusted_section_is_ignored", "prefirstrun_once_then_error_codes",
@@ -647,11 +690,27 @@ TEST(StubClients, DozensOfProcessesWhileTheDefaultFlips) {
   done = true;
   flipper.join();
   EXPECT_EQ(failed, 0) << "calls that failed while the default flipped";
+  if (failed != 0) {
+    // Every bind that did not come from the table, or bound nothing: the failed calls' causes.
+    for (const auto& line : lines_of(w.trace()))
+      if (line.find("] bind ") != std::string::npos && line.find(" via table generation ") == std::string::npos)
+        std::printf("  %s\n", line.c_str());
+  }
   int a = 0, b = 0;
   for (const auto& line : w.calls()) (line[0] == 'A' ? a : b) += line.find("MAPISendMail") != std::string::npos;
   EXPECT_EQ(a + b, kClients * kCalls) << "every call reached a provider exactly once";
   EXPECT_GT(flips, 2);
-  std::printf("%d clients x %d calls, %d flips: %d to A, %d to B\n", kClients, kCalls, flips, a, b);
+  // Reads that met a write in progress and waited it out (binding.cpp, read_table_locked()).
+  int waits = 0, longest_ms = 0;
+  const std::string trace = w.trace();
+  const std::string waited = ", after waiting ";
+  for (size_t at = trace.find(waited); at != std::string::npos; at = trace.find(waited, at + 1)) {
+    ++waits;
+    longest_ms = std::max(longest_ms, std::atoi(trace.c_str() + at + waited.size()));
+  }
+  std::printf("%d clients x %d calls, %d flips: %d to A, %d to B; %d reads waited for a write in progress, "
+              "the longest %d ms\n",
+              kClients, kCalls, flips, a, b, waits, longest_ms);
 }
 
 }  // namespace
