@@ -62,6 +62,19 @@ class ScopeSource {
     std::optional<ScopeResolution> wow64;
   };
   virtual UserScopes resolve_user(const std::u16string& sid, const ResolveOptions& options) = 0;
+
+  //! For a change under HKLM (Clients\Mail, MSMapiApps): the machine scope in each view, resolved
+  //! again, and the users whose scopes can have changed with it: those that read an HKLM key or
+  //! value (since their last resolve) that reads differently now (registry_reads.h). The caller
+  //! re-resolves those (resolve_user); every other user's scopes stand. `wow64` is empty exactly
+  //! where resolve_all() gives no WOW64 scopes. May throw like resolve_all().
+  struct MachineScopes {
+    ScopeResolution native;
+    std::optional<ScopeResolution> wow64;
+    std::vector<std::u16string> affected_users;  //!< Sorted.
+    size_t reads_done = 0;                       //!< Registry reads the judgement took.
+  };
+  virtual MachineScopes resolve_machine(const ResolveOptions& options) = 0;
 };
 
 //! Replaces, adds or removes `sid`'s scopes in `r` (kept in SID order after the machine scope),

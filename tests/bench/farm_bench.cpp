@@ -8,6 +8,9 @@
 //    --changes isolated changes, each after a quiet debounce window), and the service's CPU time
 //    per change (the service's own GetProcessTimes, control 129: the change, its publish, and
 //    the two counter requests);
+//  - a machine-wide change: HKLM's default flipped between two clients of HKLM's, to the table
+//    showing it (p50, p99 over --changes), and the service's CPU time per change: the machine
+//    scope and only the users whose HKLM reads changed are resolved again (registry_reads.h);
 //  - the service's working set, threads and handles with N hives watched, and threads and
 //    handles per hive (above those of a service started before any hive is loaded: the
 //    prefix's own user hive and the machine-wide watches);
@@ -70,9 +73,27 @@ bool user_default_is(const TableSnapshot& s, const std::wstring& sid, const std:
   });
 }
 
+// HKLM's default client, or "" if there is none.
+std::wstring machine_default() {
+  wchar_t buf[512];
+  DWORD bytes = sizeof buf;
+  if (::RegGetValueW(HKEY_LOCAL_MACHINE, L"Software\\Clients\\Mail", L"", RRF_RT_REG_SZ | RRF_SUBKEY_WOW6464KEY, nullptr,
+                     buf, &bytes) != ERROR_SUCCESS)
+    return {};
+  return buf;
+}
+
+// The mean of `v` (Wine counts CPU time in 10 ms ticks, so single changes read 0 or 10), or -1.
+double mean(const std::vector<double>& v) {
+  double sum = 0;
+  for (double x : v) sum += x;
+  return v.empty() ? -1 : sum / static_cast<double>(v.size());
+}
+
 struct Row {
   int hives = 0, scopes = 0;
   double start_ms = -1, change_p50_ms = -1, change_p99_ms = -1, cpu_per_change_ms = -1, status_ms = -1;
+  double machine_p50_ms = -1, machine_p99_ms = -1, machine_cpu_ms = -1;
   double working_set_mb = -1;
   int threads = -1;
   long handles = -1;  // -1: not reported (process_handle_count: Wine answers through SystemHandleInformation)
@@ -114,6 +135,10 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
+  // Two HKLM clients for the machine-wide changes; HKLM's default restored at the end.
+  const std::wstring old_default = machine_default();
+  for (const wchar_t* c : {L"FarmM1", L"FarmM2"})
+    reg_set_sz(HKEY_LOCAL_MACHINE, std::wstring(L"Software\\Clients\\Mail\\") + c, L"DLLPath", system_dll(L"user32.dll"));
   std::vector<std::wstring> loaded_files;
   int loaded = 0;
   auto load_up_to = [&](int n) {
@@ -205,10 +230,28 @@ int main(int argc, char** argv) {
     }
     row.change_p50_ms = percentile(latencies, 0.5);
     row.change_p99_ms = percentile(latencies, 0.99);
-    // The mean: Wine counts CPU time in 10 ms ticks, so single changes read 0 or 10.
-    double sum = 0;
-    for (double v : cpu) sum += v;
-    row.cpu_per_change_ms = cpu.empty() ? -1 : sum / static_cast<double>(cpu.size());
+    row.cpu_per_change_ms = mean(cpu);
+
+    // Machine-wide changes: HKLM's default flipped between FarmM1 and FarmM2 (HKLM clients no
+    // user names; the users' own clients live in their hives).
+    std::vector<double> machine_latencies, machine_cpu;
+    for (int c = 0; c < changes; ++c) {
+      const std::wstring next = c % 2 ? L"FarmM1" : L"FarmM2";
+      const std::u16string next16(next.begin(), next.end());
+      TableSnapshot now;
+      const double cpu0 = cpu_ms(svc);
+      const auto tw = Clock::now();
+      if (!reg_set_sz(HKEY_LOCAL_MACHINE, L"Software\\Clients\\Mail", L"", next)) continue;
+      if (!wait_until([&] { return probe.read(&now) == TableError::kOk && now.machine.default_client == next16; },
+                      std::chrono::seconds(60), std::chrono::milliseconds(1)))
+        continue;
+      machine_latencies.push_back(ms_since(tw));
+      std::this_thread::sleep_for(std::chrono::milliseconds(150));
+      machine_cpu.push_back(cpu_ms(svc) - cpu0);
+    }
+    row.machine_p50_ms = percentile(machine_latencies, 0.5);
+    row.machine_p99_ms = percentile(machine_latencies, 0.99);
+    row.machine_cpu_ms = mean(machine_cpu);
     PROCESS_MEMORY_COUNTERS pmc{};
     if (::GetProcessMemoryInfo(process, &pmc, sizeof pmc)) row.working_set_mb = static_cast<double>(pmc.WorkingSetSize) / 1048576.0;
     row.handles = process_handle_count(pid);
@@ -222,12 +265,18 @@ int main(int argc, char** argv) {
     ::CloseHandle(process);
     svc.stop(std::chrono::seconds(300));
     rows.push_back(row);
-    std::printf("  start %.0f ms; one user's change p50 %.1f ms p99 %.1f ms, service CPU %.1f ms; working set %.1f MB, "
-                "%d threads, %ld handles; table %u bytes; status %.0f ms\n",
-                row.start_ms, row.change_p50_ms, row.change_p99_ms, row.cpu_per_change_ms, row.working_set_mb, row.threads,
-                row.handles, row.table_bytes, row.status_ms);
+    std::printf("  start %.0f ms; one user's change p50 %.1f ms p99 %.1f ms, service CPU %.1f ms; a machine-wide change "
+                "p50 %.1f ms p99 %.1f ms, service CPU %.1f ms; working set %.1f MB, %d threads, %ld handles; table %u "
+                "bytes; status %.0f ms\n",
+                row.start_ms, row.change_p50_ms, row.change_p99_ms, row.cpu_per_change_ms, row.machine_p50_ms,
+                row.machine_p99_ms, row.machine_cpu_ms, row.working_set_mb, row.threads, row.handles, row.table_bytes,
+                row.status_ms);
     std::fflush(stdout);
   }
+  if (old_default.empty()) reg_delete_value(HKEY_LOCAL_MACHINE, L"Software\\Clients\\Mail", L"");
+  else reg_set_sz(HKEY_LOCAL_MACHINE, L"Software\\Clients\\Mail", L"", old_default);
+  for (const wchar_t* c : {L"FarmM1", L"FarmM2"})
+    reg_delete_tree(HKEY_LOCAL_MACHINE, std::wstring(L"Software\\Clients\\Mail\\") + c);
   for (int i = loaded - 1; i >= 0; --i) ::RegUnLoadKeyW(HKEY_USERS, farm_sid(i).c_str());
   for (const auto& f : loaded_files) ::DeleteFileW(f.c_str());
   ::DeleteFileW(with.c_str());
@@ -236,12 +285,13 @@ int main(int argc, char** argv) {
   std::printf("\nfarm_bench (Wine: %s)\n", ::GetProcAddress(::GetModuleHandleW(L"ntdll.dll"), "wine_get_version") ? "yes" : "no");
   std::printf("(threads/hive and handles/hive: above the %d threads and %ld handles of the service with no farm hive)\n",
               base_threads, base_handles);
-  std::printf("%7s %7s %10s %12s %12s %12s %9s %8s %8s %13s %13s %11s %10s\n", "hives", "scopes", "start ms", "change p50",
-              "change p99", "CPU/change", "WS MB", "threads", "handles", "threads/hive", "handles/hive", "table B",
-              "status ms");
+  std::printf("%7s %7s %10s %12s %12s %12s %12s %12s %12s %9s %8s %8s %13s %13s %11s %10s\n", "hives", "scopes",
+              "start ms", "change p50", "change p99", "CPU/change", "HKLM p50", "HKLM p99", "CPU/HKLM", "WS MB",
+              "threads", "handles", "threads/hive", "handles/hive", "table B", "status ms");
   for (const Row& r : rows)
-    std::printf("%7d %7d %10.0f %12.1f %12.1f %12.1f %9.1f %8d %8ld %13.3f %13.2f %11u %10.0f\n", r.hives, r.scopes,
-                r.start_ms, r.change_p50_ms, r.change_p99_ms, r.cpu_per_change_ms, r.working_set_mb, r.threads, r.handles,
+    std::printf("%7d %7d %10.0f %12.1f %12.1f %12.1f %12.1f %12.1f %12.1f %9.1f %8d %8ld %13.3f %13.2f %11u %10.0f\n",
+                r.hives, r.scopes, r.start_ms, r.change_p50_ms, r.change_p99_ms, r.cpu_per_change_ms, r.machine_p50_ms,
+                r.machine_p99_ms, r.machine_cpu_ms, r.working_set_mb, r.threads, r.handles,
                 per_hive(r.threads, base_threads, r.hives), per_hive(static_cast<double>(r.handles),
                 static_cast<double>(base_handles), r.hives), r.table_bytes, r.status_ms);
   if (json != nullptr) {
@@ -251,7 +301,9 @@ int main(int argc, char** argv) {
       const Row& r = rows[i];
       j << (i ? ",\n  " : "\n  ") << "{\"hives\": " << r.hives << ", \"scopes\": " << r.scopes << ", \"start_ms\": " << r.start_ms
         << ", \"change_p50_ms\": " << r.change_p50_ms << ", \"change_p99_ms\": " << r.change_p99_ms
-        << ", \"cpu_per_change_ms\": " << r.cpu_per_change_ms << ", \"working_set_mb\": " << r.working_set_mb
+        << ", \"cpu_per_change_ms\": " << r.cpu_per_change_ms << ", \"machine_change_p50_ms\": " << r.machine_p50_ms
+        << ", \"machine_change_p99_ms\": " << r.machine_p99_ms << ", \"cpu_per_machine_change_ms\": " << r.machine_cpu_ms
+        << ", \"working_set_mb\": " << r.working_set_mb
         << ", \"threads\": " << r.threads << ", \"handles\": " << r.handles
         << ", \"threads_per_hive\": " << per_hive(r.threads, base_threads, r.hives)
         << ", \"handles_per_hive\": " << per_hive(static_cast<double>(r.handles), static_cast<double>(base_handles), r.hives)

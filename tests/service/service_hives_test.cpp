@@ -17,6 +17,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <string>
 #include <thread>
@@ -280,6 +281,137 @@ TEST(ServiceHivesTest, HundredHivesAreAllWatchedTheLastOneToo) {
   std::vector<int> all(kHives);
   for (int i = 0; i < kHives; ++i) all[static_cast<size_t>(i)] = i;
   change(all, "every hive's default");
+  ASSERT_EQ(svc.stop(), "");
+}
+
+// A machine-wide change reaches only the users whose answers read what it changed (issue #12
+// item 1; registry_reads.h): 60 hives, the even ones with a default naming a client whose key
+// exists only under HKLM. Changing that key re-resolves those 30 users (and any other user naming
+// it: the prefix's own, who follows HKLM's default) and no other; changing HKLM's default
+// re-resolves only the users who follow it (a user with a default of their own never does);
+// adding a client nobody names re-resolves none. The service's own counters (control 129) say how many user
+// scopes it resolved one by one, and that none of it was a full resolve.
+TEST(ServiceHivesTest, AMachineWideChangeResolvesOnlyTheUsersItReaches) {
+  ASSERT_TRUE(enable_hive_privileges());
+  constexpr int kHives = 60;
+  const std::wstring pid = std::to_wstring(::GetCurrentProcessId());
+  const std::wstring machine_client = L"MDHives.M." + pid, unrelated = L"MDHives.N." + pid;
+  struct Cleanup {
+    std::vector<std::wstring> keys;
+    ~Cleanup() {
+      for (const auto& k : keys) reg_delete_tree(HKEY_LOCAL_MACHINE, k);
+    }
+  } cleanup{{kMail + L"\\" + machine_client, kMail + L"\\" + unrelated}};
+  ASSERT_TRUE(reg_set_sz(HKEY_LOCAL_MACHINE, kMail + L"\\" + machine_client, L"DLLPath", system_dll(L"user32.dll")));
+  // HKLM's default as it was, put back whatever happens.
+  struct RestoreDefault {
+    std::wstring value;
+    bool had = false;
+    RestoreDefault() {
+      wchar_t buf[512];
+      DWORD bytes = sizeof buf;
+      had = ::RegGetValueW(HKEY_LOCAL_MACHINE, kMail.c_str(), L"", RRF_RT_REG_SZ | RRF_SUBKEY_WOW6464KEY, nullptr, buf,
+                           &bytes) == ERROR_SUCCESS;
+      if (had) value = buf;
+    }
+    ~RestoreDefault() {
+      if (had) reg_set_sz(HKEY_LOCAL_MACHINE, kMail, L"", value);
+      else reg_delete_value(HKEY_LOCAL_MACHINE, kMail, L"");
+    }
+  } restore_default;
+  ASSERT_TRUE(reg_set_sz(HKEY_LOCAL_MACHINE, kMail, L"", machine_client));
+
+  Hives hives(L"machine", kHives);
+  ASSERT_EQ(hives.error(), "");
+  Expected expect;
+  for (int i = 0; i < kHives; ++i) {
+    ASSERT_EQ(hives.load(i), ERROR_SUCCESS) << "hive " << i;
+    const std::wstring client = i % 2 == 0 ? machine_client : kClientA;
+    ASSERT_TRUE(reg_set_sz(HKEY_USERS, hives.mail(i), L"", client));
+    expect[u16w(hives.sid(i))] = u16w(client);
+  }
+  TestService svc("machine", 50);
+  TableProbe probe(svc.section());
+  START_SERVICE(svc, probe);
+  TableSnapshot snap;
+  ASSERT_TRUE(probe.wait_generation_above(0, 60s, &snap, [&](const TableSnapshot& s) { return matching(s, expect) == kHives; }));
+  std::this_thread::sleep_for(300ms);
+
+  // Each step: the change, the table until `done` holds (or the service settles, for a change
+  // that changes no answer), then how many user scopes and full resolves it cost.
+  auto counters = [&](uint64_t* users, uint64_t* full) {
+    return service_counter(svc, L"UserResolves", users) && service_counter(svc, L"FullResolves", full);
+  };
+  auto step = [&](const char* what, const std::function<void()>& change,
+                  const std::function<bool(const TableSnapshot&)>& done, uint64_t want_users) {
+    uint64_t users0 = 0, full0 = 0, users1 = 0, full1 = 0;
+    ASSERT_TRUE(counters(&users0, &full0));
+    const uint64_t g = probe.generation();
+    change();
+    if (done) {
+      ASSERT_TRUE(probe.wait_generation_above(g, 20s, &snap, done)) << what << ": not published";
+    }
+    settled_generation(probe, 300ms);
+    ASSERT_TRUE(counters(&users1, &full1));
+    std::printf("%s: %llu user scope(s) resolved, %llu full resolve(s)\n", what,
+                static_cast<unsigned long long>(users1 - users0), static_cast<unsigned long long>(full1 - full0));
+    EXPECT_EQ(full1 - full0, 0u) << what;
+    EXPECT_EQ(users1 - users0, want_users) << what;
+  };
+  auto path_of = [&](const TableSnapshot& s, int i) {
+    for (const ScopeResolution& u : s.users)
+      if (u.sid == u16w(hives.sid(i))) return u.simple.path;
+    return std::u16string();
+  };
+  const std::u16string user32 = u16w(system_dll(L"user32.dll")), kernel32 = u16w(system_dll(L"kernel32.dll"));
+  ASSERT_EQ(path_of(snap, 0), user32);
+  // The users a change can reach, as the table has them before it: those naming a client, and
+  // those with a Clients\Mail key of their own but no default (the prefix's own user, say), who
+  // follow HKLM's.
+  auto users_where = [&](const std::function<bool(const ScopeResolution&)>& pred) {
+    TableSnapshot now;
+    EXPECT_EQ(probe.read(&now), TableError::kOk);
+    return static_cast<uint64_t>(std::count_if(now.users.begin(), now.users.end(), pred));
+  };
+  auto naming = [&](const std::wstring& client) {
+    return users_where([&](const ScopeResolution& u) { return u.default_client == u16w(client); });
+  };
+  const uint64_t following_hklm =
+      users_where([](const ScopeResolution& u) { return u.default_source == ValueSource::kHklm; });
+  std::printf("%llu user scope(s) of the table follow HKLM's default\n", static_cast<unsigned long long>(following_hklm));
+
+  step("the HKLM client the even users name, its DLLPath changed",
+       [&] { ASSERT_TRUE(reg_set_sz(HKEY_LOCAL_MACHINE, kMail + L"\\" + machine_client, L"DLLPath", system_dll())); },
+       [&](const TableSnapshot& s) {
+         for (int i = 0; i < kHives; i += 2)
+           if (path_of(s, i) != kernel32) return false;
+         return s.machine.simple.path == kernel32;
+       },
+       naming(machine_client));
+  ASSERT_TRUE(probe.read(&snap) == TableError::kOk);
+  for (int i = 1; i < kHives; i += 2) EXPECT_EQ(path_of(snap, i), user32) << "hive " << i;
+  EXPECT_EQ(matching(snap, expect), static_cast<size_t>(kHives));
+
+  step("HKLM's default changed to another client",
+       [&] { ASSERT_TRUE(reg_set_sz(HKEY_LOCAL_MACHINE, kMail, L"", kClientA)); },
+       [&](const TableSnapshot& s) { return s.machine.default_client == u16w(kClientA); }, following_hklm);
+  step("a client nobody names added under HKLM",
+       [&] { ASSERT_TRUE(reg_set_sz(HKEY_LOCAL_MACHINE, kMail + L"\\" + unrelated, L"DLLPath", system_dll())); }, nullptr,
+       0);
+  // The even users' client removed from HKLM: their answers change (no such client), the others' not.
+  step("the HKLM client the even users name, deleted",
+       [&] {
+         // One RegDeleteKeyEx (the key and its value at once), not RegDeleteTree, which deletes
+         // the value first: a resolve between the two writes would re-resolve the users twice.
+         ASSERT_EQ(::RegDeleteKeyExW(HKEY_LOCAL_MACHINE, (kMail + L"\\" + machine_client).c_str(), KEY_WOW64_64KEY, 0),
+                   ERROR_SUCCESS);
+       },
+       [&](const TableSnapshot& s) {
+         for (int i = 0; i < kHives; i += 2)
+           if (!path_of(s, i).empty()) return false;
+         return true;
+       },
+       naming(machine_client));
   ASSERT_EQ(svc.stop(), "");
 }
 

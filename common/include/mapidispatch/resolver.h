@@ -67,6 +67,7 @@
 #include "mapidispatch/model.h"
 #include "mapidispatch/msi.h"
 #include "mapidispatch/registry.h"
+#include "mapidispatch/registry_reads.h"
 
 namespace mapidispatch {
 
@@ -128,6 +129,11 @@ struct ResolverOptions {
   std::vector<std::u16string> known_dlls;
   //! Dependency files read once for the scopes and views of one resolve pass; null: one per call.
   DependencyCache* dependency_cache = nullptr;
+  //! Not null: win32::resolve_live and resolve_live_wow64 append every HKLM read of the scope
+  //! (and its result) here, through a RecordingRegistry (registry_reads.h), so that the service
+  //! can tell which user scopes a machine-wide change can affect. resolve_scope() ignores it:
+  //! whoever passes the registry records, if they want.
+  std::vector<RegRead>* machine_reads = nullptr;
 };
 
 //! One step of how an answer was reached.

@@ -286,7 +286,12 @@ class Resolver {
     std::vector<std::u16string> problems;
     std::optional<std::u16string> from_hkcu;
     if (hkcu_) from_hkcu = default_in(*hkcu_, &problems);
-    const std::optional<std::u16string> from_hklm = default_in(hklm_, &problems);
+    // With a usable default of the user's own, HKLM's cannot change the answer: it is read then
+    // only for the explanation (the "hkcu-shadows-hklm" note). Not read otherwise, so that the
+    // service, which keeps each user scope's HKLM reads (registry_reads.h), does not take every
+    // such user for affected when the machine default changes.
+    std::optional<std::u16string> from_hklm;
+    if (!from_hkcu || why_ != nullptr) from_hklm = default_in(hklm_, &problems);
     std::optional<std::u16string> name;
     if (from_hkcu) {
       name = from_hkcu;

@@ -258,7 +258,10 @@ ResolveStatus resolve_live(const ScopeRequest& request, ResolverOptions options,
   try {
     if (options.system_directory.empty()) options.system_directory = system_directory();
     if (options.stub_paths.empty()) options.stub_paths = default_stub_paths();
-    const Win32Registry registry;
+    const Win32Registry live;
+    // The service's HKLM reads, recorded (ResolverOptions::machine_reads); else the registry itself.
+    const RecordingRegistry recording(live, RegRoot::kLocalMachine, options.machine_reads);
+    const Registry& registry = options.machine_reads ? static_cast<const Registry&>(recording) : live;
     const Win32FileSystem files;
     const Win32MsiComponents msi;
     if (request.kind == ScopeKind::kUser && request.user_hive.root == RegRoot::kUsers) {
@@ -293,7 +296,10 @@ ResolveStatus resolve_live_wow64(const ScopeRequest& request, ResolverOptions op
     options.system_directory = wow64_system_directory();
     if (options.system_directory.empty()) return ResolveStatus::kInternalError;  // not 64-bit Windows
     if (options.stub_paths.empty()) options.stub_paths = default_stub_paths();
-    const Win32Registry registry;
+    const Win32Registry live;
+    // The service's HKLM reads, recorded (ResolverOptions::machine_reads); else the registry itself.
+    const RecordingRegistry recording(live, RegRoot::kLocalMachine, options.machine_reads);
+    const Registry& registry = options.machine_reads ? static_cast<const Registry&>(recording) : live;
     const Win32FileSystem native_files;
     const Wow64FileSystem files(native_files, narrow16(std::wstring_view(windows, n)));
     const Win32MsiComponents msi;

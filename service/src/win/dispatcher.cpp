@@ -149,11 +149,11 @@ void Dispatcher::shutdown() {
 }
 
 void Dispatcher::start_watches() {
-  // A machine-wide key: every scope can depend on it.
+  // A machine-wide key: the machine scope depends on it, and the users whose resolves read it.
   auto changed = [this](KeyWatch& w) {
     ++stats_.wakeups;
     ++stats_.notifications;
-    dirty_all_ = true;
+    dirty_machine_ = true;
     on_change(w.label());
   };
   fixed_watches_.push_back(std::make_unique<KeyWatch>(io_, HKEY_LOCAL_MACHINE, kClientsMailPath, true,
@@ -287,12 +287,27 @@ void Dispatcher::resolve_and_publish(const char* reason, bool force,
     opts.allow_unc_paths = params_.allow_unc_paths;
     opts.on_scope_resolved = on_scope_resolved;
     if (full) {
+      ++stats_.full_resolves;
       answers = source_->resolve_all(opts);
     } else {
-      // Only the users whose hives changed: the rest of the answers stand as published.
+      // Only what changed: the rest of the answers stand as published.
       answers = published_;
-      for (const auto& sid : dirty_users_) apply_user_scopes(&answers, sid, source_->resolve_user(sid, opts));
-      log().debug("resolved {} user scope(s) ({}) of {}", dirty_users_.size(), reason, answers.scopes.size());
+      std::string machine;
+      if (dirty_machine_) {
+        ScopeSource::MachineScopes m = source_->resolve_machine(opts);
+        answers.scopes.at(0) = std::move(m.native);
+        if (m.wow64 && !answers.wow64_scopes.empty()) answers.wow64_scopes[0] = std::move(*m.wow64);
+        // Users whose HKLM reads give another answer now (registry_reads.h).
+        dirty_users_.insert(m.affected_users.begin(), m.affected_users.end());
+        machine = fmt::format("the machine scope and {} user(s) whose HKLM reads changed ({} reads checked); ",
+                              m.affected_users.size(), m.reads_done);
+      }
+      for (const auto& sid : dirty_users_) {
+        ++stats_.user_resolves;
+        apply_user_scopes(&answers, sid, source_->resolve_user(sid, opts));
+      }
+      log().debug("resolved {}{} user scope(s) ({}) of {}", machine, dirty_users_.size(), reason,
+                  answers.scopes.size());
     }
   } catch (const std::exception& e) {
     dirty_all_ = true;  // the next resolve starts from the registry, not from what failed here
@@ -300,6 +315,7 @@ void Dispatcher::resolve_and_publish(const char* reason, bool force,
     return;
   }
   dirty_all_ = false;
+  dirty_machine_ = false;
   dirty_users_.clear();
   if (!force && have_published_ && answers == published_) {
     log().debug("resolved ({}): no answer changed; generation {} stays", reason, writer_->generation());
@@ -453,6 +469,8 @@ void Dispatcher::write_stats() {
   write_qword(state.get(), L"Notifications", stats_.notifications);
   write_qword(state.get(), L"Resolves", stats_.resolves);
   write_qword(state.get(), L"Publishes", stats_.publishes);
+  write_qword(state.get(), L"FullResolves", stats_.full_resolves);
+  write_qword(state.get(), L"UserResolves", stats_.user_resolves);
   // The process's CPU time so far (user + kernel), in microseconds: read here, by the process
   // itself, because Wine answers GetProcessTimes for another process with zeros.
   FILETIME created{}, exited{}, kernel{}, user{};
@@ -460,8 +478,9 @@ void Dispatcher::write_stats() {
     auto units = [](FILETIME f) { return (uint64_t{f.dwHighDateTime} << 32) | f.dwLowDateTime; };
     write_qword(state.get(), L"CpuMicroseconds", (units(kernel) + units(user)) / 10);
   }
-  log().info("statistics: {} wake-ups, {} notifications, {} resolves, {} publishes", stats_.wakeups,
-             stats_.notifications, stats_.resolves, stats_.publishes);
+  log().info("statistics: {} wake-ups, {} notifications, {} resolves ({} full, {} user scopes one by one), {} publishes",
+             stats_.wakeups, stats_.notifications, stats_.resolves, stats_.full_resolves, stats_.user_resolves,
+             stats_.publishes);
 }
 
 void Dispatcher::request_stop() { ::SetEvent(stop_event_.native_handle()); }

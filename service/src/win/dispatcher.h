@@ -15,8 +15,9 @@
 //! quiet DebounceMs window is resolved at once (leading edge), later ones within the window are
 //! coalesced into one resolve at its end; a resolve publishes if any answer changed (a forced
 //! refresh always publishes). A change in one user's hive re-resolves that user's scopes only
-//! (ScopeSource::resolve_user); a machine-wide change, the revalidation, a refresh and new
-//! parameters re-resolve everything. One log line per publish lists what changed. The generation
+//! (ScopeSource::resolve_user); a machine-wide change re-resolves the machine scopes and the
+//! users whose HKLM reads changed (ScopeSource::resolve_machine); the revalidation, a refresh and
+//! new parameters re-resolve everything. One log line per publish lists what changed. The generation
 //! is persisted after each publish (state_store.h).
 //!
 //! A table that does not fit the section is published incomplete (TableOverflow::kPartial: the
@@ -63,7 +64,8 @@ namespace mapidispatch::service {
 //! The custom control code that forces a full re-resolve and publish (`sc control X 128`).
 inline constexpr DWORD kControlRefresh = 128;
 //! Diagnostic control code: write the loop's counters to the State key (WakeUps, Publishes,
-//! Notifications, Resolves) and the process's CPU time (CpuMicroseconds), for the benchmarks.
+//! Notifications, Resolves, FullResolves, UserResolves) and the process's CPU time
+//! (CpuMicroseconds), for the benchmarks and tests.
 inline constexpr DWORD kControlWriteStats = 129;
 //! Releases every user-hive watch, as a SESSIONCHANGE logoff does: for an administrator whose
 //! user profile cannot unload (Event ID 1530 naming this service), and for tests (Wine's SCM
@@ -81,6 +83,11 @@ struct DispatcherStats {
   uint64_t notifications = 0;  //!< Registry notifications received.
   uint64_t resolves = 0;
   uint64_t publishes = 0;
+  //! User scopes resolved one by one (ScopeSource::resolve_user): those of users whose hives
+  //! changed and of users a machine-wide change reached. A full resolve counts none.
+  uint64_t user_resolves = 0;
+  //! Full resolves (ScopeSource::resolve_all).
+  uint64_t full_resolves = 0;
 };
 
 class Dispatcher {
@@ -162,6 +169,9 @@ class Dispatcher {
   //! the last attempt failed), or only these users' scopes (their hives changed, loaded or
   //! unloaded), applied to published_. Work proportional to what changed.
   bool dirty_all_ = true;
+  //! A machine-wide key changed (HKLM Clients\Mail, MSMapiApps): the machine scopes and the users
+  //! whose HKLM reads changed are resolved again (ScopeSource::resolve_machine).
+  bool dirty_machine_ = false;
   std::set<std::u16string> dirty_users_;
 
   std::vector<std::unique_ptr<KeyWatch>> fixed_watches_;

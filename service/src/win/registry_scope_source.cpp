@@ -6,8 +6,10 @@
 
 #include <algorithm>
 #include <functional>
+#include <map>
 #include <stdexcept>
 
+#include "mapidispatch/registry_reads.h"
 #include "mapidispatch/resolver.h"
 #include "mapidispatch/text.h"
 #include "mapidispatch/win32/registry_win.h"
@@ -55,17 +57,43 @@ class ResolverScopeSource final : public ScopeSource {
     // 32-bit processes see another registry view and another System32: resolve again for them.
     // This process is 64-bit (the service is x64 only), so SysWOW64 exists exactly on 64-bit
     // Windows.
-    bool wow64 = false;
-    if constexpr (sizeof(void*) == 8) wow64 = !win32::wow64_system_directory().empty();
+    const bool wow64 = has_wow64();
     // Progress: every scope of every view is a step (the service's start-up checkpoints).
     const size_t total = (sids.size() + 1) * (wow64 ? 2 : 1);
     size_t done = 0;
     const Step step = [&] {
       if (options.on_scope_resolved) options.on_scope_resolved(++done, total);
     };
+    // Each user's HKLM reads, both views, for the next machine-wide change (resolve_machine).
+    machine_reads_.clear();
+    std::map<std::u16string, std::vector<RegRead>> reads;
     Resolutions out;
-    out.scopes = resolve_scopes(sids, opts, &win32::resolve_live, "", step);
-    if (wow64) out.wow64_scopes = resolve_scopes(sids, opts, &win32::resolve_live_wow64, " (32-bit processes)", step);
+    out.scopes = resolve_scopes(sids, opts, &win32::resolve_live, "", step, &reads);
+    if (wow64)
+      out.wow64_scopes = resolve_scopes(sids, opts, &win32::resolve_live_wow64, " (32-bit processes)", step, &reads);
+    for (const auto& [sid, r] : reads) machine_reads_.set(sid, r);
+    return out;
+  }
+
+  MachineScopes resolve_machine(const ResolveOptions& options) override {
+    // The users first: the judgement compares each user's reads with the registry as it is now,
+    // before anything is resolved again.
+    MachineScopes out;
+    out.affected_users = machine_reads_.changed_scopes(registry_, &out.reads_done);
+    ResolverOptions opts = resolver_options(options);
+    // A machine-wide change is when files appear (an install writes its DLLs, then its keys):
+    // what this pass resolves looks at the disk again (stamps), not at the last full pass's.
+    dependency_cache_.begin_pass(false);
+    opts.dependency_cache = &dependency_cache_;
+    if (const ResolveStatus st = win32::resolve_live(ScopeRequest::machine(), opts, &out.native, nullptr);
+        st != ResolveStatus::kOk)
+      throw std::runtime_error("resolving the machine scope: " + std::string(to_string(st)));
+    if (has_wow64()) {
+      out.wow64.emplace();
+      if (const ResolveStatus st = win32::resolve_live_wow64(ScopeRequest::machine(), opts, &*out.wow64, nullptr);
+          st != ResolveStatus::kOk)
+        throw std::runtime_error("resolving the machine scope (32-bit processes): " + std::string(to_string(st)));
+    }
     return out;
   }
 
@@ -74,7 +102,10 @@ class ResolverScopeSource final : public ScopeSource {
     // The scope exists exactly where list_user_scopes() would list it: the hive has its own
     // Software\Clients\Mail key.
     std::unique_ptr<RegistryKey> mail;
-    if (registry_.open(RegRoot::kUsers, sid + u"\\Software\\Clients\\Mail", RegView::kDefault, &mail)) return out;
+    if (registry_.open(RegRoot::kUsers, sid + u"\\Software\\Clients\\Mail", RegView::kDefault, &mail)) {
+      machine_reads_.erase(sid);
+      return out;
+    }
     ResolverOptions opts = resolver_options(options);
     // One user's change trusts the stamps of the last full pass: a user's registry write changes
     // nothing on disk, and stamping again every candidate path of every import (most of them
@@ -82,19 +113,20 @@ class ResolverScopeSource final : public ScopeSource {
     // (farm_bench: p50 46.8 ms against 23.6 ms without). Files that change on disk are the
     // revalidation's (RevalidateMinutes) and refresh's to find, as for the providers themselves.
     opts.dependency_cache = &dependency_cache_;
+    std::vector<RegRead> reads;
+    opts.machine_reads = &reads;
     out.native.emplace();
     if (const ResolveStatus st = win32::resolve_live(ScopeRequest::user_from_users(sid), opts, &*out.native, nullptr);
         st != ResolveStatus::kOk)
       throw std::runtime_error("resolving user " + utf8(sid) + ": " + std::string(to_string(st)));
-    if constexpr (sizeof(void*) == 8) {
-      if (!win32::wow64_system_directory().empty()) {
-        out.wow64.emplace();
-        if (const ResolveStatus st =
-                win32::resolve_live_wow64(ScopeRequest::user_from_users(sid), opts, &*out.wow64, nullptr);
-            st != ResolveStatus::kOk)
-          throw std::runtime_error("resolving user " + utf8(sid) + " (32-bit processes): " + std::string(to_string(st)));
-      }
+    if (has_wow64()) {
+      out.wow64.emplace();
+      if (const ResolveStatus st =
+              win32::resolve_live_wow64(ScopeRequest::user_from_users(sid), opts, &*out.wow64, nullptr);
+          st != ResolveStatus::kOk)
+        throw std::runtime_error("resolving user " + utf8(sid) + " (32-bit processes): " + std::string(to_string(st)));
     }
+    machine_reads_.set(sid, reads);
     return out;
   }
 
@@ -112,16 +144,26 @@ class ResolverScopeSource final : public ScopeSource {
   using ResolveFn = ResolveStatus (*)(const ScopeRequest&, ResolverOptions, ScopeResolution*, Explanation*) noexcept;
   using Step = std::function<void()>;
 
-  // The machine scope and each user's, `step` after each.
+  // This process is 64-bit (the service is x64 only), so SysWOW64 exists exactly on 64-bit
+  // Windows: then 32-bit processes have answers of their own.
+  static bool has_wow64() {
+    if constexpr (sizeof(void*) == 8) return !win32::wow64_system_directory().empty();
+    return false;
+  }
+
+  // The machine scope and each user's, `step` after each; each user's HKLM reads appended to
+  // (*reads)[sid].
   static std::vector<ScopeResolution> resolve_scopes(const std::vector<std::u16string>& sids,
-                                                     const ResolverOptions& opts, ResolveFn resolve,
-                                                     const char* view, const Step& step) {
+                                                     ResolverOptions opts, ResolveFn resolve, const char* view,
+                                                     const Step& step,
+                                                     std::map<std::u16string, std::vector<RegRead>>* reads) {
     std::vector<ScopeResolution> out(1);
     if (const ResolveStatus st = resolve(ScopeRequest::machine(), opts, &out[0], nullptr); st != ResolveStatus::kOk)
       throw std::runtime_error("resolving the machine scope" + std::string(view) + ": " + std::string(to_string(st)));
     step();
     for (const auto& sid : sids) {
       ScopeResolution u;
+      opts.machine_reads = &(*reads)[sid];
       if (const ResolveStatus st = resolve(ScopeRequest::user_from_users(sid), opts, &u, nullptr);
           st != ResolveStatus::kOk)
         throw std::runtime_error("resolving user " + utf8(sid) + view + ": " + std::string(to_string(st)));
@@ -134,6 +176,7 @@ class ResolverScopeSource final : public ScopeSource {
   win32::Win32Registry registry_;
   std::vector<std::u16string> known_dlls_ = read_known_dlls(registry_);
   DependencyCache dependency_cache_;  // across passes, see resolve_all
+  RegReadLedger machine_reads_;       // each user scope's HKLM reads, see resolve_machine
 };
 
 }  // namespace

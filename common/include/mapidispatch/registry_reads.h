@@ -1,0 +1,109 @@
+// Copyright MapiDispatch authors.
+//
+//! \file
+//! Which registry reads an answer came from, so that a later change can be judged by whether it
+//! changes any of them. Portable.
+//!
+//! Why: `RegNotifyChangeKeyValue` on a subtree says that something below the key changed, never
+//! what. After a write under `HKLM\Software\Clients\Mail`, the service must re-resolve every user
+//! scope whose answer can depend on it (issue #12 item 1), and on a farm most users' answers do
+//! not: a user's own default names one client, whose key the resolver reads under HKCU and then
+//! HKLM. Re-resolving them all cost the whole farm's work for every machine-wide write.
+//!
+//! So the service resolves each user scope through a RecordingRegistry, which keeps every read
+//! below one root (HKLM) with what it gave: a key opened or not, a value's type and bytes, a key's
+//! subkey or value names. The reads are deterministic functions of the registry, and the resolver
+//! is a deterministic function of its reads (and of files and Windows Installer, which the
+//! service's revalidation and refresh check, as before). So after an HKLM notification a
+//! RegReadLedger does each distinct read of all scopes once more: a scope whose reads all give
+//! what they gave has the answer it had, as far as HKLM goes; the others are re-resolved.
+
+#ifndef MAPIDISPATCH_REGISTRY_READS_H_
+#define MAPIDISPATCH_REGISTRY_READS_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <unordered_map>
+#include <vector>
+
+#include "mapidispatch/registry.h"
+
+namespace mapidispatch {
+
+//! One registry read and what it gave.
+struct RegRead {
+  enum class Op : uint8_t {
+    kOpen,     //!< Opening `path` (the result: `error` only).
+    kValue,    //!< Reading value `name` of `path`.
+    kSubkeys,  //!< Listing at most `limit` subkey names of `path`.
+    kValues,   //!< Listing at most `limit` value names of `path`.
+  };
+  // The read.
+  Op op = Op::kOpen;
+  RegRoot root = RegRoot::kLocalMachine;
+  RegView view = RegView::kDefault;
+  std::u16string path;  //!< Below the root, as given (a key opened below another: both joined).
+  std::u16string name;  //!< kValue only.
+  size_t limit = 0;     //!< kSubkeys, kValues only.
+  // What it gave.
+  std::error_code error;
+  RegValue value;                     //!< kValue, when `error` is none.
+  std::vector<std::u16string> names;  //!< kSubkeys, kValues, when `error` is none.
+  bool truncated = false;             //!< kSubkeys, kValues.
+
+  bool operator==(const RegRead&) const = default;
+};
+
+//! A Registry that passes every call to `inner` and appends each read below `root` (opening a
+//! key, reading a value, listing names) to `*log`, with its result. Reads below other roots pass
+//! through unrecorded. The keys it opens record their own reads the same way. `inner` and `log`
+//! must outlive it and every key it opened.
+class RecordingRegistry final : public Registry {
+ public:
+  RecordingRegistry(const Registry& inner, RegRoot root, std::vector<RegRead>* log);
+  std::error_code open(RegRoot root, std::u16string_view path, RegView view,
+                       std::unique_ptr<RegistryKey>* out) const override;
+
+ private:
+  const Registry& inner_;
+  RegRoot root_;
+  std::vector<RegRead>* log_;
+};
+
+//! `read` done again through `registry`: the same read, with what it gives now (compare the two
+//! with ==). Never throws but std::bad_alloc.
+RegRead replay(const Registry& registry, const RegRead& read);
+
+//! The recorded reads of many scopes (a user SID each, say), each distinct read-and-result kept
+//! once: on a farm a thousand users read the same few HKLM keys. Not thread-safe.
+class RegReadLedger {
+ public:
+  //! Replaces what `scope` read.
+  void set(const std::u16string& scope, const std::vector<RegRead>& reads);
+  void erase(const std::u16string& scope);
+  //! Forgets every scope, and the reads they held.
+  void clear();
+
+  //! Does each distinct read once more through `registry` and returns the scopes (sorted) with at
+  //! least one read that gives another answer now. `*reads_done`, if given: how many reads that took.
+  std::vector<std::u16string> changed_scopes(const Registry& registry, size_t* reads_done = nullptr) const;
+
+  size_t scope_count() const { return scopes_.size(); }
+  //! Distinct reads kept (with their results), including those no scope holds any more until
+  //! the next clear().
+  size_t distinct_reads() const { return reads_.size(); }
+
+ private:
+  std::vector<RegRead> reads_;                              // interned
+  std::unordered_map<std::string, uint32_t> index_;         // serialised read and result -> id
+  std::map<std::u16string, std::vector<uint32_t>> scopes_;  // scope -> sorted ids
+};
+
+}  // namespace mapidispatch
+
+#endif  // MAPIDISPATCH_REGISTRY_READS_H_
