@@ -138,6 +138,12 @@ class DependencyCache {
   //! read (a missing one costs a stat, and its stamp, each pass).
   //! The reference stays valid until the next begin_pass().
   const Entry& get(const FileSystem& files, std::u16string_view path, size_t* reads);
+  //! The stamp of `path` through `files` as of this pass (taken at its first use in the pass,
+  //! shared with get()); nullopt where the file system gives none (a missing file).
+  std::optional<FileStamp> stamp(const FileSystem& files, std::u16string_view path);
+  //! FileSystem::same_file through the pass's stamps: two paths with identities are compared by
+  //! them (volume and file index) without opening either file again; otherwise files.same_file.
+  bool same_file(const FileSystem& files, std::u16string_view a, std::u16string_view b);
   //! Starts a pass: paths are stamped again at their first use. With `forget_unused` (a full
   //! pass: every scope will be resolved), what nothing used since the last such pass is dropped.
   void begin_pass(bool forget_unused = false);
@@ -148,9 +154,10 @@ class DependencyCache {
  private:
   struct PathRecord {
     std::optional<FileStamp> stamp;
-    uint64_t pass = 0;
-    std::shared_ptr<const Entry> entry;
+    uint64_t pass = 0;  // the pass `stamp` was taken in
+    std::shared_ptr<const Entry> entry;  // null, or the facts of the file as `stamp` says
   };
+  PathRecord& record(const FileSystem& files, std::u16string_view path);
   std::map<std::u16string, PathRecord> paths_;  // description, NUL, folded path
   std::map<std::pair<uint64_t, uint64_t>, std::pair<FileStamp, std::weak_ptr<const Entry>>> identities_;
   uint64_t pass_ = 1;

@@ -51,6 +51,7 @@ class MapEnvironment final : public Environment {
   void set(std::u16string_view name, std::u16string_view value);
   std::optional<std::u16string> lookup(std::u16string_view name) const override;
   std::u16string description() const override { return description_; }
+  void set_description(std::u16string description) { description_ = std::move(description); }
   //! Every variable (folded name -> (name, value)), for listing.
   const std::map<std::u16string, std::pair<std::u16string, std::u16string>>& all() const { return vars_; }
 
@@ -76,6 +77,20 @@ class MapEnvironment final : public Environment {
 //! WOW64 sets them. REG_EXPAND_SZ values are expanded with the variables known so far.
 MapEnvironment make_registry_environment(const Registry& registry, const HivePath* user, std::u16string_view sid,
                                          std::optional<PeMachine> process_machine);
+
+//! The machine's part of make_registry_environment() (no user): the same for every user of the
+//! machine, so the service reads it once per pass (MachineEnvironments) instead of once per user.
+MapEnvironment make_machine_environment(const Registry& registry, std::optional<PeMachine> process_machine);
+
+//! The user's part of make_registry_environment(), added to `env` (a make_machine_environment()).
+void add_user_environment(const Registry& registry, const HivePath& user, std::u16string_view sid, MapEnvironment* env);
+
+//! The machine's environment for both kinds of process the service resolves for: native (a
+//! bitness-neutral answer, process_machine unset) and x86 (32-bit processes under WOW64).
+struct MachineEnvironments {
+  MapEnvironment native;
+  MapEnvironment x86;
+};
 
 //! True if the registry describes 64-bit Windows (HKLM\SOFTWARE\Wow6432Node exists).
 bool registry_is_64bit_windows(const Registry& registry);

@@ -131,16 +131,35 @@ PeFileFacts read_pe_file(const FileSystem& files, std::u16string_view path) {
   return f;
 }
 
-const DependencyCache::Entry& DependencyCache::get(const FileSystem& files, std::u16string_view path, size_t* reads) {
+DependencyCache::PathRecord& DependencyCache::record(const FileSystem& files, std::u16string_view path) {
   std::u16string key = files.description();
   key.push_back(u'\0');
   key += text::fold(path);
-  PathRecord& rec = paths_[key];
-  if (rec.entry && rec.pass == pass_) return *rec.entry;  // checked already in this pass
+  return paths_[key];
+}
+
+std::optional<FileStamp> DependencyCache::stamp(const FileSystem& files, std::u16string_view path) {
+  PathRecord& rec = record(files, path);
+  if (rec.pass == pass_) return rec.stamp;  // stamped already in this pass
   const std::optional<FileStamp> stamp = files.stamp(path);
-  rec.pass = pass_;
-  if (rec.entry && stamp && rec.stamp == stamp) return *rec.entry;  // unchanged since read
+  // Facts of another stamp (or of a file without one) are not this file's: get() reads again.
+  if (!(stamp && rec.stamp == stamp)) rec.entry.reset();
   rec.stamp = stamp;
+  rec.pass = pass_;
+  return stamp;
+}
+
+bool DependencyCache::same_file(const FileSystem& files, std::u16string_view a, std::u16string_view b) {
+  const std::optional<FileStamp> sa = stamp(files, a), sb = stamp(files, b);
+  if (sa && sb && sa->has_identity() && sb->has_identity()) return sa->volume == sb->volume && sa->index == sb->index;
+  return files.same_file(a, b);
+}
+
+const DependencyCache::Entry& DependencyCache::get(const FileSystem& files, std::u16string_view path, size_t* reads) {
+  PathRecord& rec = record(files, path);
+  if (rec.entry && rec.pass == pass_) return *rec.entry;  // checked already in this pass
+  const std::optional<FileStamp> stamp = this->stamp(files, path);
+  if (rec.entry) return *rec.entry;  // unchanged since read
   if (stamp && stamp->has_identity()) {
     // The same file under another path (or through the other view): read once.
     const auto it = identities_.find({stamp->volume, stamp->index});

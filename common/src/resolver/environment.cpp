@@ -121,8 +121,13 @@ void import_values(const RegistryKey& key, MapEnvironment* env) {
 
 MapEnvironment make_registry_environment(const Registry& registry, const HivePath* user, std::u16string_view sid,
                                          std::optional<PeMachine> process_machine) {
-  MapEnvironment env(u"variables derived from the registry (defaults, Session Manager\\Environment" +
-                     std::u16string(user ? u", the user's Environment key)" : u")"));
+  MapEnvironment env = make_machine_environment(registry, process_machine);
+  if (user != nullptr) add_user_environment(registry, *user, sid, &env);
+  return env;
+}
+
+MapEnvironment make_machine_environment(const Registry& registry, std::optional<PeMachine> process_machine) {
+  MapEnvironment env(u"variables derived from the registry (defaults, Session Manager\\Environment)");
   env.set(u"SystemDrive", u"C:");
   env.set(u"SystemRoot", u"C:\\Windows");
   env.set(u"windir", u"C:\\Windows");
@@ -164,20 +169,26 @@ MapEnvironment make_registry_environment(const Registry& registry, const HivePat
     env.set(u"ProgramFiles", *env.lookup(u"ProgramFiles(x86)"));
     env.set(u"CommonProgramFiles", *env.lookup(u"CommonProgramFiles(x86)"));
   }
-  if (user != nullptr) {
-    if (!sid.empty() &&
-        !registry.open(RegRoot::kLocalMachine,
-                       u"SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\ProfileList\\" + std::u16string(sid),
-                       RegView::k64, &key)) {
-      if (auto v = read_text(*key, u"ProfileImagePath", env)) {
-        env.set(u"USERPROFILE", *v);
-        env.set(u"APPDATA", *v + u"\\AppData\\Roaming");
-        env.set(u"LOCALAPPDATA", *v + u"\\AppData\\Local");
-      }
-    }
-    if (!registry.open(*user, u"Environment", RegView::k64, &key)) import_values(*key, &env);
-  }
   return env;
+}
+
+void add_user_environment(const Registry& registry, const HivePath& user_hive, std::u16string_view sid,
+                          MapEnvironment* out) {
+  MapEnvironment& env = *out;
+  env.set_description(u"variables derived from the registry (defaults, Session Manager\\Environment, the user's "
+                      u"Environment key)");
+  std::unique_ptr<RegistryKey> key;
+  if (!sid.empty() &&
+      !registry.open(RegRoot::kLocalMachine,
+                     u"SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\ProfileList\\" + std::u16string(sid),
+                     RegView::k64, &key)) {
+    if (auto v = read_text(*key, u"ProfileImagePath", env)) {
+      env.set(u"USERPROFILE", *v);
+      env.set(u"APPDATA", *v + u"\\AppData\\Roaming");
+      env.set(u"LOCALAPPDATA", *v + u"\\AppData\\Local");
+    }
+  }
+  if (!registry.open(user_hive, u"Environment", RegView::k64, &key)) import_values(*key, &env);
 }
 
 }  // namespace mapidispatch

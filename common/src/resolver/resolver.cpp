@@ -611,7 +611,12 @@ class Resolver {
     }
     for (const auto& stub : opt_.stub_paths) {
       if (same_windows_path(path, stub)) return true;
-      if (check_files && svc_.files.same_file(path, stub)) return true;
+      if (!check_files) continue;
+      // Through the pass's stamps when there is a cache (the service: the stub's files are not
+      // opened again for every scope and view), else by opening both.
+      if (opt_.dependency_cache != nullptr ? opt_.dependency_cache->same_file(svc_.files, path, stub)
+                                           : svc_.files.same_file(path, stub))
+        return true;
     }
     return false;
   }

@@ -266,8 +266,9 @@ ResolveStatus resolve_live(const ScopeRequest& request, ResolverOptions options,
     const Win32MsiComponents msi;
     if (request.kind == ScopeKind::kUser && request.user_hive.root == RegRoot::kUsers) {
       // Another user's hive (the service): this process's variables are not that user's.
-      const MapEnvironment env =
-          make_registry_environment(registry, &request.user_hive, request.sid, options.process_machine);
+      MapEnvironment env = options.machine_environments ? options.machine_environments->native
+                                                         : make_machine_environment(registry, options.process_machine);
+      add_user_environment(registry, request.user_hive, request.sid, &env);
       return resolve_scope(request, ResolverServices{registry, files, msi, env}, options, out, explanation);
     }
     const Win32Environment env;
@@ -304,7 +305,9 @@ ResolveStatus resolve_live_wow64(const ScopeRequest& request, ResolverOptions op
     const Wow64FileSystem files(native_files, narrow16(std::wstring_view(windows, n)));
     const Win32MsiComponents msi;
     const HivePath* user = request.kind == ScopeKind::kUser ? &request.user_hive : nullptr;
-    const MapEnvironment env = make_registry_environment(registry, user, request.sid, PeMachine::kI386);
+    MapEnvironment env = options.machine_environments ? options.machine_environments->x86
+                                                       : make_machine_environment(registry, PeMachine::kI386);
+    if (user != nullptr) add_user_environment(registry, *user, request.sid, &env);
     return resolve_scope(request, ResolverServices{registry, files, msi, env}, options, out, explanation);
   } catch (const std::bad_alloc&) {
     return ResolveStatus::kOutOfMemory;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <optional>
 #include <stdexcept>
 
 #include "mapidispatch/registry_reads.h"
@@ -47,6 +48,10 @@ class ResolverScopeSource final : public ScopeSource {
     // distinct file once and forgets what nothing uses any more.
     dependency_cache_.begin_pass(true);
     opts.dependency_cache = &dependency_cache_;
+    // The machine's environment variables, once per full pass (not once per user and view).
+    environments_.emplace(MachineEnvironments{make_machine_environment(registry_, std::nullopt),
+                                              make_machine_environment(registry_, PeMachine::kI386)});
+    opts.machine_environments = &*environments_;
     // Bitness-neutral: each stub compares the recorded machine with its own.
     std::vector<std::u16string> sids;
     if (const std::error_code ec = list_user_scopes(registry_, &sids))
@@ -133,6 +138,8 @@ class ResolverScopeSource final : public ScopeSource {
  private:
   ResolverOptions resolver_options(const ResolveOptions& options) const {
     ResolverOptions opts;
+    // Those of the last full pass, if any (resolve_all reads them again).
+    opts.machine_environments = environments_ ? &*environments_ : nullptr;
     opts.allow_unc_paths = options.allow_unc_paths;
     // Name the DLL a provider cannot load before anybody calls (issue #14); KnownDLLs does not
     // change while Windows runs, so it is read once.
@@ -177,6 +184,7 @@ class ResolverScopeSource final : public ScopeSource {
   std::vector<std::u16string> known_dlls_ = read_known_dlls(registry_);
   DependencyCache dependency_cache_;  // across passes, see resolve_all
   RegReadLedger machine_reads_;       // each user scope's HKLM reads, see resolve_machine
+  std::optional<MachineEnvironments> environments_;  // of the last full pass, see resolve_all
 };
 
 }  // namespace
