@@ -33,8 +33,8 @@ std::u16string folder(UINT(WINAPI* get)(LPWSTR, UINT)) {
   return n == 0 || n > MAX_PATH ? std::u16string() : u16(std::wstring_view(buf, n));
 }
 
-// This process's PATH entries, in order; empty ones dropped (check_dependencies ignores relative
-// ones).
+// This process's PATH entries, in order (split_path_variable: empty ones dropped, quotes and
+// trailing separators removed; check_dependencies ignores relative ones).
 std::vector<std::u16string> path_entries() {
   std::vector<std::u16string> out;
   const DWORD size = ::GetEnvironmentVariableW(L"PATH", nullptr, 0);
@@ -43,13 +43,8 @@ std::vector<std::u16string> path_entries() {
   const DWORD n = ::GetEnvironmentVariableW(L"PATH", path.data(), size);
   if (n == 0 || n >= size) return out;
   path.resize(n);
-  for (size_t start = 0; start <= path.size() && out.size() < kMaxPathEntries;) {
-    size_t end = path.find(L';', start);
-    if (end == std::wstring::npos) end = path.size();
-    if (end > start) out.push_back(u16(std::wstring_view(path).substr(start, end - start)));
-    start = end + 1;
-  }
-  return out;
+  // As the service's walk splits the user's PATH (quotes and trailing separators too).
+  return split_path_variable(u16(path), kMaxPathEntries);
 }
 
 // Where this process's loader looks for a provider's imports (dependencies.h).

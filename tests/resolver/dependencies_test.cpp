@@ -262,6 +262,17 @@ TEST_F(DependenciesTest, RelativeAndEmptyPathEntriesAreIgnored) {
             (std::vector<std::u16string>{u"C:\\Program Files\\Fabrikam", u"C:\\Windows\\System32", u"C:\\Windows"}));
 }
 
+// One rule for the service's walk and the stub's diagnosis (load_failure.cpp).
+TEST(SplitPathVariable, AsTheLoaderSearchesIt) {
+  EXPECT_EQ(split_path_variable(u"C:\\Tools;;\"C:\\Quoted\\\";C:\\Trailing\\\\;C:\\;D:/x/;rel"),
+            (std::vector<std::u16string>{u"C:\\Tools", u"C:\\Quoted", u"C:\\Trailing", u"C:\\", u"D:/x", u"rel"}));
+  EXPECT_TRUE(split_path_variable(u"").empty());
+  EXPECT_TRUE(split_path_variable(u";;;").empty());
+  EXPECT_TRUE(split_path_variable(u"\"\"").empty()) << "quotes around nothing";
+  EXPECT_EQ(split_path_variable(u"\"").size(), 1u) << "a lone quote is an entry as it is";
+  EXPECT_EQ(split_path_variable(u"a;b;c;d", 2), (std::vector<std::u16string>{u"a", u"b"}));
+}
+
 // ---- The resolver's use ------------------------------------------------------------------------
 
 class NoVariables final : public Environment {

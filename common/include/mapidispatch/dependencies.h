@@ -169,6 +169,12 @@ class DependencyCache {
 //! (case-insensitive; with or without ".dll").
 bool is_api_set_name(std::u16string_view dll);
 
+//! The folders of a PATH value in the order the loader searches them: split at ';', an entry's
+//! surrounding double quotes removed, trailing '\' or '/' dropped (but not a drive root's "C:\"),
+//! empty entries skipped; at most `max_entries`. One rule for the service's walk (the user's PATH
+//! from the registry) and the stub's diagnosis of a failed load (its process's PATH).
+std::vector<std::u16string> split_path_variable(std::u16string_view path, size_t max_entries = SIZE_MAX);
+
 //! Walks the imports of the provider at `provider_path`, whose own imports are `imports` (from
 //! read_pe_image), as a process of `search.machine` would resolve them. `cache` may be null.
 DependencyReport check_dependencies(const FileSystem& files, std::u16string_view provider_path,

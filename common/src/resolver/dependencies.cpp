@@ -70,6 +70,20 @@ std::string_view to_string(DependencyProblem problem) {
   return "unknown";
 }
 
+std::vector<std::u16string> split_path_variable(std::u16string_view path, size_t max_entries) {
+  std::vector<std::u16string> out;
+  for (size_t start = 0; start <= path.size() && out.size() < max_entries;) {
+    size_t end = path.find(u';', start);
+    if (end == std::u16string_view::npos) end = path.size();
+    std::u16string_view entry = path.substr(start, end - start);
+    if (entry.size() >= 2 && entry.front() == u'"' && entry.back() == u'"') entry = entry.substr(1, entry.size() - 2);
+    while (entry.size() > 3 && (entry.back() == u'\\' || entry.back() == u'/')) entry.remove_suffix(1);
+    if (!entry.empty()) out.emplace_back(entry);
+    start = end + 1;
+  }
+  return out;
+}
+
 bool is_api_set_name(std::u16string_view dll) {
   return text::istarts_with(dll, u"api-ms-win-") || text::istarts_with(dll, u"ext-ms-");
 }

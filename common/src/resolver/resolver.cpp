@@ -756,19 +756,9 @@ class Resolver {
     if (!system.empty()) s.directories.push_back(system);
     if (!windows.empty()) s.directories.push_back(windows);
     if (const auto path = svc_.environment.lookup(u"PATH")) {
-      size_t start = 0;
-      while (start <= path->size()) {
-        size_t end = path->find(u';', start);
-        if (end == std::u16string::npos) end = path->size();
-        std::u16string entry = path->substr(start, end - start);
-        if (entry.size() >= 2 && entry.front() == u'"' && entry.back() == u'"') entry = entry.substr(1, entry.size() - 2);
-        while (entry.size() > 3 && (entry.back() == u'\\' || entry.back() == u'/')) entry.pop_back();
-        if (!entry.empty()) {
-          s.directories.push_back(std::move(entry));
-          ++s.path_entries;
-        }
-        start = end + 1;
-      }
+      std::vector<std::u16string> entries = split_path_variable(*path);
+      s.path_entries = entries.size();
+      for (auto& e : entries) s.directories.push_back(std::move(e));
     }
     s.path_origin = u"as " + svc_.environment.description() + u" has it; a process can have its own";
     return s;
