@@ -18,6 +18,7 @@
 #include "diagnostics.h"
 #include "dllmain.h"
 #include "export_list.h"
+#include "lazy_global.h"
 #include "load_failure.h"
 #include "mapidispatch/section_trust.h"
 #include "mapidispatch/shared_section.h"
@@ -81,25 +82,8 @@ struct Globals {
   std::atomic<DWORD> ext_owner{0};
 };
 
-// Constructed on first use, never in DllMain, through the system's one-time initialisation and
-// destroyed when the DLL is unloaded, as a function-local static would be. Not a function-local
-// static: the first use of libstdc++'s guard for one starts winpthreads, tens of microseconds of
-// a process's first call (so nothing on the first call's path uses such a guard).
-alignas(Globals) unsigned char g_globals_storage[sizeof(Globals)];
-INIT_ONCE g_globals_once = INIT_ONCE_STATIC_INIT;
-
-void destroy_globals() { std::launder(reinterpret_cast<Globals*>(g_globals_storage))->~Globals(); }
-
-BOOL CALLBACK construct_globals(PINIT_ONCE, PVOID, PVOID*) {
-  new (g_globals_storage) Globals();
-  std::atexit(&destroy_globals);
-  return TRUE;
-}
-
-Globals& g() {
-  ::InitOnceExecuteOnce(&g_globals_once, &construct_globals, nullptr, nullptr);
-  return *std::launder(reinterpret_cast<Globals*>(g_globals_storage));
-}
+// The process's binding state (lazy_global.h: never built in DllMain, nor behind a static's guard).
+Globals& g() { return lazy_global<Globals>(); }
 
 void read_settings_locked(Globals& s, PhaseClock& clock) {
   if (s.settings_read) return;

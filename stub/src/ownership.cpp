@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "export_list.h"
+#include "lazy_global.h"
 #include "srw_lock.h"
 
 namespace mapidispatch::stub {
@@ -20,24 +21,9 @@ struct Owners {
   std::unordered_map<const void*, Provider*> buffers;
 };
 
-// Constructed on first use (never in DllMain) and destroyed when the DLL is unloaded, as a
-// function-local static would be, but through the system's one-time initialisation: the guard of
-// a function-local static starts winpthreads on first use (binding.cpp, g()).
-alignas(Owners) unsigned char g_owners_storage[sizeof(Owners)];
-INIT_ONCE g_owners_once = INIT_ONCE_STATIC_INIT;
-
-void destroy_owners() { std::launder(reinterpret_cast<Owners*>(g_owners_storage))->~Owners(); }
-
-BOOL CALLBACK construct_owners(PINIT_ONCE, PVOID, PVOID*) {
-  new (g_owners_storage) Owners();
-  std::atexit(&destroy_owners);
-  return TRUE;
-}
-
-Owners& g() {
-  ::InitOnceExecuteOnce(&g_owners_once, &construct_owners, nullptr, nullptr);
-  return *std::launder(reinterpret_cast<Owners*>(g_owners_storage));
-}
+// The process's sessions and buffers (lazy_global.h: never built in DllMain, nor behind a static's
+// guard).
+Owners& g() { return lazy_global<Owners>(); }
 
 }  // namespace
 
