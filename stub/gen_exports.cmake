@@ -8,42 +8,69 @@
 #              nargs: pointer-sized arguments the forwarder passes on: x86 arg_bytes/4; x64 the same
 #              (an upper bound there: FILETIME-by-value parameters take one register, not two) or
 #              12 where the size is unknown (x64 callees ignore extra argument slots).
-#              kind: 0 = the export has its own C++ handling (sessions that open or close, returned
-#              buffers, MAPIFreeBuffer, MAPIInitialize/Uninitialize, MAPISendMailW, CMC); 1 = a plain
-#              forwarder; 2 = a Simple MAPI call whose first argument is a session handle.
+#              kind: how the export is served, 0 to 4 (below, where OWN_HANDLING is set).
 #              ret: the failure column as ReturnKind::kHRESULT, kSIMPLE, ... (export_list.h): what the
 #              export returns when nothing serves it.
 #   OUT_LAYOUT the HotState offsets the assembler uses, as #defines the C++ side static_asserts
 #   OUT_GAS    assembler (GNU as, for mingw):
-#              x86: jump thunks for exports whose argument size is unknown;
-#              x64: the fast path of every kind 1 and 2 export (see below)
+#              the fast path of every kind 1 and 2 export (see below), and on x86 jump thunks
+#              for exports whose argument size is unknown
 #   OUT_MASM   the same for MASM (ml64 / ml), for MSVC builds; the test stub.masm_thunks assembles
 #              it with llvm-ml and compares every thunk's code with the GNU one
 #              (tests/stub/compare_thunks.py)
 # Run: cmake -DTSV=... -DSUPPLEMENT=... -DARCH=x86|x64 -DOUT_DEF=... -DOUT_INC=... [-DOUT_LAYOUT=...]
 #            [-DOUT_GAS=...] [-DOUT_MASM=...] -P gen_exports.cmake
 #
-# Why the x64 fast path is assembler: a C++ forwarder that tail-calls the provider must reload
-# every stack-passed argument (the fifth and later) and store it back where it already was, and
-# may save a register; the thunk below touches no stack at all. It reads the same HotState fields
+# Why the fast path is assembler: a C++ forwarder that tail-calls the provider must reload every
+# stack-passed argument (on x64 the fifth and later, on x86 all of them) and store it back where
+# it already was, and saves registers to do so (an x86 MAPISendMail: 4 pushes, 5 loads, 5 stores,
+# 4 pops; stub_bench measured 4.0 ns against 2.4 for the thunk's); the thunk touches no stack. It reads the same HotState fields
 # with the same meaning as fast_entry() in hot_path.h, and on any doubt jumps to the C++ export's
 # slow path (md_slow_<ordinal>) with every argument register and the stack untouched.
 
 cmake_minimum_required(VERSION 3.20)  # script mode: IN_LIST and friends
 
-# Exports with their own C++ handling (kind 0: Simple MAPI calls that open or close sessions or
-# return buffers, MAPIAllocateBuffer/MAPIAllocateMore (the stub's own allocator), MAPIFreeBuffer, MAPIInitialize/Uninitialize, MAPISendMailW, and every CMC
-# function), and the Simple MAPI session calls (kind 2).
-set(OWN_HANDLING 12 13 14 15 16 17 20 21 22 23 209 210 213 217 219 256 229 230 231 232 233 234 235 236 237 238)
-set(SESSION_CALLS 211 212 214 215 218)
+# How each export is served (the generator's kind; exports.cpp's Export<ordinal>::kKind agrees):
+# 0: C++ only, with its own handling: Simple MAPI and CMC calls that open or close sessions or
+#    return buffers (the record of who frees them is written after the call), cmc_free,
+#    MAPIInitialize/Uninitialize.
+# 1: a forwarder: the assembler fast path (x86: where the argument size is known), else its C++
+#    slow path (MAPIAllocateBuffer's falls back to the stub's own allocator).
+# 2: a Simple MAPI session call (session handle first, pointer-sized): the fast path also checks
+#    the owner of open sessions. MAPISendMailW too (its slow path converts for MAPISendMail).
+# 3: the same for CMC, whose CMC_session_id is 32 bits (on x64 the upper half of RCX is not
+#    defined).
+# 4: MAPIAllocateMore and MAPIFreeBuffer: the fast path only while no buffer record is
+#    outstanding (HotState::buffer_count), else C++ finds the buffer's owner.
+set(OWN_HANDLING 20 21 22 23 209 210 213 217 219 230 231 232 233 234 236)
+set(SESSION_CALLS 211 212 214 215 218 256)
+set(CMC_SESSION_CALLS 229 235 237)
+set(BUFFER_CALLS 14 15 16 17)
 
-# The x64 layout of stub::HotState (hot_path.h static_asserts every one of these).
-set(HOT_FAMILY_SIZE 32)
-set(HOT_FAMILY_FAST_SEQUENCE 4)
-set(HOT_FAMILY_PROCS 24)
-set(HOT_COUNT 64)
-set(HOT_EXT_BOUND 80)
-set(HOT_SESSION_COUNT 88)
+# The layout of stub::HotState, per architecture (hot_path.h static_asserts every one of these).
+if(ARCH STREQUAL "x86")
+  set(HOT_FAMILY_SIZE 32)
+  set(HOT_FAMILY_FAST_SEQUENCE 4)
+  set(HOT_FAMILY_PROCS 24)
+  set(HOT_COUNT 64)
+  set(HOT_EXT_BOUND 72)
+  set(HOT_SESSION_COUNT 76)
+  set(HOT_BUFFER_COUNT 80)
+  set(HOT_SESSION_PROCS 84)
+  set(HOT_EXT_BOUND_PROCS 88)
+  set(PTR 4)
+else()
+  set(HOT_FAMILY_SIZE 32)
+  set(HOT_FAMILY_FAST_SEQUENCE 4)
+  set(HOT_FAMILY_PROCS 24)
+  set(HOT_COUNT 64)
+  set(HOT_EXT_BOUND 80)
+  set(HOT_SESSION_COUNT 88)
+  set(HOT_BUFFER_COUNT 96)
+  set(HOT_SESSION_PROCS 104)
+  set(HOT_EXT_BOUND_PROCS 112)
+  set(PTR 8)
+endif()
 
 # ---- The supplement: name -> bytes ----
 set(supplement_names "")
@@ -65,25 +92,36 @@ set(def "LIBRARY mapi32.dll\nEXPORTS\n")
 set(inc "// Generated by stub/gen_exports.cmake from common/data/mapi32-exports.tsv. Do not edit.\n")
 set(gas "/* Generated by stub/gen_exports.cmake. Do not edit. */\n")
 set(masm "; Generated by stub/gen_exports.cmake. Do not edit.\n")
-if(ARCH STREQUAL "x86")
-  string(APPEND gas "/* x86 exports whose argument size is unknown: a jump to the provider's entry point (or a\n   failure routine), which leaves the caller's arguments and return address exactly as they were. */\n    .text\n")
-  string(APPEND masm ".686\n.model flat\nEXTERN _md_thunk_target@4:PROC\n.code\n")
-else()
-  string(APPEND gas "/* The x64 fast path of every plain forwarder and session call. Per call: one load of the
-   table's sequence count, compared with the family's; the cached entry point; a jump. No stack
-   access, no call, no register but RAX: every argument register, the shadow space and the
-   stack-passed arguments reach the provider as the caller left them.
+set(contract "The fast path of every plain forwarder and Simple MAPI session call. Per call: one load
+   of the table's sequence count, compared with the family's; the cached entry point; a jump. No
+   stack write, no call, no register but the scratch ones (x64: RAX; x86: ECX, EDX): every
+   argument, the return address and (x64) the shadow space reach the provider as the caller left
+   them, and on any doubt the same jump goes to the export's C++ slow path (md_slow_<ordinal>,
+   with the export's own signature).
 
    The family's fast_sequence equals the table's count only when its decision came from the table
    and nothing was published since (a registry-mode decision stores an odd value no stable count
-   has); its procs pointer is never null (nothing serving points at an array of nulls).
+   has); its procs pointer is never null (nothing serving points at an array of nulls). Between
+   MAPIInitialize and the last MAPIUninitialize an Extended MAPI export uses the bound provider's
+   procs (ext_bound_procs) instead. A session call with a session handle while sessions are open
+   goes on only when one provider owns every open session and it is the one about to be called
+   (session_procs), as fast_session_entry() in hot_path.h.
 
-   Memory order: x86-64 loads are not reordered with other loads, so each load below acquires as
-   the C++ fast path's acquire loads do. The slow path (binding.cpp) stores a family's procs before
+   Memory order: x86 loads are not reordered with other loads, so each load below acquires as the
+   C++ fast path's acquire loads do. The slow path (binding.cpp) stores a family's procs before
    its fast_sequence (release): a thread that sees the fast_sequence it compares equal also sees
    the procs pointer stored with it. The provider's entry point slot was stored (release) by
-   Provider::lookup() before any thread could load it non-null. */\n    .text\n")
-  string(APPEND masm "; The x64 fast path: see the GNU as version of this file (thunks_x64.S) for the contract.\nEXTERN md_hot_state:BYTE\n.code\n")
+   Provider::lookup() before any thread could load it non-null.")
+if(ARCH STREQUAL "x86")
+  string(APPEND gas "/* x86. ${contract}
+
+   Exports whose argument size is unknown: a jump to the provider's entry point (or a failure
+   routine) that md_thunk_target() returns, which leaves the caller's arguments and return
+   address exactly as they were. */\n    .text\n")
+  string(APPEND masm "; x86: see the GNU as version of this file (thunks_x86.S) for the contract.\n.686\n.model flat\nEXTERN _md_thunk_target@4:PROC\nEXTERN _md_hot_state:BYTE\n.code\n")
+else()
+  string(APPEND gas "/* x64. ${contract} */\n    .text\n")
+  string(APPEND masm "; x64: see the GNU as version of this file (thunks_x64.S) for the contract.\nEXTERN md_hot_state:BYTE\n.code\n")
 endif()
 
 set(slot 0)
@@ -146,6 +184,10 @@ foreach(line IN LISTS lines)
     set(kind 0)
   elseif(ordinal IN_LIST SESSION_CALLS)
     set(kind 2)
+  elseif(ordinal IN_LIST CMC_SESSION_CALLS)
+    set(kind 3)
+  elseif(ordinal IN_LIST BUFFER_CALLS)
+    set(kind 4)
   else()
     set(kind 1)
   endif()
@@ -158,34 +200,82 @@ foreach(line IN LISTS lines)
   if(ARCH STREQUAL "x86" AND NOT known)
     string(APPEND gas "    .globl _${internal}\n    .def _${internal}; .scl 2; .type 32; .endef\n_${internal}:\n    pushl $${slot}\n    call _md_thunk_target@4\n    jmp *%eax\n")
     string(APPEND masm "_${internal} PROC\n    push ${slot}\n    call _md_thunk_target@4\n    jmp eax\n_${internal} ENDP\n")
-  elseif(ARCH STREQUAL "x64" AND NOT kind EQUAL 0)
+  elseif(NOT kind EQUAL 0)
     math(EXPR off_seq "${fam_index} * ${HOT_FAMILY_SIZE} + ${HOT_FAMILY_FAST_SEQUENCE}")
     math(EXPR off_procs "${fam_index} * ${HOT_FAMILY_SIZE} + ${HOT_FAMILY_PROCS}")
-    math(EXPR off_slot "${slot} * 8")
-    set(slow "md_slow_${ordinal}")
-    string(APPEND gas "\n    .globl ${internal}\n    .def ${internal}; .scl 2; .type 32; .endef\n    .p2align 4\n${internal}:\n")
+    math(EXPR off_slot "${slot} * ${PTR}")
+    set(label "md_export_${ordinal}")  # MASM's local labels
+    if(ARCH STREQUAL "x86")
+      # stdcall: the decorated names; the scratch registers ECX (procs, entry) and EDX (session).
+      set(sym "_${internal}@${nbytes}")
+      set(slow "_md_slow_${ordinal}@${nbytes}")
+      set(hot "_md_hot_state")
+      set(q "l")
+      set(r "%ecx")
+      set(mr "ecx")
+      set(mptr "dword ptr")
+      set(gas_mem_suffix "")
+      set(masm_mem_suffix "")
+    else()
+      set(sym "${internal}")
+      set(slow "md_slow_${ordinal}")
+      set(hot "md_hot_state")
+      set(q "q")
+      set(r "%rax")
+      set(mr "rax")
+      set(mptr "qword ptr")
+      set(gas_mem_suffix "(%rip)")
+    endif()
+    string(APPEND gas "\n    .globl ${sym}\n    .def ${sym}; .scl 2; .type 32; .endef\n    .p2align 4\n${sym}:\n")
     # ALIGN 16: each entry point aligned as the GNU version's .p2align 4 aligns it.
-    string(APPEND masm "\nEXTERN ${slow}:PROC\nALIGN 16\n${internal} PROC\n")
+    string(APPEND masm "\nEXTERN ${slow}:PROC\nALIGN 16\n${sym} PROC\n")
+    if(kind EQUAL 4)
+      # A buffer record outstanding: the buffer may be a Simple MAPI provider's (slow path).
+      string(APPEND gas "    cmp${q} $0, ${hot}+${HOT_BUFFER_COUNT}${gas_mem_suffix}\n    jne ${slow}\n")
+      string(APPEND masm "    cmp ${mptr} [${hot}+${HOT_BUFFER_COUNT}], 0\n    jne ${slow}\n")
+    endif()
     if(fam_index EQUAL 1)
-      # Between MAPIInitialize and the last MAPIUninitialize, the bound provider serves.
-      string(APPEND gas "    cmpq $0, md_hot_state+${HOT_EXT_BOUND}(%rip)\n    jne ${slow}\n")
-      string(APPEND masm "    cmp qword ptr [md_hot_state+${HOT_EXT_BOUND}], 0\n    jne ${slow}\n")
+      # Between MAPIInitialize and the last MAPIUninitialize, the bound provider serves: its procs
+      # array (ext_bound_procs, null when none is bound) instead of the table's decision.
+      string(APPEND gas "    mov${q} ${hot}+${HOT_EXT_BOUND_PROCS}${gas_mem_suffix}, ${r}\n    test${q} ${r}, ${r}\n    jnz 3f\n")
+      string(APPEND masm "    mov ${mr}, ${mptr} [${hot}+${HOT_EXT_BOUND_PROCS}]\n    test ${mr}, ${mr}\n    jnz ${label}_bound\n")
     endif()
-    if(kind EQUAL 2)
-      # A session handle while the stub tracks sessions: its owner serves (slow path).
-      # Out of line, so that the session-less call (the common one) takes no branch here.
-      string(APPEND gas "    testq %rcx, %rcx\n    jnz 2f\n1:\n")
-      string(APPEND masm "    test rcx, rcx\n    jnz ${internal}_session\n${internal}_main:\n")
+    # The table's count (32 bits) against the family's; then the family's procs array.
+    if(ARCH STREQUAL "x86")
+      string(APPEND gas "    movl ${hot}+${HOT_COUNT}, %ecx\n    movl (%ecx), %ecx\n    cmpl ${hot}+${off_seq}, %ecx\n    jne ${slow}\n")
+      string(APPEND masm "    mov ecx, dword ptr [${hot}+${HOT_COUNT}]\n    mov ecx, dword ptr [ecx]\n    cmp ecx, dword ptr [${hot}+${off_seq}]\n    jne ${slow}\n")
+    else()
+      string(APPEND gas "    movq ${hot}+${HOT_COUNT}(%rip), %rax\n    movl (%rax), %eax\n    cmpl ${hot}+${off_seq}(%rip), %eax\n    jne ${slow}\n")
+      string(APPEND masm "    mov rax, qword ptr [${hot}+${HOT_COUNT}]\n    mov eax, dword ptr [rax]\n    cmp eax, dword ptr [${hot}+${off_seq}]\n    jne ${slow}\n")
     endif()
-    string(APPEND gas "    movq md_hot_state+${HOT_COUNT}(%rip), %rax\n    movl (%rax), %eax\n    cmpl md_hot_state+${off_seq}(%rip), %eax\n    jne ${slow}\n    movq md_hot_state+${off_procs}(%rip), %rax\n    movq ${off_slot}(%rax), %rax\n    cmpq $1, %rax\n    jbe ${slow}\n    jmp *%rax\n")
-    if(kind EQUAL 2)
-      string(APPEND gas "2:\n    cmpq $0, md_hot_state+${HOT_SESSION_COUNT}(%rip)\n    jne ${slow}\n    jmp 1b\n")
+    string(APPEND gas "    mov${q} ${hot}+${off_procs}${gas_mem_suffix}, ${r}\n")
+    string(APPEND masm "    mov ${mr}, ${mptr} [${hot}+${off_procs}]\n")
+    if(fam_index EQUAL 1)
+      string(APPEND gas "3:\n")
+      string(APPEND masm "${label}_bound:\n")
     endif()
-    string(APPEND masm "    mov rax, qword ptr [md_hot_state+${HOT_COUNT}]\n    mov eax, dword ptr [rax]\n    cmp eax, dword ptr [md_hot_state+${off_seq}]\n    jne ${slow}\n    mov rax, qword ptr [md_hot_state+${off_procs}]\n    mov rax, qword ptr [rax+${off_slot}]\n    cmp rax, 1\n    jbe ${slow}\n    jmp rax\n")
-    if(kind EQUAL 2)
-      string(APPEND masm "${internal}_session:\n    cmp qword ptr [md_hot_state+${HOT_SESSION_COUNT}], 0\n    jne ${slow}\n    jmp ${internal}_main\n")
+    if(kind EQUAL 2 OR kind EQUAL 3)
+      # A session handle (the first argument) while sessions are open: see the contract above.
+      # Out of line, so that the session-less call takes no branch here.
+      if(ARCH STREQUAL "x86")
+        string(APPEND gas "    movl 4(%esp), %edx\n    testl %edx, %edx\n    jnz 2f\n1:\n")
+        string(APPEND masm "    mov edx, dword ptr [esp+4]\n    test edx, edx\n    jnz ${label}_session\n${label}_main:\n")
+      elseif(kind EQUAL 3)
+        # CMC_session_id: ECX only.
+        string(APPEND gas "    testl %ecx, %ecx\n    jnz 2f\n1:\n")
+        string(APPEND masm "    test ecx, ecx\n    jnz ${label}_session\n${label}_main:\n")
+      else()
+        string(APPEND gas "    testq %rcx, %rcx\n    jnz 2f\n1:\n")
+        string(APPEND masm "    test rcx, rcx\n    jnz ${label}_session\n${label}_main:\n")
+      endif()
     endif()
-    string(APPEND masm "${internal} ENDP\n")
+    string(APPEND gas "    mov${q} ${off_slot}(${r}), ${r}\n    cmp${q} $1, ${r}\n    jbe ${slow}\n    jmp *${r}\n")
+    string(APPEND masm "    mov ${mr}, ${mptr} [${mr}+${off_slot}]\n    cmp ${mr}, 1\n    jbe ${slow}\n    jmp ${mr}\n")
+    if(kind EQUAL 2 OR kind EQUAL 3)
+      string(APPEND gas "2:\n    cmp${q} $0, ${hot}+${HOT_SESSION_COUNT}${gas_mem_suffix}\n    je 1b\n    cmp${q} ${hot}+${HOT_SESSION_PROCS}${gas_mem_suffix}, ${r}\n    je 1b\n    jmp ${slow}\n")
+      string(APPEND masm "${label}_session:\n    cmp ${mptr} [${hot}+${HOT_SESSION_COUNT}], 0\n    je ${label}_main\n    cmp ${mr}, ${mptr} [${hot}+${HOT_SESSION_PROCS}]\n    je ${label}_main\n    jmp ${slow}\n")
+    endif()
+    string(APPEND masm "${sym} ENDP\n")
   endif()
   string(TOUPPER "${family}" fam)
   if(known)
@@ -208,6 +298,9 @@ set(layout "// Generated by stub/gen_exports.cmake. Do not edit. The x64 offsets
 #define MD_HOT_COUNT ${HOT_COUNT}
 #define MD_HOT_EXT_BOUND ${HOT_EXT_BOUND}
 #define MD_HOT_SESSION_COUNT ${HOT_SESSION_COUNT}
+#define MD_HOT_BUFFER_COUNT ${HOT_BUFFER_COUNT}
+#define MD_HOT_SESSION_PROCS ${HOT_SESSION_PROCS}
+#define MD_HOT_EXT_BOUND_PROCS ${HOT_EXT_BOUND_PROCS}
 ")
 
 # Rewrite only on change, so an unchanged TSV does not rebuild the stub.

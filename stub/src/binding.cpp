@@ -450,6 +450,7 @@ HRESULT initialize(void* init_struct) noexcept {
       // Release: the provider (its module, its entry points so far) is complete before a call's
       // bound_extended() (acquire) sees it.
       g_hot.ext_bound.store(p, std::memory_order_release);
+      g_hot.ext_bound_procs.store(p->procs, std::memory_order_release);  // the assembler fast path's view
       trace("extended: bound to " + narrow(p->path));
     }
   }
@@ -467,6 +468,7 @@ void uninitialize() noexcept {
     p = g_hot.ext_bound.load(std::memory_order_relaxed);
     if (s.ext_init_count > 0 && --s.ext_init_count == 0) {
       // Release, as at binding (pairs with bound_extended()'s acquire).
+      g_hot.ext_bound_procs.store(nullptr, std::memory_order_release);
       g_hot.ext_bound.store(nullptr, std::memory_order_release);
       trace("extended: unbound from " + (p ? narrow(p->path) : std::string("?")));
     }

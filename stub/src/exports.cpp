@@ -103,13 +103,20 @@ MD_HOT_INLINE Provider* extended_provider(const Decision** d) {
 template <int Slot, ExportFamily F, typename Codes, typename... A>
 MD_COLD uint64_t forward_slow(A... a) noexcept;
 
+// The fast path of an Extended MAPI or utility call: the bound provider's cached entry point
+// inside MAPIInitialize, else the table decision's; nullptr: the slow path decides.
+template <int Slot>
+MD_HOT_INLINE void* fast_extended_entry() noexcept {
+  if (Provider* b = bound_extended()) return cached_proc(b, Slot);
+  return fast_entry(Family::kExtended, Slot);
+}
+
 template <int Slot, ExportFamily F, typename Codes, typename... A>
 MD_HOT_INLINE uint64_t forward(A... a) noexcept {
   if constexpr (F == ExportFamily::kSIMPLE) {
     if (void* fn = fast_entry(Family::kSimple, Slot)) return invoke(fn, a...);
   } else {
-    if (bound_extended() == nullptr)
-      if (void* fn = fast_entry(Family::kExtended, Slot)) return invoke(fn, a...);
+    if (void* fn = fast_extended_entry<Slot>()) return invoke(fn, a...);
   }
   return forward_slow<Slot, F, Codes>(a...);
 }
@@ -139,12 +146,32 @@ uint64_t forward_slow(A... a) noexcept {
 template <int Slot, int OutBuffer, typename Codes, typename... A>
 MD_COLD uint64_t simple_session_call_slow(uintptr_t session, A... rest) noexcept;
 
+// Calls `fn` of provider `p` and, for a call that returns a buffer through argument OutBuffer,
+// records that `p` frees it.
+template <int OutBuffer, typename Codes, typename... A>
+MD_HOT_INLINE uint64_t call_and_record(Provider* p, void* fn, uintptr_t session, A... rest) noexcept {
+  const uint64_t r = invoke(fn, session, rest...);
+  if constexpr (OutBuffer > 0) {
+    if (static_cast<uint32_t>(r) == kMapiSuccess) {  // SUCCESS_SUCCESS and CMC_SUCCESS are both 0
+      const uintptr_t args[] = {session, static_cast<uintptr_t>(rest)...};
+      auto* const* out = reinterpret_cast<void* const*>(args[OutBuffer]);
+      // A provider that can free what it returned gets it back. One that cannot (winemapi.dll
+      // exports no MAPIFreeBuffer) allocated it through mapi32's MAPIAllocateBuffer, i.e. this
+      // stub: MAPIFreeBuffer then finds it where that call put it (free_buffer below).
+      if (out != nullptr && *out != nullptr && p->proc(Codes::kFreeSlot()) != nullptr) remember_buffer(*out, p);
+    }
+  }
+  return r;
+}
+
 template <int Slot, int OutBuffer, typename Codes, typename... A>
 MD_HOT_INLINE uint64_t simple_session_call(uintptr_t session, A... rest) noexcept {
-  // The fast path: no session of the stub's to route, no buffer to track, nothing changed.
+  // The fast path: nothing changed, and no open session of another provider's to route.
   if constexpr (OutBuffer == 0) {
-    if (Codes::session_key(session) == 0 || g_hot.session_count.load(std::memory_order_relaxed) == 0)
-      if (void* fn = fast_entry(Family::kSimple, Slot)) return invoke(fn, session, rest...);
+    if (void* fn = fast_session_entry(Slot, Codes::session_key(session))) return invoke(fn, session, rest...);
+  } else {
+    if (Provider* p = fast_session_provider(Codes::session_key(session)))
+      if (void* fn = cached_proc(p, Slot)) return call_and_record<OutBuffer, Codes>(p, fn, session, rest...);
   }
   return simple_session_call_slow<Slot, OutBuffer, Codes>(session, rest...);
 }
@@ -162,18 +189,7 @@ uint64_t simple_session_call_slow(uintptr_t session, A... rest) noexcept {
   }
   void* fn = p->proc(Slot);
   if (fn == nullptr) return Codes::kNoEntryPoint;
-  const uint64_t r = invoke(fn, session, rest...);
-  if constexpr (OutBuffer > 0) {
-    if (static_cast<uint32_t>(r) == kMapiSuccess) {  // SUCCESS_SUCCESS and CMC_SUCCESS are both 0
-      const uintptr_t args[] = {session, static_cast<uintptr_t>(rest)...};
-      auto* const* out = reinterpret_cast<void* const*>(args[OutBuffer]);
-      // A provider that can free what it returned gets it back. One that cannot (winemapi.dll
-      // exports no MAPIFreeBuffer) allocated it through mapi32's MAPIAllocateBuffer, i.e. this
-      // stub: MAPIFreeBuffer then finds it where that call put it (free_buffer below).
-      if (out != nullptr && *out != nullptr && p->proc(Codes::kFreeSlot()) != nullptr) remember_buffer(*out, p);
-    }
-  }
-  return r;
+  return call_and_record<OutBuffer, Codes>(p, fn, session, rest...);
 }
 
 // A logon: the current Simple provider opens a session, returned through argument `OutSession`
@@ -257,11 +273,24 @@ class NarrowMessage {
   std::deque<std::string> strings_;  // deque: growing it never moves earlier strings
 };
 
-uint64_t send_mail_w(uintptr_t session, uintptr_t ui_param, uintptr_t message, uintptr_t flags,
-                     uintptr_t reserved) noexcept {
-  constexpr int kSlotW = slot_of_ordinal(256);
+constexpr int kSendMailWSlot = slot_of_ordinal(256);
+static_assert(kSendMailWSlot >= 0);
+
+MD_COLD uint64_t send_mail_w_slow(uintptr_t session, uintptr_t ui_param, uintptr_t message, uintptr_t flags,
+                                  uintptr_t reserved) noexcept;
+
+// The fast path: a provider with a Unicode entry point gets the call as it is.
+MD_HOT_INLINE uint64_t send_mail_w(uintptr_t session, uintptr_t ui_param, uintptr_t message, uintptr_t flags,
+                                   uintptr_t reserved) noexcept {
+  if (void* w = fast_session_entry(kSendMailWSlot, session)) return invoke(w, session, ui_param, message, flags, reserved);
+  return send_mail_w_slow(session, ui_param, message, flags, reserved);
+}
+
+uint64_t send_mail_w_slow(uintptr_t session, uintptr_t ui_param, uintptr_t message, uintptr_t flags,
+                          uintptr_t reserved) noexcept {
+  constexpr int kSlotW = kSendMailWSlot;
   constexpr int kSlotA = slot_of_ordinal(211);
-  static_assert(kSlotW >= 0 && kSlotA >= 0);
+  static_assert(kSlotA >= 0);
   Provider* p = session_owner(session);
   bool utf8 = false;
   if (p == nullptr) {
@@ -292,9 +321,9 @@ uint64_t send_mail_w(uintptr_t session, uintptr_t ui_param, uintptr_t message, u
 
 // ---- Exports with their own handling ----------------------------------------------------------
 
-// Export<ordinal>::kKind matches the generator's kind (gen_exports.cmake): 1 for a plain
-// forwarder, 2 for a session call, 0 for an export with its own handling. Kinds 1 and 2 have a
-// slow() for the x64 assembler fast path to fall back to.
+// Export<ordinal>::kKind matches the generator's kind (gen_exports.cmake, where each is
+// explained): 0 for an export with its own handling (C++ only); 1 to 4 are assembler fast paths
+// (where the argument size is known) and have a slow() for them to fall back to.
 template <int Ordinal>
 struct Export {
   static constexpr int kKind = 1;
@@ -333,8 +362,9 @@ struct LogoffCall {
 template <> struct Export<210> : LogoffCall<MapiCodes> {};
 
 // Calls whose first argument is a session handle, as SessionCall<Kind, OutBuffer, Codes>:
-// Kind 2 (no buffer returned; the x64 assembler fast path serves them) or 0 (a buffer returned
-// through argument OutBuffer, or CMC: always C++). Codes: MapiCodes or CmcCodes.
+// Kind 2 or 3 (no buffer returned: the assembler fast path serves them; 3 for CMC's 32-bit
+// session handle) or 0 (a buffer returned through argument OutBuffer: always C++). Codes:
+// MapiCodes or CmcCodes.
 template <int Kind, int OutBuffer, typename Codes>
 struct SessionCall {
   static constexpr int kKind = Kind;
@@ -378,25 +408,17 @@ struct Export<233> {
 template <> struct Export<232> : LogoffCall<CmcCodes> {};
 
 // Session calls: cmc_send 237, cmc_act_on 229, cmc_query_configuration 235 (nothing returned to
-// free); cmc_list 231 (result, argument 6), cmc_read 236 (message, argument 3), cmc_look_up 234
-// (recipient_out, argument 5).
-template <> struct Export<237> : SessionCall<0, 0, CmcCodes> {};
-template <> struct Export<229> : SessionCall<0, 0, CmcCodes> {};
-template <> struct Export<235> : SessionCall<0, 0, CmcCodes> {};
+// free: kind 3, the assembler fast path with a 32-bit session handle); cmc_list 231 (result,
+// argument 6), cmc_read 236 (message, argument 3), cmc_look_up 234 (recipient_out, argument 5).
+template <> struct Export<237> : SessionCall<3, 0, CmcCodes> {};
+template <> struct Export<229> : SessionCall<3, 0, CmcCodes> {};
+template <> struct Export<235> : SessionCall<3, 0, CmcCodes> {};
 template <> struct Export<231> : SessionCall<0, 6, CmcCodes> {};
 template <> struct Export<236> : SessionCall<0, 3, CmcCodes> {};
 template <> struct Export<234> : SessionCall<0, 5, CmcCodes> {};
 
-// cmc_send_documents(recipient_addresses, subject, text_note, send_doc_flags, file_paths,
-//                    file_names, delimiter, ui_id): no session; the current provider.
-template <>
-struct Export<238> {
-  static constexpr int kKind = 0;
-  template <int Slot, ExportFamily, ReturnKind, typename... A>
-  static uint64_t call(A... a) noexcept {
-    return forward<Slot, ExportFamily::kSIMPLE, CmcCodes>(a...);
-  }
-};
+// cmc_send_documents 238: no session; the current provider, as any forwarder (its failure
+// column says cmc: CmcCodes).
 
 // cmc_free(memory): to the provider that returned the buffer, else the current one.
 template <>
@@ -416,8 +438,29 @@ struct Export<230> {
 // provider that allocated it; one of the stub's own allocator is freed here; anything else
 // belongs to the Extended provider, else to the Simple one (a Simple-only client's memory).
 template <int Slot>
-uint64_t free_buffer(uintptr_t buffer) noexcept {
+MD_COLD uint64_t free_buffer_slow(uintptr_t buffer, Provider* owner) noexcept;
+
+// Every case: the buffer's record taken, if it has one, then its owner or the Extended provider.
+// The assembler fast path's fallback (kind 4), and the C++ one's.
+template <int Slot>
+MD_COLD uint64_t free_buffer_any(uintptr_t buffer) noexcept {
   Provider* owner = take_buffer_owner(reinterpret_cast<const void*>(buffer));
+  if (owner == nullptr)  // memory nobody recorded: the Extended provider's
+    if (void* fn = fast_extended_entry<Slot>()) return invoke(fn, buffer);
+  return free_buffer_slow<Slot>(buffer, owner);
+}
+
+// The fast path, as the assembler's: with no buffer record outstanding, every buffer is the
+// Extended provider's. Only tail calls here, so the compiler sets up no frame for it.
+template <int Slot>
+MD_HOT_INLINE uint64_t free_buffer(uintptr_t buffer) noexcept {
+  if (g_hot.buffer_count.load(std::memory_order_relaxed) == 0)
+    if (void* fn = fast_extended_entry<Slot>()) return invoke(fn, buffer);
+  return free_buffer_any<Slot>(buffer);
+}
+
+template <int Slot>
+uint64_t free_buffer_slow(uintptr_t buffer, Provider* owner) noexcept {
   if (owner == own_allocator()) {
     own_free(reinterpret_cast<void*>(buffer));
     return kMapiSuccess;
@@ -439,9 +482,11 @@ uint64_t free_buffer(uintptr_t buffer) noexcept {
 }
 template <>
 struct Export<16> {
-  static constexpr int kKind = 0;
+  static constexpr int kKind = 4;
   template <int Slot, ExportFamily, ReturnKind, typename... A>
   static uint64_t call(uintptr_t buffer) noexcept { return free_buffer<Slot>(buffer); }
+  template <int Slot, ExportFamily, ReturnKind, typename... A>
+  static uint64_t slow(uintptr_t buffer) noexcept { return free_buffer_any<Slot>(buffer); }
 };
 template <> struct Export<17> : Export<16> {};  // "MAPIFreeBuffer@4"
 
@@ -452,9 +497,16 @@ template <> struct Export<17> : Export<16> {};  // "MAPIFreeBuffer@4"
 // return anything. The own allocator costs nothing until it is used (README, "Providers that call
 // back into mapi32").
 template <int Slot>
-uint64_t allocate_buffer(uintptr_t size, uintptr_t out) noexcept {
-  if (bound_extended() == nullptr)
-    if (void* fn = fast_entry(Family::kExtended, Slot)) return invoke(fn, size, out);
+MD_COLD uint64_t allocate_buffer_slow(uintptr_t size, uintptr_t out) noexcept;
+
+template <int Slot>
+MD_HOT_INLINE uint64_t allocate_buffer(uintptr_t size, uintptr_t out) noexcept {
+  if (void* fn = fast_extended_entry<Slot>()) return invoke(fn, size, out);
+  return allocate_buffer_slow<Slot>(size, out);
+}
+
+template <int Slot>
+uint64_t allocate_buffer_slow(uintptr_t size, uintptr_t out) noexcept {
   const Decision* d = nullptr;
   Provider* p = extended_provider(&d);
   if (void* fn = p != nullptr ? p->proc(Slot) : nullptr) return invoke(fn, size, out);
@@ -462,28 +514,43 @@ uint64_t allocate_buffer(uintptr_t size, uintptr_t out) noexcept {
 }
 template <>
 struct Export<12> {
-  static constexpr int kKind = 0;
+  static constexpr int kKind = 1;
   template <int Slot, ExportFamily, ReturnKind, typename... A>
   static uint64_t call(uintptr_t size, uintptr_t out) noexcept { return allocate_buffer<Slot>(size, out); }
+  template <int Slot, ExportFamily, ReturnKind, typename... A>
+  static uint64_t slow(uintptr_t size, uintptr_t out) noexcept { return allocate_buffer_slow<Slot>(size, out); }
 };
 template <> struct Export<13> : Export<12> {};  // "MAPIAllocateBuffer@8"
 
 // MAPIAllocateMore (14, 15 decorated): a block linked to a buffer of the stub's own allocator
-// stays with it; everything else is the Extended provider's. With no own buffer outstanding the
-// check is one relaxed load.
+// stays with it; everything else is the Extended provider's. With no buffer record outstanding
+// no own buffer exists, and the check is one relaxed load.
 template <int Slot>
-uint64_t allocate_more(uintptr_t size, uintptr_t object, uintptr_t out) noexcept {
+MD_COLD uint64_t allocate_more_any(uintptr_t size, uintptr_t object, uintptr_t out) noexcept {
   HRESULT own = S_OK;
-  if (own_allocate_more(static_cast<uint32_t>(size), reinterpret_cast<const void*>(object), reinterpret_cast<void**>(out), &own))
+  if (object != 0 && g_hot.buffer_count.load(std::memory_order_relaxed) != 0 &&
+      own_allocate_more(static_cast<uint32_t>(size), reinterpret_cast<const void*>(object), reinterpret_cast<void**>(out), &own))
     return static_cast<uint32_t>(own);
   return forward<Slot, ExportFamily::kEXTENDED, ExtendedCodes>(size, object, out);
 }
+
+// As free_buffer: only tail calls on the fast path.
+template <int Slot>
+MD_HOT_INLINE uint64_t allocate_more(uintptr_t size, uintptr_t object, uintptr_t out) noexcept {
+  if (g_hot.buffer_count.load(std::memory_order_relaxed) == 0)
+    if (void* fn = fast_extended_entry<Slot>()) return invoke(fn, size, object, out);
+  return allocate_more_any<Slot>(size, object, out);
+}
 template <>
 struct Export<14> {
-  static constexpr int kKind = 0;
+  static constexpr int kKind = 4;
   template <int Slot, ExportFamily, ReturnKind, typename... A>
   static uint64_t call(uintptr_t size, uintptr_t object, uintptr_t out) noexcept {
     return allocate_more<Slot>(size, object, out);
+  }
+  template <int Slot, ExportFamily, ReturnKind, typename... A>
+  static uint64_t slow(uintptr_t size, uintptr_t object, uintptr_t out) noexcept {
+    return allocate_more_any<Slot>(size, object, out);
   }
 };
 template <> struct Export<15> : Export<14> {};  // "MAPIAllocateMore@12"
@@ -507,13 +574,18 @@ struct Export<22> {
 };
 template <> struct Export<23> : Export<22> {};  // "MAPIUninitialize@0"
 
-// MAPISendMailW (256).
+// MAPISendMailW (256): kind 2, as a session call of its own entry point; the slow path converts
+// for MAPISendMail where the provider has no MAPISendMailW.
 template <>
 struct Export<256> {
-  static constexpr int kKind = 0;
+  static constexpr int kKind = 2;
   template <int, ExportFamily, ReturnKind, typename... A>
   static uint64_t call(uintptr_t session, uintptr_t ui, uintptr_t message, uintptr_t flags, uintptr_t reserved) noexcept {
     return send_mail_w(session, ui, message, flags, reserved);
+  }
+  template <int, ExportFamily, ReturnKind, typename... A>
+  static uint64_t slow(uintptr_t session, uintptr_t ui, uintptr_t message, uintptr_t flags, uintptr_t reserved) noexcept {
+    return send_mail_w_slow(session, ui, message, flags, reserved);
   }
 };
 
@@ -568,16 +640,21 @@ extern "C" void* WINAPI md_thunk_target(int slot) noexcept;
 #define MD_NOT_0 1
 #define MD_NOT_1 0
 #define MD_NOT_2 0
+#define MD_NOT_3 0
+#define MD_NOT_4 0
 #define MD_IS_OWN(kind) MD_NOT_##kind
 
-// With the x64 assembler fast path, the exports of kind 1 and 2 are assembler (thunks_x64.S) and
-// C++ supplies their slow paths, md_slow_<ordinal>, with the export's own signature.
-#if defined(MD_X64_FAST_THUNKS)
+// With the assembler fast path, the exports of kind 1 and 2 are assembler (thunks_<arch>.S) and
+// C++ supplies their slow paths, md_slow_<ordinal>, with the export's own signature (on x86 its
+// stdcall decoration, _md_slow_<ordinal>@<bytes>, is what the thunk jumps to).
+#if defined(MD_ASM_FAST_THUNKS)
 #define MD_CPP_EXPORT(kind) MD_IS_OWN(kind)
 #define MD_CPP_SLOW(kind) MD_NOT_##kind##_SLOW
 #define MD_NOT_0_SLOW 0
 #define MD_NOT_1_SLOW 1
 #define MD_NOT_2_SLOW 1
+#define MD_NOT_3_SLOW 1
+#define MD_NOT_4_SLOW 1
 #else
 #define MD_CPP_EXPORT(kind) 1
 #define MD_CPP_SLOW(kind) 0
@@ -591,11 +668,11 @@ extern "C" void* WINAPI md_thunk_target(int slot) noexcept;
         using namespace mapidispatch::stub;                                                              \
         return Export<ordinal>::template call<slot, ExportFamily::family, ReturnKind::ret>(MD_A##nargs); \
       }))                                                                                                \
-  MD_IF(MD_CPP_SLOW(kind))(                                                                              \
+  MD_IF(MD_CPP_FORWARDER(known))(MD_IF(MD_CPP_SLOW(kind))(                                               \
       extern "C" uint64_t WINAPI md_slow_##ordinal(MD_P##nargs) {                                        \
         using namespace mapidispatch::stub;                                                              \
         return Export<ordinal>::template slow<slot, ExportFamily::family, ReturnKind::ret>(MD_A##nargs); \
-      })
+      }))
 #include "exports.inc"
 #undef MD_EXPORT
 

@@ -8,7 +8,7 @@
 //! cached entry point are called. No heap allocation, no lock. Anything else takes the slow path
 //! (binding.h), which makes the decisions and publishes them here.
 //!
-//! On x64 the same state is read by the generated assembler (thunks_x64.S / .asm, from
+//! The same state is read by the generated assembler (thunks_<arch>.S / .asm, from
 //! gen_exports.cmake), by the name md_hot_state and at the offsets of the generated hot_layout.h;
 //! this file static_asserts those offsets against the C++ layout.
 
@@ -61,7 +61,7 @@ inline constinit std::atomic<void*> g_no_procs[kExportCount] = {};
 //! Per family: the decision and the table sequence count it was made at.
 struct FamilyState {
   std::atomic<uint32_t> sequence{kNoTable - 2};  //!< Matches nothing until the first decision.
-  //! For the x64 assembler fast path (thunks_x64.S): `sequence` when the decision came from the
+  //! For the assembler fast path (thunks_<arch>.S): `sequence` when the decision came from the
   //! table, else kNeverMatches. Odd, so it never equals a stable table's (even) count, nor
   //! kNoTableCount: one compare covers "unchanged" and "not a registry-mode decision".
   std::atomic<uint32_t> fast_sequence{kNoTable - 2};
@@ -86,17 +86,27 @@ struct HotState {
   std::atomic<const uint32_t*> count{&kNoTableCount};
   std::atomic<const TableReader*> reader{nullptr};  //!< Set once, when the table is first trusted.
   std::atomic<Provider*> ext_bound{nullptr};        //!< Written by the binding (MAPIInitialize).
-  std::atomic<size_t> session_count{0};             //!< Written by ownership.cpp.
-  std::atomic<size_t> buffer_count{0};              //!< Written by ownership.cpp.
+  std::atomic<size_t> session_count{0};             //!< Open Simple MAPI / CMC sessions (ownership.cpp).
+  //! Buffer records outstanding (ownership.cpp). While 0, MAPIFreeBuffer and MAPIAllocateMore
+  //! look nothing up.
+  std::atomic<size_t> buffer_count{0};
+  //! The procs array (Provider::procs) of the one provider that owns every open session, or
+  //! nullptr when none is open or they have different owners (ownership.cpp). A session call
+  //! whose family's procs pointer equals it goes to the right provider without looking the
+  //! session up: every open session, this one included, belongs to that provider.
+  std::atomic<std::atomic<void*>*> session_procs{nullptr};
+  //! ext_bound's procs array, or nullptr when none is bound: what the assembler fast path of an
+  //! Extended MAPI export reads (it cannot follow a Provider*). Written with ext_bound.
+  std::atomic<std::atomic<void*>*> ext_bound_procs{nullptr};
 };
 
-//! The one HotState, with C linkage so that the generated assembler (thunks_x64.S / .asm) can
+//! The one HotState, with C linkage so that the generated assembler (thunks_<arch>.S / .asm) can
 //! name it. Defined in hot_path.cpp.
 extern "C" constinit HotState md_hot_state;
 inline constexpr HotState& g_hot = md_hot_state;
 
-#if defined(_M_X64) || defined(__x86_64__)
-// The assembler fast path reads these fields at fixed offsets (hot_layout.h, generated with it).
+// The assembler fast path reads these fields at fixed offsets (hot_layout.h, generated with it
+// for the architecture).
 static_assert(std::is_standard_layout_v<FamilyState> && std::is_standard_layout_v<HotState>);
 static_assert(sizeof(FamilyState) == MD_HOT_FAMILY_SIZE);
 static_assert(offsetof(FamilyState, fast_sequence) == MD_HOT_FAMILY_FAST_SEQUENCE);
@@ -105,27 +115,82 @@ static_assert(offsetof(HotState, families) == 0);
 static_assert(offsetof(HotState, count) == MD_HOT_COUNT);
 static_assert(offsetof(HotState, ext_bound) == MD_HOT_EXT_BOUND);
 static_assert(offsetof(HotState, session_count) == MD_HOT_SESSION_COUNT);
-static_assert(sizeof(std::atomic<uint32_t>) == 4 && sizeof(std::atomic<void*>) == 8 && sizeof(std::atomic<size_t>) == 8);
-#endif
+static_assert(offsetof(HotState, session_procs) == MD_HOT_SESSION_PROCS);
+static_assert(offsetof(HotState, ext_bound_procs) == MD_HOT_EXT_BOUND_PROCS);
+static_assert(sizeof(std::atomic<uint32_t>) == 4 && sizeof(std::atomic<void*>) == sizeof(void*) &&
+              sizeof(std::atomic<size_t>) == sizeof(void*));
 
 //! The state of `family`'s calls.
 MD_HOT_INLINE FamilyState& family_state(Family family) noexcept {
   return g_hot.families[family == Family::kSimple ? 0 : 1];
 }
 
-//! The whole fast path of a call, or nullptr: the cached entry point of `slot` in the family's
-//! provider when the decision came from the table and the table has not changed since, and the
-//! entry point has been looked up before. The same test as the x64 assembler fast path
-//! (thunks_x64.S): one compare of the table's count with the family's fast_sequence. Calls
-//! nothing, so an export whose fast path succeeds is a few loads and a tail jump; anything else
-//! (nullptr) takes the out-of-line path.
-MD_HOT_INLINE void* fast_entry(Family family, int slot) noexcept {
+//! A cached entry point, or nullptr for "not looked up" (nullptr) and "the DLL lacks it"
+//! (Provider::absent(), 1): one unsigned compare covers both.
+MD_HOT_INLINE void* usable_entry(void* p) noexcept {
+  static_assert(sizeof(uintptr_t) == sizeof(void*));
+  return reinterpret_cast<uintptr_t>(p) > 1 ? p : nullptr;
+}
+
+//! The family's procs array when its cached decision came from the table and the table has not
+//! changed since, else nullptr: the test every fast path starts with, and the same as the
+//! assembler fast path's (thunks_<arch>.S): one compare of the table's count with the family's
+//! fast_sequence.
+MD_HOT_INLINE std::atomic<void*>* fast_procs(Family family) noexcept {
   FamilyState& fs = family_state(family);
   const uint32_t seq = seqlock::read_begin(g_hot.count.load(std::memory_order_acquire));
   // Acquire: the procs pointer stored before fast_sequence (release, in the slow path) is visible.
   if (seq != fs.fast_sequence.load(std::memory_order_acquire)) return nullptr;
-  void* p = fs.procs.load(std::memory_order_acquire)[slot].load(std::memory_order_acquire);
-  return p == Provider::absent() ? nullptr : p;
+  return fs.procs.load(std::memory_order_acquire);
+}
+
+//! The whole fast path of a call, or nullptr: the cached entry point of `slot` in the family's
+//! provider (fast_procs()), if it has been looked up before. Calls nothing, so an export whose
+//! fast path succeeds is a few loads and a tail jump; anything else (nullptr) takes the
+//! out-of-line path.
+MD_HOT_INLINE void* fast_entry(Family family, int slot) noexcept {
+  std::atomic<void*>* procs = fast_procs(family);
+  return procs != nullptr ? usable_entry(procs[slot].load(std::memory_order_acquire)) : nullptr;
+}
+
+//! fast_procs() for a Simple MAPI or CMC call whose first argument is the session handle
+//! `session` (0: none): also nullptr when a session is open whose owner may not be the provider
+//! of those procs. The caller jumps through the same procs it tested, so a decision changing
+//! between the test and the call cannot send a session elsewhere.
+//!
+//! Relaxed loads of session_count and session_procs suffice: a session handle reaches the
+//! thread that passes it only after the logon that recorded it returned, so that thread sees
+//! the values stored then or later ones, and every later value is still true of an open session.
+MD_HOT_INLINE std::atomic<void*>* fast_session_procs(uintptr_t session) noexcept {
+  std::atomic<void*>* procs = fast_procs(Family::kSimple);
+  if (procs != nullptr && session != 0 && g_hot.session_count.load(std::memory_order_relaxed) != 0 &&
+      g_hot.session_procs.load(std::memory_order_relaxed) != procs)
+    return nullptr;
+  return procs;
+}
+
+//! fast_entry() for a session call (fast_session_procs()).
+MD_HOT_INLINE void* fast_session_entry(int slot, uintptr_t session) noexcept {
+  std::atomic<void*>* procs = fast_session_procs(session);
+  return procs != nullptr ? usable_entry(procs[slot].load(std::memory_order_acquire)) : nullptr;
+}
+
+//! The Simple provider a session call with handle `session` goes to on the fast path, or
+//! nullptr (the slow path decides), for the calls that need the Provider itself (to record who
+//! frees what it returns). The decision is read after the procs pointer, so it is as new as the
+//! procs or newer; the provider is returned only when the two agree.
+MD_HOT_INLINE Provider* fast_session_provider(uintptr_t session) noexcept {
+  std::atomic<void*>* procs = fast_session_procs(session);
+  if (procs == nullptr) return nullptr;
+  const Decision* d = family_state(Family::kSimple).decision.load(std::memory_order_acquire);
+  Provider* p = d != nullptr ? d->provider : nullptr;
+  return p != nullptr && p->procs == procs ? p : nullptr;
+}
+
+//! The cached entry point of `slot` in `p`, or nullptr when it has not been looked up or the
+//! DLL lacks it: Provider::proc() without the lookup, for the inline paths.
+MD_HOT_INLINE void* cached_proc(Provider* p, int slot) noexcept {
+  return usable_entry(p->procs[slot].load(std::memory_order_acquire));  // pairs with Provider::lookup()'s release
 }
 
 //! The Extended MAPI provider bound between the first MAPIInitialize and the last

@@ -14,24 +14,88 @@
 namespace mapidispatch::stub {
 namespace {
 
-// Simple MAPI sessions and buffers.
+// ---- Buffers: a fixed lock-free table, and a map for what does not fit ---------------------------
+// A Simple MAPI client reads a message and frees it: the record lives for one round trip, and a
+// process has a handful outstanding. So the records live in a fixed table of buckets of eight
+// slots, in the DLL's zero-initialized data (16 KB, touched only when used): recording is a
+// compare-exchange on a free slot of the buffer's bucket; taking a record back is a probe of
+// the bucket's eight keys (two cache lines) and a store. A record that finds its bucket full goes
+// to the overflow map, under the lock, which lookups consult only while it holds something.
+
+constexpr size_t kBucketSlots = 8;
+constexpr size_t kBucketCount = 128;  // a power of two
+
+struct BufferSlot {
+  std::atomic<const void*> key{nullptr};  // nullptr: free
+  std::atomic<Provider*> owner{nullptr};  // valid while key is set; written after it is claimed
+};
+struct alignas(64) Bucket {
+  BufferSlot slots[kBucketSlots];
+};
+constinit Bucket g_buckets[kBucketCount];
+constinit std::atomic<size_t> g_overflow_count{0};
+
+Bucket& bucket_of(const void* buffer) {
+  // Heap blocks are 8- or 16-byte aligned: drop those bits, fold the upper half in (x64), and take
+  // the top bits of a multiplicative hash. 32-bit arithmetic: cheap on x86 as well.
+  const uint64_t a = reinterpret_cast<uintptr_t>(buffer);
+  const uint32_t h = static_cast<uint32_t>(a >> 4) ^ static_cast<uint32_t>(a >> 36);
+  return g_buckets[(h * 0x9E3779B1u) >> (32 - 7)];
+}
+static_assert(kBucketCount == 1u << 7);
+
+// The slot recording `buffer`, or nullptr. Acquire on the key: the owner stored after the slot
+// was claimed is visible when the record is for a buffer this thread was handed (see the header).
+BufferSlot* find_slot(const void* buffer) {
+  if (buffer == nullptr) return nullptr;  // the key of a free slot
+  for (BufferSlot& s : bucket_of(buffer).slots)
+    if (s.key.load(std::memory_order_acquire) == buffer) return &s;
+  return nullptr;
+}
+
+// Sessions, the overflow of the buffer table, and the links of the own allocator's blocks.
 struct Owners {
   SrwLock owner_lock;
   std::unordered_map<uintptr_t, Provider*> sessions;
-  std::unordered_map<const void*, Provider*> buffers;
+  std::unordered_map<Provider*, size_t> session_owners;  // open sessions per provider
+  std::unordered_map<const void*, Provider*> overflow;   // buffer records that found no slot
 };
 
 // The process's sessions and buffers (lazy_global.h: never built in DllMain, nor behind a static's
 // guard).
 Owners& g() { return lazy_global<Owners>(); }
 
+// After any change of the sessions, under the lock: the words the per-call paths read.
+void publish_sessions(Owners& o) {
+  g_hot.session_procs.store(o.session_owners.size() == 1 ? o.session_owners.begin()->first->procs : nullptr,
+                            std::memory_order_relaxed);
+  g_hot.session_count.store(o.sessions.size(), std::memory_order_relaxed);
+}
+
+void drop_session_owner(Owners& o, Provider* p) {
+  auto it = o.session_owners.find(p);
+  if (it != o.session_owners.end() && --it->second == 0) o.session_owners.erase(it);
+}
+
 }  // namespace
 
 void remember_session(uintptr_t session, Provider* p) noexcept {
   try {
-    std::lock_guard<SrwLock> hold(g().owner_lock);
-    g().sessions[session] = p;
-    g_hot.session_count.store(g().sessions.size(), std::memory_order_relaxed);
+    Owners& o = g();
+    std::lock_guard<SrwLock> hold(o.owner_lock);
+    auto [it, inserted] = o.sessions.try_emplace(session, p);
+    if (!inserted) {  // a handle the provider hands out again: the new owner
+      drop_session_owner(o, it->second);
+      it->second = p;
+    }
+    try {
+      ++o.session_owners[p];
+    } catch (...) {
+      o.sessions.erase(session);  // keep the two maps consistent: the session goes unrecorded
+      publish_sessions(o);
+      throw;
+    }
+    publish_sessions(o);
   } catch (...) {
   }
 }
@@ -43,33 +107,86 @@ Provider* session_owner_slow(uintptr_t session) noexcept {
 }
 
 void forget_session(uintptr_t session) noexcept {
-  std::lock_guard<SrwLock> hold(g().owner_lock);
-  g().sessions.erase(session);
-  g_hot.session_count.store(g().sessions.size(), std::memory_order_relaxed);
+  Owners& o = g();
+  std::lock_guard<SrwLock> hold(o.owner_lock);
+  auto it = o.sessions.find(session);
+  if (it == o.sessions.end()) return;
+  drop_session_owner(o, it->second);
+  o.sessions.erase(it);
+  publish_sessions(o);
+}
+
+// The count of outstanding records: relaxed, as the header explains. A record is counted before
+// it can be taken (the buffer has not reached the caller yet), so the count never goes below the
+// records a thread can still take.
+void count_record(ptrdiff_t delta) {
+  g_hot.buffer_count.fetch_add(static_cast<size_t>(delta), std::memory_order_relaxed);
 }
 
 bool remember_buffer(const void* buffer, Provider* p) noexcept {
   if (buffer == nullptr) return false;
+  // One pass over the bucket: the buffer's record if there is one (a provider that hands out the
+  // same address twice: the new owner), else the first free slot.
+  Bucket& b = bucket_of(buffer);
+  BufferSlot* free_slot = nullptr;
+  for (BufferSlot& s : b.slots) {
+    const void* k = s.key.load(std::memory_order_acquire);
+    if (k == buffer) {
+      s.owner.store(p, std::memory_order_release);
+      return true;
+    }
+    if (k == nullptr && free_slot == nullptr) free_slot = &s;
+  }
+  if (g_overflow_count.load(std::memory_order_acquire) != 0) {
+    Owners& o = g();
+    std::lock_guard<SrwLock> hold(o.owner_lock);
+    if (auto it = o.overflow.find(buffer); it != o.overflow.end()) {
+      it->second = p;
+      return true;
+    }
+  }
+  // Claim a free slot, then name the owner. Only a thread handed this buffer later looks for it,
+  // so no one can read the slot between the two stores and need the owner.
+  if (free_slot != nullptr) {
+    for (BufferSlot* s = free_slot; s != b.slots + kBucketSlots; ++s) {
+      const void* expected = nullptr;
+      if (s->key.load(std::memory_order_relaxed) == nullptr &&
+          s->key.compare_exchange_strong(expected, buffer, std::memory_order_acq_rel, std::memory_order_relaxed)) {
+        s->owner.store(p, std::memory_order_release);
+        count_record(1);
+        return true;
+      }
+    }
+  }
   try {
-    std::lock_guard<SrwLock> hold(g().owner_lock);
-    g().buffers[buffer] = p;
-    g_hot.buffer_count.store(g().buffers.size(), std::memory_order_relaxed);
+    Owners& o = g();
+    std::lock_guard<SrwLock> hold(o.owner_lock);
+    auto [it, inserted] = o.overflow.insert_or_assign(buffer, p);
+    if (inserted) count_record(1);
+    g_overflow_count.store(o.overflow.size(), std::memory_order_release);
     return true;
   } catch (...) {
     return false;
   }
 }
 
-Provider* take_buffer_owner(const void* buffer) noexcept {
-  // Most MAPIFreeBuffer calls free Extended MAPI memory: with no Simple MAPI buffer outstanding
-  // they cost one relaxed load here, no lock.
-  if (buffer == nullptr || g_hot.buffer_count.load(std::memory_order_relaxed) == 0) return nullptr;
-  std::lock_guard<SrwLock> hold(g().owner_lock);
-  auto it = g().buffers.find(buffer);
-  if (it == g().buffers.end()) return nullptr;
+Provider* take_buffer_owner_slow(const void* buffer) noexcept {
+  if (BufferSlot* s = find_slot(buffer)) {
+    Provider* p = s->owner.load(std::memory_order_acquire);
+    // Release: the owner read above is done before another thread may claim the slot.
+    s->key.store(nullptr, std::memory_order_release);
+    count_record(-1);
+    return p;
+  }
+  if (g_overflow_count.load(std::memory_order_acquire) == 0) return nullptr;
+  Owners& o = g();
+  std::lock_guard<SrwLock> hold(o.owner_lock);
+  auto it = o.overflow.find(buffer);
+  if (it == o.overflow.end()) return nullptr;
   Provider* p = it->second;
-  g().buffers.erase(it);
-  g_hot.buffer_count.store(g().buffers.size(), std::memory_order_relaxed);
+  o.overflow.erase(it);
+  g_overflow_count.store(o.overflow.size(), std::memory_order_release);
+  count_record(-1);
   return p;
 }
 
@@ -94,12 +211,7 @@ void* own_block_alloc(uint32_t size) {
   return static_cast<char*>(static_cast<void*>(new (b) OwnBlock)) + sizeof(OwnBlock);
 }
 
-// An address only, never a Provider object: nothing is constructed at load time, and no proc()
-// is ever asked of it (free_buffer and own_allocate_more recognise it first).
-alignas(Provider) constinit char g_own_allocator_tag = 0;
 }  // namespace
-
-Provider* own_allocator() noexcept { return reinterpret_cast<Provider*>(&g_own_allocator_tag); }
 
 HRESULT own_allocate_buffer(uint32_t size, void** out) noexcept {
   if (out == nullptr) return kMapiEInvalidParameter;
@@ -114,10 +226,14 @@ HRESULT own_allocate_buffer(uint32_t size, void** out) noexcept {
 }
 
 bool own_allocate_more(uint32_t size, const void* root, void** out, HRESULT* result) noexcept {
-  if (root == nullptr || g_hot.buffer_count.load(std::memory_order_relaxed) == 0) return false;
-  std::lock_guard<SrwLock> hold(g().owner_lock);
-  auto it = g().buffers.find(root);
-  if (it == g().buffers.end() || it->second != own_allocator()) return false;
+  Provider* owner = nullptr;
+  if (BufferSlot* s = find_slot(root)) {
+    owner = s->owner.load(std::memory_order_acquire);
+  } else if (g_overflow_count.load(std::memory_order_acquire) != 0) {
+    std::lock_guard<SrwLock> hold(g().owner_lock);
+    if (auto it = g().overflow.find(root); it != g().overflow.end()) owner = it->second;
+  }
+  if (owner != own_allocator()) return false;
   if (out == nullptr) {
     *result = kMapiEInvalidParameter;
     return true;
@@ -128,6 +244,8 @@ bool own_allocate_more(uint32_t size, const void* root, void** out, HRESULT* res
     *result = kMapiENotEnoughMemory;
     return true;
   }
+  // Linked under the lock: two threads may allocate against the same root.
+  std::lock_guard<SrwLock> hold(g().owner_lock);
   OwnBlock* r = own_block_of(root);
   own_block_of(data)->next = r->next;
   r->next = own_block_of(data);

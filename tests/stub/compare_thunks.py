@@ -44,8 +44,11 @@ AMD64_RELOCS = {1: "ADDR64", 2: "ADDR32", 3: "ADDR32NB", 4: "REL32", 5: "REL32_1
 I386_RELOCS = {6: "DIR32", 7: "DIR32NB", 0x14: "REL32"}
 MACHINES = {"x64": 0x8664, "x86": 0x14C}
 AMD64_ADDR32, AMD64_REL32 = 2, 4
-EXPORT = re.compile(r"^_?md_export_[0-9]+$")
-PADDING = re.compile(r"^(?:(?:data16|cs|ds|rex\.?\w*)\s+)*(?:nop[wlq]?|xchg\s+%ax,%ax|int3)\b")
+EXPORT = re.compile(r"^_?md_export_[0-9]+(?:@[0-9]+)?$")
+# Fill that GNU as puts between thunks: nops of every length; on x86 (no -march) the long ones
+# are no-op lea/mov forms of %esi or %edi.
+PADDING = re.compile(r"^(?:(?:data16|cs|ds|rex\.?\w*)\s+)*(?:nop[wlq]?|xchg\s+%ax,%ax|int3"
+                     r"|lea\s+0x0\(%e([sd]i)(?:,%eiz,1)?\),%e\1|lea\s+\(%e([sd]i)\),%e\2|mov\s+%e([sd]i),%e\3)(?:\s|$)")
 
 
 class Coff:
@@ -283,7 +286,7 @@ def main():
 
     gt, mt = thunks(gnu_obj, a.gnu_object), thunks(masm_obj, obj)
     identical, explained, tag_counts = 0, 0, {}
-    names = sorted(set(gt) & set(mt), key=lambda n: int(n.rsplit("_", 1)[1]))
+    names = sorted(set(gt) & set(mt), key=lambda n: int(n.rsplit("_", 1)[1].split("@")[0]))
     for name in names:
         g, m = gt[name], mt[name]
         result = compare(g, m, a.arch)

@@ -29,6 +29,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "mapidispatch/dispatch.h"
@@ -148,39 +149,55 @@ constexpr KindRow kKinds[] = {
 };
 constexpr int kKindCount = static_cast<int>(sizeof kKinds / sizeof kKinds[0]);
 
+// The stdcall entry points the table calls by plain name, with their argument bytes (the @N of
+// their decorated names on x86).
+constexpr std::pair<const char*, int> kStdcallBytes[] = {
+    {"MAPIAdminProfiles", 8}, {"MAPISendMail", 20}, {"MAPISendMailW", 20}, {"MAPILogon", 24}, {"cmc_send", 20},
+    {"MAPIAllocateBuffer", 8}, {"MAPIAllocateMore", 12}, {"MAPIFreeBuffer", 4}, {"MAPIReadMail", 24},
+    {"MAPIInitialize", 4}, {"MAPIUninitialize", 0}};
+
 // Child: every kind through `module_path` (the stub, the provider itself, or Wine's mapi32);
 // writes one ns/call figure per row (-1 where the module has no such entry point). `target`
 // "direct" calls the provider by name where the others use an ordinal; "wine" skips CMC (Wine's
-// mapi32 has only stubs for it, which raise when called).
-int child_kinds(const std::wstring& module_path, const std::string& target, long n, const char* out) {
+// mapi32 has only stubs for it, which raise when called), and every row whose function Wine's
+// mapi32 would not forward to `provider_path` (the provider HKLM's default client points at).
+int child_kinds(const std::wstring& module_path, const std::string& target, long n, const char* out,
+                const std::wstring& provider_path) {
   HMODULE m = LoadLibraryW(module_path.c_str());
   if (m == nullptr) return 2;
   // The provider itself exports, on x86, the @N names its compiler gives stdcall functions: look
   // up the plain name, then the decorated one, as the stub does.
   auto get = [&](const char* name) {
-    static const std::pair<const char*, int> kBytes[] = {
-        {"MAPIAdminProfiles", 8}, {"MAPISendMail", 20}, {"MAPISendMailW", 20}, {"MAPILogon", 24}, {"cmc_send", 20},
-        {"MAPIAllocateBuffer", 8}, {"MAPIAllocateMore", 12}, {"MAPIFreeBuffer", 4}, {"MAPIReadMail", 24},
-        {"MAPIInitialize", 4}, {"MAPIUninitialize", 0}};
     void* f = reinterpret_cast<void*>(GetProcAddress(m, name));
-    for (const auto& [plain, bytes] : kBytes)
+    for (const auto& [plain, bytes] : kStdcallBytes)
       if (f == nullptr && std::strcmp(plain, name) == 0)
         f = reinterpret_cast<void*>(GetProcAddress(m, (std::string(name) + "@" + std::to_string(bytes)).c_str()));
     return f;
   };
-  void* admin = get("MAPIAdminProfiles");
+  // Wine's mapi32 forwards a function only if the provider it loaded in its DllMain exports it
+  // under the plain name it asks for (GetProcAddress(provider, "MAPISendMail"), ...); otherwise it
+  // runs its own code, which is not what this table compares (and, called in a loop, some of it
+  // never returns: see main). So a Wine row is measured only where that look-up succeeds in
+  // the provider Wine loaded (`provider_path`); UlAddRef is Wine's own on every architecture (it
+  // never forwards it), measured as such.
+  const HMODULE wine_provider = target == "wine" ? GetModuleHandleW(provider_path.c_str()) : nullptr;
+  auto served = [&](const char* name) {
+    return target != "wine" || (wine_provider != nullptr && GetProcAddress(wine_provider, name) != nullptr);
+  };
+  auto get_served = [&](const char* name) { return served(name) ? get(name) : nullptr; };
+  void* admin = get_served("MAPIAdminProfiles");
   void* addref = get("UlAddRef@4");
   void* addref_ord = target == "direct" ? addref : reinterpret_cast<void*>(GetProcAddress(m, MAKEINTRESOURCEA(128)));
-  void* send = get("MAPISendMail");
-  void* send_w = get("MAPISendMailW");
-  void* logon = get("MAPILogon");
+  void* send = get_served("MAPISendMail");
+  void* send_w = get_served("MAPISendMailW");
+  void* logon = get_served("MAPILogon");
   void* cmc = target == "wine" ? nullptr : get("cmc_send");
-  void* alloc = get("MAPIAllocateBuffer");
-  void* more = get("MAPIAllocateMore");
-  void* free_buf = get("MAPIFreeBuffer");
-  void* read = get("MAPIReadMail");
-  void* init = get("MAPIInitialize");
-  void* uninit = get("MAPIUninitialize");
+  void* alloc = get_served("MAPIAllocateBuffer");
+  void* more = get_served("MAPIAllocateMore");
+  void* free_buf = get_served("MAPIFreeBuffer");
+  void* read = get_served("MAPIReadMail");
+  void* init = get_served("MAPIInitialize");
+  void* uninit = get_served("MAPIUninitialize");
   FakeUnknown counter{&kFakeVtbl};
   void* out_ptr = nullptr;
   ULONG_PTR session = 0;
@@ -434,7 +451,8 @@ int main(int argc, char** argv) {
   const std::wstring wine_copy = dir + L"\\wine_mapi32_bench.dll";
   if (argc >= 2 && std::strcmp(argv[1], "--child-kinds") == 0 && argc == 5) {
     const std::string which = argv[2];
-    return child_kinds(which == "direct" ? provider : which == "wine" ? wine_copy : stub, which, std::atol(argv[3]), argv[4]);
+    return child_kinds(which == "direct" ? provider : which == "wine" ? wine_copy : stub, which, std::atol(argv[3]), argv[4],
+                       provider);
   }
   // --kinds-only: only the table of kinds (quick: no registry mode, no fresh processes).
   // --first-only: only the first call in a fresh process and its parts; --fresh N: rounds of
@@ -559,16 +577,15 @@ int main(int argc, char** argv) {
   std::vector<double> kinds[3];
   for (auto& k : kinds) k.assign(kKindCount, -1);
   if (!first_only) {
+    // In the 32-bit process, HKLM's 32-bit view (Wow6432Node), the one Wine's 32-bit mapi32 reads.
+    // Wine's mapi32 looks the provider's functions up by plain name only: on x86 prov_bench
+    // exports those besides the @N names (bench_provider_x86.def). Without them Wine's mapi32 ran
+    // its own code for every row, and some of it, called in a loop, never returned (its
+    // MAPIAllocateMore walks a block's growing chain on each call; its MAPIFreeBuffer, given the
+    // same block again and again, follows the chain through freed memory).
     test::HklmMailDefault machine_default(0, L"MapiDispatch Bench", provider);
     const wchar_t* targets[3] = {L"direct", L"stub", L"wine"};
-    // Wine's 32-bit mapi32 copy does not return from this harness's calls (not investigated yet):
-    // the x86 table has no Wine column.
-    const int target_count = sizeof(void*) == 8 ? 3 : 2;
     for (int t = 0; t < 3; ++t) {
-      if (t >= target_count) {
-        kinds[t].assign(kKindCount, -1);
-        continue;
-      }
       DeleteFileW(out.c_str());
       const int rc = spawn(L"--child-kinds " + std::wstring(targets[t]) + L" 1000000 \"" + out + L"\"");
       kinds[t] = read_numbers(out);

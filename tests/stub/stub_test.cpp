@@ -12,10 +12,12 @@
 
 #include <cstdio>
 #include <cwchar>
+#include <atomic>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -98,6 +100,132 @@ MD_CHILD_MAIN(buffers_go_back_to_their_allocator) {
   CHECK_THAT(starts_with(w.last_call(), "A MAPIFreeBuffer"));  // the Simple buffer, to its allocator
   CHECK_EQ_U(w.by_ordinal<FreeBuffer>(17)(ext), 0u);              // "MAPIFreeBuffer@4"
   CHECK_THAT(starts_with(w.last_call(), "B MAPIFreeBuffer"));
+  return g_failures;
+}
+
+// Sessions of two providers open at once. While one provider owns every open session and it is
+// the current one, session calls take the fast path (one compare of HotState::session_procs);
+// every other combination must still reach each session's own provider. The providers number
+// their sessions alike (0x5001, ...), so A's first session is closed before B opens its first.
+MD_CHILD_MAIN(sessions_of_two_providers) {
+  World w;
+  auto logon = w.by_name<Logon>("MAPILogon");
+  auto logoff = w.by_name<Logoff>("MAPILogoff");
+  auto read = w.by_name<ReadMail>("MAPIReadMail");
+  auto free_buffer = w.by_name<FreeBuffer>("MAPIFreeBuffer");
+  const auto sent = [&](const char* who, ULONG_PTR session, const char* subject) {
+    return w.last_call() == std::string(who) + " MAPISendMail session=" + std::to_string(session) + " flags=0 subject=" + hex(subject);
+  };
+  // MAPIReadMail on `session` and MAPIFreeBuffer of what it returned: both served by `who`.
+  const auto read_and_free = [&](const char* who, ULONG_PTR session) {
+    MessageA* msg = nullptr;
+    CHECK_EQ_U(read(session, 0, const_cast<LPSTR>("id"), 0, 0, &msg), 0u);
+    CHECK_THAT(starts_with(w.last_call(), std::string(who) + " MAPIReadMail session=" + std::to_string(session)));
+    CHECK_EQ_U(free_buffer(msg), 0u);
+    CHECK_THAT(starts_with(w.last_call(), std::string(who) + " MAPIFreeBuffer"));
+  };
+  w.publish(machine_scope(L"prov_a", L"prov_a"));
+  ULONG_PTR a1 = 0, a2 = 0, b = 0;
+  CHECK_EQ_U(logon(0, nullptr, nullptr, 0, 0, &a1), 0u);
+  CHECK_EQ_U(logon(0, nullptr, nullptr, 0, 0, &a2), 0u);
+  CHECK_EQ_U(logoff(a1, 0, 0, 0), 0u);
+  CHECK_EQ_U(send(w, "a2", a2), 0u);  // A owns every session and is current
+  CHECK_THAT(sent("A", a2, "a2"));
+  w.publish(machine_scope(L"prov_b", L"prov_b"));
+  CHECK_EQ_U(send(w, "a2 after", a2), 0u);  // A owns every session, B is current
+  CHECK_THAT(sent("A", a2, "a2 after"));
+  CHECK_EQ_U(logon(0, nullptr, nullptr, 0, 0, &b), 0u);
+  CHECK_THAT(starts_with(w.last_call(), "B MAPILogon"));
+  CHECK_THAT(b != a2);
+  // Two owners. B's entry points are looked up first, so that the fast path could serve A's
+  // session from B if it were wrong about the owners.
+  CHECK_EQ_U(send(w, "b mixed", b), 0u);
+  CHECK_THAT(sent("B", b, "b mixed"));
+  CHECK_EQ_U(send(w, "a2 mixed", a2), 0u);
+  CHECK_THAT(sent("A", a2, "a2 mixed"));
+  CHECK_EQ_U(send(w, "none"), 0u);
+  CHECK_THAT(sent("B", 0, "none"));
+  read_and_free("B", b);
+  read_and_free("A", a2);
+  CHECK_EQ_U(logoff(a2, 0, 0, 0), 0u);
+  CHECK_THAT(w.last_call() == "A MAPILogoff session=" + std::to_string(a2));
+  CHECK_EQ_U(send(w, "b alone", b), 0u);  // B owns every session and is current
+  CHECK_THAT(sent("B", b, "b alone"));
+  w.publish(machine_scope(L"prov_a", L"prov_a"));
+  CHECK_EQ_U(send(w, "b after", b), 0u);  // B owns every session, A is current
+  CHECK_THAT(sent("B", b, "b after"));
+  CHECK_EQ_U(send(w, "none again"), 0u);
+  CHECK_THAT(sent("A", 0, "none again"));
+  read_and_free("B", b);
+  CHECK_EQ_U(logoff(b, 0, 0, 0), 0u);
+  CHECK_THAT(w.last_call() == "B MAPILogoff session=" + std::to_string(b));
+  CHECK_EQ_U(send(w, "b closed", b), 0u);  // no longer a session of the stub's: the current provider
+  CHECK_THAT(sent("A", b, "b closed"));
+  return g_failures;
+}
+
+// Buffers from several threads at once, more than the stub's fixed table of records holds
+// (1,024: the rest go to its overflow map): each goes back to the provider that returned it,
+// whichever thread frees it and whatever the default is by then, while other threads record
+// new ones and free Extended memory.
+MD_CHILD_MAIN(many_buffers_from_many_threads) {
+  World w;
+  auto read = w.by_name<ReadMail>("MAPIReadMail");
+  auto free_buffer = w.by_name<FreeBuffer>("MAPIFreeBuffer");
+  auto allocate = w.by_name<AllocateBuffer>("MAPIAllocateBuffer");
+  constexpr int kThreads = 4;
+  constexpr int kEach = 400;
+  std::vector<std::vector<MessageA*>> a(kThreads), b(kThreads);
+  std::vector<std::vector<void*>> ext(kThreads);
+  std::atomic<int> failed{0};
+  const auto on_threads = [&](auto body) {
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kThreads; ++i) threads.emplace_back(body, i);
+    for (auto& t : threads) t.join();
+  };
+  w.publish(machine_scope(L"prov_a", L"prov_a"));
+  on_threads([&](int i) {
+    for (int k = 0; k < kEach; ++k) {
+      MessageA* m = nullptr;
+      if (read(0, 0, const_cast<LPSTR>("id"), 0, 0, &m) != 0 || m == nullptr) ++failed;
+      a[i].push_back(m);
+    }
+  });
+  w.publish(machine_scope(L"prov_b", L"prov_b"));
+  // Each thread frees another's A buffers while reading B's and freeing Extended (B) memory.
+  on_threads([&](int i) {
+    for (int k = 0; k < kEach; ++k) {
+      if (free_buffer(a[(i + 1) % kThreads][k]) != 0) ++failed;
+      MessageA* m = nullptr;
+      if (read(0, 0, const_cast<LPSTR>("id"), 0, 0, &m) != 0 || m == nullptr) ++failed;
+      b[i].push_back(m);
+      void* e = nullptr;
+      if (allocate(16, &e) != S_OK || e == nullptr) ++failed;
+      ext[i].push_back(e);
+      if (free_buffer(e) != 0) ++failed;
+    }
+  });
+  w.publish(machine_scope(L"prov_a", L"prov_a"));
+  on_threads([&](int i) {
+    for (MessageA* m : b[(i + 2) % kThreads])
+      if (free_buffer(m) != 0) ++failed;
+  });
+  CHECK_EQ_U(static_cast<unsigned>(failed.load()), 0u);
+  const auto line = [](const char* who, const void* p) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%p", p);
+    return std::string(who) + " MAPIFreeBuffer buffer=" + buf;
+  };
+  std::multiset<std::string> expected, got;
+  for (int i = 0; i < kThreads; ++i) {
+    for (const MessageA* m : a[i]) expected.insert(line("A", m));
+    for (const MessageA* m : b[i]) expected.insert(line("B", m));
+    for (const void* e : ext[i]) expected.insert(line("B", e));
+  }
+  for (const std::string& c : w.calls())
+    if (c.find(" MAPIFreeBuffer ") != std::string::npos) got.insert(c);
+  CHECK_EQ_U(got.size(), expected.size());
+  CHECK_THAT(got == expected);
   return g_failures;
 }
 
@@ -639,7 +767,8 @@ TEST_P(Stub, Scenario) {
 
 INSTANTIATE_TEST_SUITE_P(InAFreshProcess, Stub,
                          ::testing::Values("by_name_and_ordinal", "session_stays_with_its_provider",
-                                           "buffers_go_back_to_their_allocator", "cmc_sessions_buffers_and_codes",
+                                           "buffers_go_back_to_their_allocator", "sessions_of_two_providers",
+                                           "many_buffers_from_many_threads", "cmc_sessions_buffers_and_codes",
                                            "extended_binds_until_the_last_uninitialize",
                                            "wrong_bitness_is_never_loaded", "missing_exports_fail_with_the_family_code",
                                            "stopped_writer_means_registry", "write_in_progress_is_waited_out",
