@@ -3,7 +3,9 @@
 // RecordingRegistry and RegReadLedger (registry_reads.h): what the service uses to re-resolve,
 // after a machine-wide change, only the user scopes whose HKLM reads changed. The property that
 // matters is soundness: a scope the ledger calls unchanged resolves to the answer it had. The
-// last test checks it over a long random sequence of HKLM changes against a full re-resolve.
+// last ledger test checks it over a long random sequence of HKLM changes against a full
+// re-resolve. And CachingRegistry: a user's two resolutions (native and 32-bit processes) share
+// their reads of the user's hive, and answer exactly as without it.
 
 #include "mapidispatch/registry_reads.h"
 
@@ -220,6 +222,113 @@ TEST(RegistryReads, OnlyTheUsersTheLedgerNamesCanHaveAnotherAnswer) {
   std::printf("%d HKLM changes, 40 users: %zu user resolves named (of %d), %zu answers changed\n", kSteps, named,
               kSteps * 40, differed);
   EXPECT_LT(named, size_t{kSteps} * 40) << "the ledger names fewer users than all";
+}
+
+// ---- CachingRegistry -----------------------------------------------------------------------
+
+TEST(CachingRegistry, AnswersEachReadBelowItsRootOnceFromTheRegistryThenFromMemory) {
+  MemoryRegistry reg;
+  const std::u16string mail = u"S-1-5-21-9\\" + std::u16string(kMail);
+  reg.set_value(RegRoot::kUsers, mail, u"", make_reg_string(u"Fabrikam"));
+  reg.set_value(RegRoot::kUsers, mail + u"\\Fabrikam", u"DLLPath", make_reg_string(u"C:\\f.dll"));
+  reg.set_value(RegRoot::kLocalMachine, std::u16string(kMail), u"", make_reg_string(u"Contoso"));
+  RegReadCache cache(RegRoot::kUsers);
+  const CachingRegistry cached(reg, &cache);
+  const auto read = [&](RegRoot root, const std::u16string& path, RegView view, std::u16string_view name) {
+    std::unique_ptr<RegistryKey> key;
+    RegValue v;
+    if (cached.open(root, path, view, &key) || key->read_value(name, &v)) return std::u16string(u"(none)");
+    std::u16string text;
+    return decode_reg_string(v, 1000, &text) == RegStringStatus::kOk ? text : std::u16string(u"(bad)");
+  };
+  const auto names = [&](const std::u16string& path, bool subkeys) {
+    std::unique_ptr<RegistryKey> key;
+    std::vector<std::u16string> out;
+    bool truncated = false;
+    if (cached.open(RegRoot::kUsers, path, RegView::kDefault, &key)) return out;
+    EXPECT_FALSE(subkeys ? key->subkey_names(10, &out, &truncated) : key->value_names(10, &out, &truncated));
+    return out;
+  };
+  EXPECT_EQ(read(RegRoot::kUsers, mail, RegView::kDefault, u""), u"Fabrikam");
+  EXPECT_EQ(read(RegRoot::kUsers, mail + u"\\Fabrikam", RegView::kDefault, u"DLLPath"), u"C:\\f.dll");
+  EXPECT_EQ(names(mail, true), std::vector<std::u16string>{u"Fabrikam"});
+  EXPECT_EQ(read(RegRoot::kUsers, mail + u"\\Litware", RegView::kDefault, u"DLLPath"), u"(none)");
+  const size_t recorded = cache.reads();
+  const size_t first_hits = cache.hits();  // the key opened again by names()
+  // The registry changes; the same reads still give what they gave, from memory.
+  reg.set_value(RegRoot::kUsers, mail, u"", make_reg_string(u"Northwind"));
+  reg.set_value(RegRoot::kUsers, mail + u"\\Litware", u"DLLPath", make_reg_string(u"C:\\l.dll"));
+  reg.set_value(RegRoot::kLocalMachine, std::u16string(kMail), u"", make_reg_string(u"Tailspin"));
+  EXPECT_EQ(read(RegRoot::kUsers, mail, RegView::kDefault, u""), u"Fabrikam");
+  EXPECT_EQ(names(mail, true), std::vector<std::u16string>{u"Fabrikam"});
+  EXPECT_EQ(read(RegRoot::kUsers, mail + u"\\Litware", RegView::kDefault, u"DLLPath"), u"(none)");
+  EXPECT_EQ(cache.reads(), recorded);
+  EXPECT_EQ(cache.hits(), first_hits + 5);  // two opens and a missing key's, a value, a listing
+  // kDefault is this process's own view: the same reads as k64 in a 64-bit process, k32 in a
+  // 32-bit one; the other view is another read.
+  const RegView own = sizeof(void*) == 8 ? RegView::k64 : RegView::k32;
+  const RegView other = sizeof(void*) == 8 ? RegView::k32 : RegView::k64;
+  EXPECT_EQ(read(RegRoot::kUsers, mail, own, u""), u"Fabrikam");
+  EXPECT_EQ(cache.reads(), recorded);
+  EXPECT_EQ(read(RegRoot::kUsers, mail, other, u""), u"Northwind");
+  // A read not done before, and reads below another root: from the registry as it is now.
+  EXPECT_EQ(names(mail, false), std::vector<std::u16string>{u""});
+  EXPECT_EQ(read(RegRoot::kLocalMachine, std::u16string(kMail), RegView::kDefault, u""), u"Tailspin");
+}
+
+TEST(CachingRegistry, AUsersTwoResolutionsShareTheirHiveReadsAndAnswerAsWithoutIt) {
+  MemoryRegistry reg;
+  MemoryFileSystem fs;
+  PeSpec provider;
+  provider.exports = {"MAPISendMail", "MAPILogon", "MAPILogoff", "MAPIFreeBuffer", "MAPIInitialize"};
+  PeSpec provider32 = provider;
+  provider32.machine = 0x014C;  // IMAGE_FILE_MACHINE_I386
+  const std::u16string clients[] = {u"Fabrikam", u"Contoso", u"Litware"};
+  for (const auto& c : clients) {
+    fs.add_file(u"C:\\Mail\\" + c + u".dll", build_pe(provider));
+    fs.add_file(u"C:\\Mail\\" + c + u"32.dll", build_pe(provider32));
+    reg.set_value(RegRoot::kLocalMachine, std::u16string(kMail) + u"\\" + c, u"DLLPath", make_reg_string(u"C:\\Mail\\" + c + u"32.dll"));
+  }
+  reg.set_value(RegRoot::kLocalMachine, std::u16string(kMail), u"", make_reg_string(u"Litware"));
+  MemoryMsiComponents msi(false, u"none");
+  NoVariables env;
+  const unsigned seed = std::random_device{}();
+  std::printf("random users seed %u\n", seed);
+  std::mt19937 rng(seed);
+  const auto pick = [&](size_t n) { return static_cast<size_t>(rng() % n); };
+  size_t hits = 0;
+  for (int i = 0; i < 60; ++i) {
+    const std::u16string sid = u"S-1-5-21-1-2-3-" + std::u16string(1, char16_t(u'A' + i));
+    const std::u16string mail = sid + u"\\" + std::u16string(kMail);
+    // A default of the user's own or none; the client's key in the user's hive, with a path of
+    // either bitness, or not; values of the wrong type now and then.
+    if (pick(4) != 0) reg.set_value(RegRoot::kUsers, mail, u"", make_reg_string(clients[pick(3)]));
+    if (pick(2) == 0)
+      reg.set_value(RegRoot::kUsers, mail + u"\\" + clients[pick(3)], pick(2) ? u"DLLPath" : u"DLLPathEx",
+                    make_reg_string(u"C:\\Mail\\" + clients[pick(3)] + (pick(2) ? u"32.dll" : u".dll")));
+    if (pick(8) == 0) reg.set_value(RegRoot::kUsers, mail, u"", RegValue{reg_type::kDword, {1, 0, 0, 0}});
+    ResolverOptions native_opts, wow64_opts;
+    wow64_opts.view = RegView::k32;
+    ScopeResolution plain[2], shared[2];
+    RegReadCache cache(RegRoot::kUsers);
+    const CachingRegistry cached(reg, &cache);
+    const ResolverOptions* opts[2] = {&native_opts, &wow64_opts};
+    for (int v = 0; v < 2; ++v) {
+      ASSERT_EQ(resolve_scope(ScopeRequest::user_from_users(sid), ResolverServices{reg, fs, msi, env}, *opts[v], &plain[v]),
+                ResolveStatus::kOk);
+      const size_t before = cache.hits();
+      ASSERT_EQ(resolve_scope(ScopeRequest::user_from_users(sid), ResolverServices{cached, fs, msi, env}, *opts[v], &shared[v]),
+                ResolveStatus::kOk);
+      if (v == 1) hits += cache.hits() - before;
+      EXPECT_EQ(shared[v], plain[v]) << "user " << i << (v ? " (32-bit view)" : "") << ", seed " << seed;
+    }
+  }
+  // In a 64-bit process (the service's) the 32-bit resolutions read the users' hives from
+  // memory: what the cache is for. In a 32-bit one the default view is the 32-bit view, which the
+  // resolutions for 32-bit processes do not use for a user's keys: little to share.
+  if (sizeof(void*) == 8) {
+    EXPECT_GT(hits, 60u * 3);
+  }
 }
 
 }  // namespace

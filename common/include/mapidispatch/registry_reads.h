@@ -75,6 +75,44 @@ class RecordingRegistry final : public Registry {
   std::vector<RegRead>* log_;
 };
 
+//! Reads below one root, each done once and then answered from memory: what a user scope's two
+//! resolutions (native and 32-bit processes) share. 64-bit Windows redirects nothing of a
+//! user's hive that the resolver reads (it reads those keys in the 64-bit view for both, see
+//! view_of in resolver.cpp), so the 32-bit resolution's user reads are the native one's, and
+//! under Wine each costs a registry server request or several. Not thread-safe; one per user
+//! and pass (a change made between the two resolutions is the next notification's).
+class RegReadCache {
+ public:
+  explicit RegReadCache(RegRoot root) : root_(root) {}
+  RegRoot root() const { return root_; }
+  //! Distinct reads done through the cache so far, and reads answered from memory.
+  size_t reads() const { return reads_.size(); }
+  size_t hits() const { return hits_; }
+
+ private:
+  friend class CachingRegistry;
+  friend class CachingKey;
+  RegRoot root_;
+  std::unordered_map<std::string, RegRead> reads_;  // identity (views made canonical) -> read and result
+  size_t hits_ = 0;
+};
+
+//! A Registry that answers each read below cache->root() from `*cache` when the same read (same
+//! operation, path, name, limit and effective view: kDefault is this process's own view) was
+//! done through it before, else from `inner`, recording it. Keys it opens open their inner key
+//! only when a read misses. Reads below other roots pass through. `inner` and `cache` must
+//! outlive it and every key it opened.
+class CachingRegistry final : public Registry {
+ public:
+  CachingRegistry(const Registry& inner, RegReadCache* cache) : inner_(inner), cache_(cache) {}
+  std::error_code open(RegRoot root, std::u16string_view path, RegView view,
+                       std::unique_ptr<RegistryKey>* out) const override;
+
+ private:
+  const Registry& inner_;
+  RegReadCache* cache_;
+};
+
 //! `read` done again through `registry`: the same read, with what it gives now (compare the two
 //! with ==). Never throws but std::bad_alloc.
 RegRead replay(const Registry& registry, const RegRead& read);

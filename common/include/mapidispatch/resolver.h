@@ -134,6 +134,11 @@ struct ResolverOptions {
   //! can tell which user scopes a machine-wide change can affect. resolve_scope() ignores it:
   //! whoever passes the registry records, if they want.
   std::vector<RegRead>* machine_reads = nullptr;
+  //! Not null: win32::resolve_live and resolve_live_wow64 read below user_reads->root() through
+  //! a CachingRegistry (registry_reads.h) on it, so that the two resolutions of one user share
+  //! their reads of the user's hive (the service passes one cache for both). resolve_scope()
+  //! ignores it, as machine_reads.
+  RegReadCache* user_reads = nullptr;
   //! Not null: win32::resolve_live and resolve_live_wow64, resolving a user of HKEY_USERS, take
   //! the machine's part of the environment from here (`native` and `x86` respectively) and read
   //! only the user's part from the registry: the service reads the machine's once per pass, not

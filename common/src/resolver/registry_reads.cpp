@@ -138,6 +138,123 @@ std::error_code RecordingRegistry::open(RegRoot root, std::u16string_view path, 
   return ec;
 }
 
+// ---- CachingRegistry ------------------------------------------------------------------------
+
+namespace {
+
+// kDefault is the process's own view: k64 in a 64-bit process, k32 in a 32-bit one (on 32-bit
+// Windows there is one view, and the flags are ignored).
+RegView effective(RegView view) {
+  if (view != RegView::kDefault) return view;
+  return sizeof(void*) == 8 ? RegView::k64 : RegView::k32;
+}
+
+RegRead identity_of(RegRead::Op op, RegRoot root, RegView view, std::u16string_view path, std::u16string_view name,
+                    size_t limit) {
+  RegRead r;
+  r.op = op;
+  r.root = root;
+  r.view = effective(view);
+  r.path = std::u16string(path);
+  r.name = std::u16string(name);
+  r.limit = limit;
+  return r;
+}
+
+std::string key_of(const RegRead& r) {
+  std::string s;
+  append_identity(r, &s);
+  return s;
+}
+
+}  // namespace
+
+// A key of a CachingRegistry: its inner key is opened on the first read the cache cannot answer.
+class CachingKey final : public RegistryKey {
+ public:
+  CachingKey(const Registry& inner, RegReadCache* cache, RegView view, std::u16string path,
+             std::unique_ptr<RegistryKey> opened)
+      : inner_(inner), cache_(cache), view_(view), path_(std::move(path)), key_(std::move(opened)) {}
+
+  std::error_code read_value(std::u16string_view name, RegValue* out) const override {
+    RegRead r = identity_of(RegRead::Op::kValue, cache_->root(), view_, path_, name, 0);
+    std::string k = key_of(r);
+    if (const auto it = cache_->reads_.find(k); it != cache_->reads_.end()) {
+      ++cache_->hits_;
+      if (!it->second.error) *out = it->second.value;
+      return it->second.error;
+    }
+    if (const std::error_code ec = inner_key()) return ec;  // not recorded: it says nothing of the value
+    r.error = key_->read_value(name, out);
+    if (!r.error) r.value = *out;
+    const std::error_code ec = r.error;
+    cache_->reads_.emplace(std::move(k), std::move(r));
+    return ec;
+  }
+  std::error_code open_subkey(std::u16string_view path, std::unique_ptr<RegistryKey>* out) const override {
+    return CachingRegistry(inner_, cache_).open(cache_->root(), joined(path_, path), view_, out);
+  }
+  std::error_code subkey_names(size_t limit, std::vector<std::u16string>* out, bool* truncated) const override {
+    return names(RegRead::Op::kSubkeys, limit, out, truncated);
+  }
+  std::error_code value_names(size_t limit, std::vector<std::u16string>* out, bool* truncated) const override {
+    return names(RegRead::Op::kValues, limit, out, truncated);
+  }
+
+ private:
+  std::error_code inner_key() const {
+    if (key_) return {};
+    return inner_.open(cache_->root(), path_, view_, &key_);
+  }
+  std::error_code names(RegRead::Op op, size_t limit, std::vector<std::u16string>* out, bool* truncated) const {
+    RegRead r = identity_of(op, cache_->root(), view_, path_, {}, limit);
+    std::string k = key_of(r);
+    auto it = cache_->reads_.find(k);
+    if (it != cache_->reads_.end()) {
+      ++cache_->hits_;
+    } else {
+      if (const std::error_code ec = inner_key()) return ec;
+      r.error = op == RegRead::Op::kSubkeys ? key_->subkey_names(limit, &r.names, &r.truncated)
+                                            : key_->value_names(limit, &r.names, &r.truncated);
+      if (r.error) {
+        r.names.clear();
+        r.truncated = false;
+      }
+      it = cache_->reads_.emplace(std::move(k), std::move(r)).first;
+    }
+    if (!it->second.error) {
+      *out = it->second.names;
+      *truncated = it->second.truncated;
+    }
+    return it->second.error;
+  }
+
+  const Registry& inner_;
+  RegReadCache* cache_;
+  RegView view_;
+  std::u16string path_;
+  mutable std::unique_ptr<RegistryKey> key_;
+};
+
+std::error_code CachingRegistry::open(RegRoot root, std::u16string_view path, RegView view,
+                                      std::unique_ptr<RegistryKey>* out) const {
+  if (root != cache_->root()) return inner_.open(root, path, view, out);
+  RegRead r = identity_of(RegRead::Op::kOpen, root, view, path, {}, 0);
+  std::string k = key_of(r);
+  std::unique_ptr<RegistryKey> opened;
+  if (const auto it = cache_->reads_.find(k); it != cache_->reads_.end()) {
+    ++cache_->hits_;
+    if (it->second.error) return it->second.error;
+  } else {
+    r.error = inner_.open(root, path, view, &opened);
+    const std::error_code ec = r.error;
+    cache_->reads_.emplace(std::move(k), std::move(r));
+    if (ec) return ec;
+  }
+  *out = std::make_unique<CachingKey>(inner_, cache_, view, std::u16string(path), std::move(opened));
+  return {};
+}
+
 RegRead replay(const Registry& registry, const RegRead& read) {
   RegRead now;
   now.op = read.op;

@@ -174,14 +174,28 @@ class Resolver {
     if (why_ != nullptr) why_->steps.push_back({std::move(rule), std::move(key), std::move(value), std::move(detail)});
   }
 
-  // HKLM\Software\Clients is shared by both registry views of 64-bit Windows 7 and later (not
-  // redirected), so a 32-bit resolution reads it in the 64-bit view: the same key on Windows,
-  // and the one mail clients' installers write where a registry does redirect it (Wine does).
+  // The view a key is read in. Of what the resolver reads, 64-bit Windows 7 and later redirect
+  // for 32-bit processes only HKLM\Software (but its shared Clients subtree) and a user's
+  // Software\Classes ("Registry Keys Affected by WOW64"). A 32-bit resolution reads everything
+  // else in the 64-bit view: the same key on Windows; for HKLM\Software\Clients the one mail
+  // clients' installers write where a registry does redirect it (Wine does); and under Wine one
+  // request to open a user's key, where the 32-bit view walks the path component by component
+  // (issue #12: most of the start-up's registry requests were such walks).
   RegView view_of(const Hive& h, std::u16string_view path) const {
-    constexpr std::u16string_view kClients = u"Software\\Clients";
-    const bool clients = text::istarts_with(path, kClients) &&
-                         (path.size() == kClients.size() || path[kClients.size()] == u'\\');
-    return opt_.view == RegView::k32 && h.path.root == RegRoot::kLocalMachine && clients ? RegView::k64 : opt_.view;
+    if (opt_.view != RegView::k32) return opt_.view;
+    // The path below the root (HKEY_USERS: below the user's hive, its first component).
+    const std::u16string joined = h.path.join(path);
+    std::u16string_view full = joined;
+    if (h.path.root == RegRoot::kUsers) {
+      const size_t slash = full.find(u'\\');
+      full = slash == std::u16string_view::npos ? std::u16string_view() : full.substr(slash + 1);
+    }
+    const auto under = [full](std::u16string_view prefix) {
+      return text::istarts_with(full, prefix) && (full.size() == prefix.size() || full[prefix.size()] == u'\\');
+    };
+    const bool redirected = h.path.root == RegRoot::kLocalMachine ? under(u"Software") && !under(u"Software\\Clients")
+                                                                  : under(u"Software\\Classes");
+    return redirected ? RegView::k32 : RegView::k64;
   }
 
   static std::u16string display(const Hive& h, std::u16string_view path) {

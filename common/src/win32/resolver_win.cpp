@@ -259,9 +259,12 @@ ResolveStatus resolve_live(const ScopeRequest& request, ResolverOptions options,
     if (options.system_directory.empty()) options.system_directory = system_directory();
     if (options.stub_paths.empty()) options.stub_paths = default_stub_paths();
     const Win32Registry live;
-    // The service's HKLM reads, recorded (ResolverOptions::machine_reads); else the registry itself.
-    const RecordingRegistry recording(live, RegRoot::kLocalMachine, options.machine_reads);
-    const Registry& registry = options.machine_reads ? static_cast<const Registry&>(recording) : live;
+    // The user's reads shared with the scope's other resolution (ResolverOptions::user_reads),
+    // the HKLM reads recorded (ResolverOptions::machine_reads); else the registry itself.
+    const CachingRegistry cached(live, options.user_reads);
+    const Registry& base = options.user_reads ? static_cast<const Registry&>(cached) : live;
+    const RecordingRegistry recording(base, RegRoot::kLocalMachine, options.machine_reads);
+    const Registry& registry = options.machine_reads ? static_cast<const Registry&>(recording) : base;
     const Win32FileSystem files;
     const Win32MsiComponents msi;
     if (request.kind == ScopeKind::kUser && request.user_hive.root == RegRoot::kUsers) {
@@ -298,9 +301,12 @@ ResolveStatus resolve_live_wow64(const ScopeRequest& request, ResolverOptions op
     if (options.system_directory.empty()) return ResolveStatus::kInternalError;  // not 64-bit Windows
     if (options.stub_paths.empty()) options.stub_paths = default_stub_paths();
     const Win32Registry live;
-    // The service's HKLM reads, recorded (ResolverOptions::machine_reads); else the registry itself.
-    const RecordingRegistry recording(live, RegRoot::kLocalMachine, options.machine_reads);
-    const Registry& registry = options.machine_reads ? static_cast<const Registry&>(recording) : live;
+    // The user's reads shared with the scope's other resolution (ResolverOptions::user_reads),
+    // the HKLM reads recorded (ResolverOptions::machine_reads); else the registry itself.
+    const CachingRegistry cached(live, options.user_reads);
+    const Registry& base = options.user_reads ? static_cast<const Registry&>(cached) : live;
+    const RecordingRegistry recording(base, RegRoot::kLocalMachine, options.machine_reads);
+    const Registry& registry = options.machine_reads ? static_cast<const Registry&>(recording) : base;
     const Win32FileSystem native_files;
     const Wow64FileSystem files(native_files, narrow16(std::wstring_view(windows, n)));
     const Win32MsiComponents msi;
