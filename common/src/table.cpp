@@ -3,6 +3,7 @@
 #include "mapidispatch/table.h"
 
 #include <algorithm>
+#include <utility>
 #include <bit>
 #include <chrono>
 #include <cstring>
@@ -137,6 +138,15 @@ bool build_record(const ScopeResolution& s, std::vector<std::byte>* out) {
   r.override_stride = sizeof(OverrideRecord);
   // Overrides right after the fixed part (4-aligned: the fixed part is), strings after them.
   r.override_offset = s.overrides.empty() ? 0u : static_cast<uint32_t>(sizeof(ScopeRecord));
+  // The record's exact size, reserved at once: a publish builds a record per scope and view (two
+  // thousand on a farm of a thousand users), and growing each string by string cost several
+  // allocations apiece (under Wine a heap call each).
+  const auto target_units = [](const Target& t) { return t.path.size() + t.client.size() + t.reason.size(); };
+  size_t units = s.sid.size() + s.default_client.size() + s.prefirstrun_message.size() + s.prefirstrun_caption.size() +
+                 target_units(s.simple) + target_units(s.extended) + target_units(s.mapi32x);
+  for (const AppOverride& o : s.overrides)
+    units += o.module.size() + o.client.size() + target_units(o.simple) + target_units(o.extended);
+  b.bytes().reserve(sizeof(ScopeRecord) + s.overrides.size() * sizeof(OverrideRecord) + units * 2 + 3);
   b.bytes().resize(sizeof(ScopeRecord) + s.overrides.size() * sizeof(OverrideRecord));
 
   std::vector<OverrideRecord> overrides(s.overrides.size());
@@ -301,8 +311,12 @@ uint64_t filetime_now() noexcept {
 namespace {
 
 // Directory order: the machine scope, then users by (sid_hash, sid) so readers binary-search.
-std::error_code directory_order(std::span<const ScopeResolution> scopes, std::vector<const ScopeResolution*>* order) {
+// `*hashes`: each scope's sid_hash, in that order (0 for the machine scope), computed once: the
+// sort and the merge of the two views compare them O(N log N) times.
+std::error_code directory_order(std::span<const ScopeResolution> scopes, std::vector<const ScopeResolution*>* order,
+                                std::vector<uint32_t>* hashes) {
   order->clear();
+  hashes->clear();
   const ScopeResolution* machine = nullptr;
   for (const auto& s : scopes) {
     if (s.kind == ScopeKind::kMachine) {
@@ -314,12 +328,18 @@ std::error_code directory_order(std::span<const ScopeResolution> scopes, std::ve
     }
   }
   if (machine == nullptr) return TableError::kNoMachineScope;
-  auto key = [](const ScopeResolution* s) { return sid_hash(s->sid.data(), s->sid.size()); };
-  std::sort(order->begin(), order->end(), [&](const ScopeResolution* a, const ScopeResolution* b) {
-    const uint32_t ha = key(a), hb = key(b);
-    return ha != hb ? ha < hb : a->sid < b->sid;
+  std::vector<std::pair<uint32_t, const ScopeResolution*>> keyed;
+  keyed.reserve(order->size());
+  for (const ScopeResolution* s : *order) keyed.emplace_back(sid_hash(s->sid.data(), s->sid.size()), s);
+  std::sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first < b.first : a.second->sid < b.second->sid;
   });
-  order->insert(order->begin(), machine);
+  order->assign(1, machine);
+  hashes->assign(1, 0u);
+  for (const auto& [h, s] : keyed) {
+    order->push_back(s);
+    hashes->push_back(h);
+  }
   return {};
 }
 
@@ -331,16 +351,17 @@ struct UserKey {
   bool operator==(const UserKey& o) const { return hash == o.hash && *sid == *o.sid; }
 };
 
-UserKey key_of(const ScopeResolution& s) { return {sid_hash(s.sid.data(), s.sid.size()), &s.sid}; }
-
 // One view's scopes in directory order, each with its record, or without one where it breaks a
 // layout limit.
 struct ViewRecords {
   std::vector<const ScopeResolution*> order;
+  std::vector<uint32_t> hashes;  // sid_hash of each, directory_order()'s
   std::vector<std::vector<std::byte>> records;
   std::vector<bool> built;
   std::vector<bool> kept;
 };
+
+UserKey key_of(const ViewRecords& v, size_t i) { return {v.hashes[i], &v.order[i]->sid}; }
 
 void build_records(ViewRecords* v) {
   v->records.assign(v->order.size(), {});
@@ -372,13 +393,13 @@ std::error_code choose_scopes(ViewRecords* native, ViewRecords* wow64, size_t li
     const bool in_w = j < wow64->order.size();
     UserKey next{};
     if (in_n && in_w) {
-      const UserKey a = key_of(*native->order[i]), b = key_of(*wow64->order[j]);
+      const UserKey a = key_of(*native, i), b = key_of(*wow64, j);
       next = b < a ? b : a;
     } else {
-      next = in_n ? key_of(*native->order[i]) : key_of(*wow64->order[j]);
+      next = in_n ? key_of(*native, i) : key_of(*wow64, j);
     }
-    const bool has_n = in_n && key_of(*native->order[i]) == next;
-    const bool has_w = in_w && key_of(*wow64->order[j]) == next;
+    const bool has_n = in_n && key_of(*native, i) == next;
+    const bool has_w = in_w && key_of(*wow64, j) == next;
     size_t cost = 0;
     bool buildable = true;
     if (has_n) {
@@ -428,7 +449,7 @@ BuiltDirectory place_directory(const ViewRecords& v, size_t* offset) {
     e.record_offset = static_cast<uint32_t>(*offset);
     e.record_size = static_cast<uint32_t>(v.records[i].size());
     e.record_checksum = crc32c(0, v.records[i].data(), v.records[i].size());
-    e.sid_hash = i == 0 ? 0u : sid_hash(v.order[i]->sid.data(), v.order[i]->sid.size());
+    e.sid_hash = v.hashes[i];  // 0 for the machine scope (i == 0)
     *offset += v.records[i].size();
     d.entries.push_back(e);
     d.records.push_back(&v.records[i]);
@@ -449,9 +470,9 @@ std::error_code build_table_image(std::span<const ScopeResolution> scopes, uint6
                                   std::vector<std::byte>* image, std::span<const ScopeResolution> wow64_scopes,
                                   TableOverflow overflow, TableFit* fit) {
   ViewRecords native, wow64;
-  if (auto ec = directory_order(scopes, &native.order)) return ec;
+  if (auto ec = directory_order(scopes, &native.order, &native.hashes)) return ec;
   if (!wow64_scopes.empty())
-    if (auto ec = directory_order(wow64_scopes, &wow64.order)) return ec;
+    if (auto ec = directory_order(wow64_scopes, &wow64.order, &wow64.hashes)) return ec;
   build_records(&native);
   build_records(&wow64);
   bool left_out = false;
@@ -559,11 +580,14 @@ std::error_code TableWriter::publish(std::span<const ScopeResolution> scopes,
   if (region_.size() < sizeof(TableHeader) || reinterpret_cast<uintptr_t>(region_.data()) % 4 != 0)
     return TableError::kRegionTooSmall;
   const auto total = static_cast<uint32_t>(std::min<size_t>(region_.size(), kMaxTotalSize));
-  std::vector<std::byte> image;
+  std::vector<std::byte> image = std::move(spare_);
   TableFit fit;
   if (auto ec = build_table_image(scopes, generation_ + 1, filetime_now(), writer_pid_, total, &image, wow64_scopes,
-                                  overflow, &fit))
+                                  overflow, &fit)) {
+    spare_ = std::move(image);
     return ec;
+  }
+  spare_ = std::move(image_);
   image_ = std::move(image);
   fit_ = fit;
   ++generation_;

@@ -81,6 +81,10 @@ class ScopeSource {
 //! as resolve_all() would have them once the user's hive is as resolve_user() saw it.
 void apply_user_scopes(Resolutions* r, const std::u16string& sid, ScopeSource::UserScopes user);
 
+//! `sid`'s scopes in `r` (each nullopt where it has none): what apply_user_scopes() replaces,
+//! and what puts them back.
+ScopeSource::UserScopes user_scopes_of(const Resolutions& r, const std::u16string& sid);
+
 }  // namespace mapidispatch::service
 
 #endif  // MAPIDISPATCH_SERVICE_SCOPE_SOURCE_H_

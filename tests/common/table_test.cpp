@@ -51,6 +51,26 @@ TEST(TableLayout, Crc32cKnownAnswer) {
   EXPECT_EQ(crc32c(0, zeros.data(), zeros.size()), 0x8A9136AAu);
   const char* digits = "123456789";
   EXPECT_EQ(crc32c(0, digits, 9), 0xE3069283u);
+  // Eight bytes at a time (slicing-by-8) against a byte at a time, bit by bit: every length from 0
+  // to 64 at every alignment, and chained in pieces.
+  const auto bitwise = [](uint32_t crc, const unsigned char* p, size_t n) {
+    crc = ~crc;
+    for (size_t i = 0; i < n; ++i) {
+      crc ^= p[i];
+      for (int k = 0; k < 8; ++k) crc = (crc & 1u) ? (crc >> 1) ^ 0x82F63B78u : crc >> 1;
+    }
+    return ~crc;
+  };
+  std::vector<unsigned char> bytes(80);
+  uint32_t x = 12345;
+  for (auto& b : bytes) b = static_cast<unsigned char>((x = x * 1103515245u + 12345u) >> 16);
+  for (size_t at = 0; at < 8; ++at)
+    for (size_t n = 0; at + n <= 72; ++n) {
+      ASSERT_EQ(crc32c(0, bytes.data() + at, n), bitwise(0, bytes.data() + at, n)) << at << "+" << n;
+      const size_t half = n / 3;
+      ASSERT_EQ(crc32c(crc32c(0, bytes.data() + at, half), bytes.data() + at + half, n - half),
+                bitwise(0, bytes.data() + at, n));
+    }
 }
 
 TEST(TableLayout, ErrorCodesHaveMessages) {

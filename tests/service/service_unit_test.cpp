@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <sstream>
 
 #include "../support/table_samples.h"
@@ -18,6 +19,7 @@
 #include "mapidispatch/table_layout.h"
 #include "parameters.h"
 #include "progress.h"
+#include "scope_source.h"
 #include "status.h"
 #include "text.h"
 
@@ -314,6 +316,43 @@ TEST(ChangeLog, SaysWhatChangedPerScope) {
   const std::string warned = join_changes(describe_changes(before, partial));
   EXPECT_NE(warned.find("(missing-exports, x64; warning: C:\\x.dll lacks the Simple MAPI entry points MAPIFreeBuffer)"),
             std::string::npos) << warned;
+}
+
+// An incremental pass (dispatcher.cpp) takes a user's scopes out of the published answers, puts
+// the new ones in, describes the change from those alone, and on a failed publish puts the old
+// ones back: each step must leave the answers as a full pass would have them.
+TEST(ScopeUpdates, AUsersScopesReplacedDescribedAndPutBackInPlace) {
+  Resolutions published;
+  published.scopes = test::sample_scopes(6);
+  std::sort(published.scopes.begin() + 1, published.scopes.end(),
+            [](const ScopeResolution& a, const ScopeResolution& b) { return a.sid < b.sid; });
+  published.wow64_scopes = published.scopes;
+  std::vector<std::u16string> sids;
+  for (size_t i = 1; i < published.scopes.size(); ++i) sids.push_back(published.scopes[i].sid);
+  sids.push_back(test::sample_user(40).sid);  // no scope yet: added, then removed again
+  for (const std::u16string& sid : sids) {
+    const Resolutions before = published;
+    const ScopeSource::UserScopes was = user_scopes_of(published, sid);
+    ScopeSource::UserScopes now;
+    now.native = was.native ? *was.native : test::sample_user(40);
+    now.native->simple.path = u"C:\\Changed\\mapi.dll";
+    // (no wow64: the user's scope goes for 32-bit processes)
+    apply_user_scopes(&published, sid, now);
+    const ScopeSource::UserScopes got = user_scopes_of(published, sid);
+    EXPECT_EQ(got.native, now.native);
+    EXPECT_FALSE(got.wow64.has_value());
+    EXPECT_TRUE(std::is_sorted(published.scopes.begin() + 1, published.scopes.end(),
+                               [](const ScopeResolution& a, const ScopeResolution& b) { return a.sid < b.sid; }));
+    // Described from the changed scopes alone: what a comparison of every scope says.
+    const auto only = [](const std::optional<ScopeResolution>& s) {
+      return s ? std::vector<ScopeResolution>{*s} : std::vector<ScopeResolution>{};
+    };
+    EXPECT_EQ(describe_changes(only(was.native), only(now.native)), describe_changes(before.scopes, published.scopes));
+    EXPECT_EQ(describe_changes(only(was.wow64), only(now.wow64), "32-bit "),
+              describe_changes(before.wow64_scopes, published.wow64_scopes, "32-bit "));
+    apply_user_scopes(&published, sid, was);
+    EXPECT_EQ(published, before) << utf8(sid);
+  }
 }
 
 TEST(ChangeLog, OneEventPerUnloadableProviderAndOneWhenFixed) {

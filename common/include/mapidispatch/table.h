@@ -161,6 +161,9 @@ class TableWriter {
   bool recovered_odd_ = false;
   uint64_t recovered_generation_ = 0;
   std::vector<std::byte> image_;  //!< The last published [0, payload_end), private copy.
+  //! The image before it, kept for its memory: the next publish builds into it, so that a
+  //! publish allocates (and, under Wine, faults in) no megabytes of fresh pages.
+  std::vector<std::byte> spare_;
   TableFit fit_;
 };
 

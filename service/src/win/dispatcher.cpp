@@ -279,9 +279,23 @@ void Dispatcher::on_change(const std::string& why) {
 void Dispatcher::resolve_and_publish(const char* reason, bool force,
                                      const std::function<void(size_t, size_t)>& on_scope_resolved) {
   if (!writer_ || stopping_) return;
-  Resolutions answers;
+  // The log line of a publish says how long resolving and publishing took (issue #12: a farm's
+  // administrator sees what one change costs).
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point started = Clock::now();
+  const auto ms_since = [](Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); };
   ++stats_.resolves;
   const bool full = force || dirty_all_ || !have_published_;
+  // A full pass: every answer. An incremental one: each scope resolved again, as published and as
+  // resolved now; the published answers are then updated in place, so that one user's change
+  // costs no copy, comparison or description of every other scope of the farm (issue #12).
+  Resolutions answers;
+  struct Update {
+    std::u16string sid;  // empty: the machine scope
+    ScopeSource::UserScopes before, after;
+  };
+  std::vector<Update> updates;
+  const bool wow64 = !published_.wow64_scopes.empty();
   try {
     ResolveOptions opts;
     opts.allow_unc_paths = params_.allow_unc_paths;
@@ -290,13 +304,13 @@ void Dispatcher::resolve_and_publish(const char* reason, bool force,
       ++stats_.full_resolves;
       answers = source_->resolve_all(opts);
     } else {
-      // Only what changed: the rest of the answers stand as published.
-      answers = published_;
       std::string machine;
       if (dirty_machine_) {
         ScopeSource::MachineScopes m = source_->resolve_machine(opts);
-        answers.scopes.at(0) = std::move(m.native);
-        if (m.wow64 && !answers.wow64_scopes.empty()) answers.wow64_scopes[0] = std::move(*m.wow64);
+        Update u;
+        u.before = {published_.scopes.at(0), wow64 ? std::optional(published_.wow64_scopes[0]) : std::nullopt};
+        u.after = {std::move(m.native), wow64 ? (m.wow64 ? std::move(m.wow64) : u.before.wow64) : std::nullopt};
+        updates.push_back(std::move(u));
         // Users whose HKLM reads give another answer now (registry_reads.h).
         dirty_users_.insert(m.affected_users.begin(), m.affected_users.end());
         machine = fmt::format("the machine scope and {} user(s) whose HKLM reads changed ({} reads checked); ",
@@ -304,10 +318,12 @@ void Dispatcher::resolve_and_publish(const char* reason, bool force,
       }
       for (const auto& sid : dirty_users_) {
         ++stats_.user_resolves;
-        apply_user_scopes(&answers, sid, source_->resolve_user(sid, opts));
+        Update u{sid, user_scopes_of(published_, sid), source_->resolve_user(sid, opts)};
+        if (!wow64) u.after.wow64.reset();  // a table without answers for 32-bit processes stays so
+        updates.push_back(std::move(u));
       }
       log().debug("resolved {}{} user scope(s) ({}) of {}", machine, dirty_users_.size(), reason,
-                  answers.scopes.size());
+                  published_.scopes.size());
     }
   } catch (const std::exception& e) {
     dirty_all_ = true;  // the next resolve starts from the registry, not from what failed here
@@ -317,35 +333,74 @@ void Dispatcher::resolve_and_publish(const char* reason, bool force,
   dirty_all_ = false;
   dirty_machine_ = false;
   dirty_users_.clear();
-  if (!force && have_published_ && answers == published_) {
+  const bool changed =
+      full ? force || !have_published_ || !(answers == published_)
+           : std::any_of(updates.begin(), updates.end(), [](const Update& u) {
+               return u.before.native != u.after.native || u.before.wow64 != u.after.wow64;
+             });
+  if (!changed) {
     log().debug("resolved ({}): no answer changed; generation {} stays", reason, writer_->generation());
     return;
   }
+  // Puts each update's `after` (or, to take them back, `before`) into the published answers.
+  const auto apply = [this, &updates](bool after) {
+    for (const Update& u : updates) {
+      const ScopeSource::UserScopes& s = after ? u.after : u.before;
+      if (!u.sid.empty()) {
+        apply_user_scopes(&published_, u.sid, s);
+        continue;
+      }
+      published_.scopes.at(0) = *s.native;
+      if (s.wow64 && !published_.wow64_scopes.empty()) published_.wow64_scopes[0] = *s.wow64;
+    }
+  };
+  const double resolve_ms = ms_since(started);
+  const Clock::time_point publish_started = Clock::now();
+  if (!full) apply(true);
+  const Resolutions& now = full ? answers : published_;
   if (params_.debug_crash_mid_publish != 0 && section_name_.rfind("Local\\", 0) == 0)
-    crash_mid_publish(answers, params_.debug_crash_mid_publish);
+    crash_mid_publish(now, params_.debug_crash_mid_publish);
   const uint64_t before = writer_->generation();
   // What does not fit the section is left out, flagged (table_layout.h, "Incomplete tables"):
   // the machine scope and the users that fit are published rather than nothing.
-  if (const std::error_code ec = writer_->publish(answers.scopes, answers.wow64_scopes, TableOverflow::kPartial)) {
-    dirty_all_ = true;  // published_ is not what the registry says: resolve everything next time
+  if (const std::error_code ec = writer_->publish(now.scopes, now.wow64_scopes, TableOverflow::kPartial)) {
+    if (!full) apply(false);  // published_ stays what the table holds
+    dirty_all_ = true;        // and the next resolve starts from the registry
     events().error("publish ({}) failed: {} {}; the table keeps generation {}", reason, ec.value(), ec.message(),
                    before);
     return;
   }
   ++stats_.publishes;
+  const double publish_ms = ms_since(publish_started);
   // What changed for 64-bit processes, then what changed for 32-bit ones ("32-bit machine ...").
-  static const Resolutions kNothing;
-  const Resolutions& was = have_published_ ? published_ : kNothing;
-  std::vector<std::string> items = describe_changes(was.scopes, answers.scopes);
-  for (auto& item : describe_changes(was.wow64_scopes, answers.wow64_scopes, "32-bit "))
-    items.push_back(std::move(item));
+  std::vector<std::string> items;
+  if (full) {
+    static const Resolutions kNothing;
+    const Resolutions& was = have_published_ ? published_ : kNothing;
+    items = describe_changes(was.scopes, answers.scopes);
+    for (auto& item : describe_changes(was.wow64_scopes, answers.wow64_scopes, "32-bit "))
+      items.push_back(std::move(item));
+  } else {
+    std::vector<ScopeResolution> was[2], is[2];
+    for (const Update& u : updates) {
+      for (int v = 0; v < 2; ++v) {
+        const auto& b = v == 0 ? u.before.native : u.before.wow64;
+        const auto& a = v == 0 ? u.after.native : u.after.wow64;
+        if (b) was[v].push_back(*b);
+        if (a) is[v].push_back(*a);
+      }
+    }
+    items = describe_changes(was[0], is[0]);
+    for (auto& item : describe_changes(was[1], is[1], "32-bit ")) items.push_back(std::move(item));
+  }
   const TableFit& fit = writer_->last_fit();
   const std::string incomplete =
       fit.complete() ? std::string()
                      : ", INCOMPLETE: " + describe_fit(fit) + " in the section, their processes read the registry";
-  log().info("published generation {} ({}, {} scope(s) + {} for 32-bit processes, {} bytes{}): {}",
-             writer_->generation(), reason, answers.scopes.size(), answers.wow64_scopes.size(),
-             writer_->payload_bytes(), incomplete, join_changes(items));
+  log().info("published generation {} ({}, {} scope(s) + {} for 32-bit processes, {} bytes{}; resolved in {:.1f} ms, "
+             "published in {:.1f} ms): {}",
+             writer_->generation(), reason, now.scopes.size(), now.wow64_scopes.size(), writer_->payload_bytes(),
+             incomplete, resolve_ms, publish_ms, join_changes(items));
   // Incomplete or complete again: one Event Log entry per transition, not one per publish.
   if (const auto e = completeness_event(table_complete_, fit, section_name_, section_->bytes().size(),
                                         params_.section_size_kb)) {
@@ -355,13 +410,13 @@ void Dispatcher::resolve_and_publish(const char* reason, bool force,
   table_complete_ = fit.complete();
   // A provider that a missing DLL keeps from loading is worth one Event Log warning when it
   // starts (not one per publish or per scope), and an information entry when it is fixed.
-  auto unloadable = unloadable_providers(answers.scopes);
-  unloadable.merge(unloadable_providers(answers.wow64_scopes, "32-bit "));
+  auto unloadable = unloadable_providers(now.scopes);
+  unloadable.merge(unloadable_providers(now.wow64_scopes, "32-bit "));
   const DependencyEvents dep = dependency_events(unloadable_, unloadable);
   for (const auto& w : dep.warnings) events().warn("{}", w);
   for (const auto& f : dep.fixed) events().info("{}", f);
   unloadable_ = std::move(unloadable);
-  published_ = std::move(answers);
+  if (full) published_ = std::move(answers);
   have_published_ = true;
   if (const std::error_code ec = state_.save_generation(writer_->generation()))
     events().warn("{}", describe_failure("saving the generation to the State key", ec));
