@@ -175,17 +175,18 @@ def targets(r):
             fmt(ratio(over, 500e3), "x", 2) + " of the 0.5 ms", bool(parts.get("target_met")))
 
     prop = r.get("propagation") or {}
-    deb = prop.get("debounce_ms")
     for run in prop.get("runs", []):
         if run.get("readers") == 256:
-            goal_ms = deb + 50
+            # Issue #12: an isolated change (propagation_bench spaces its writes beyond the
+            # debounce window); issue #7's goal was the debounce + 50 ms.
+            goal_ms = 50
             p99 = run.get("all_p99_ms")
-            add("propagation p99, all of 256 readers", "within the debounce + 50 ms = %d ms" % goal_ms,
+            add("propagation p99 of an isolated change, all of 256 readers", "within 50 ms",
                 "%s ms (p50 %s ms, %d samples, %d lost)" % (fmt(p99), fmt(run.get("all_p50_ms")), run.get("samples", 0),
                                                            run.get("lost", 0)),
                 fmt(ratio(p99, goal_ms), "x", 2) + " of the limit", run.get("lost", 1) == 0 and p99 <= goal_ms)
     if not any(t["target"].startswith("propagation p99") for t in rows):
-        add("propagation p99, all of 256 readers", "within the debounce + 50 ms", "not measured", "", None)
+        add("propagation p99 of an isolated change, all of 256 readers", "within 50 ms", "not measured", "", None)
 
     tp = r.get("throughput") or {}
     for where in ("native", "wine"):
@@ -447,7 +448,8 @@ def summary(r, rows, drawn):
         L.append("## Propagation to N reader processes (Wine)")
         L.append("")
         L.append("Registry write under `HKLM\\Software\\Clients\\Mail` until all N readers saw the new answer "
-                 "(QueryPerformanceCounter, one clock for all processes); debounce %d ms; each reader loads the "
+                 "(QueryPerformanceCounter, one clock for all processes); each write an isolated change, more than "
+                 "the debounce window (%d ms) after the last, so published at once; each reader loads the "
                  "sequence count every %d ms as a stub does per call, and re-reads the table when it moved." %
                  (prop["debounce_ms"], prop["poll_ms"]))
         L.append("")

@@ -1,8 +1,12 @@
 // Copyright MapiDispatch authors.
 //
-// Propagation to many readers (issue #7; figures, never pass/fail): the time from a registry
-// write under HKLM\Software\Clients\Mail until ALL of N reader processes have seen the new
-// answer in the table, for N = 1, 16, 64, 256, as p50 / p99 / max over --samples writes per N.
+// Propagation to many readers (issues #7 and #12; figures, never pass/fail): the time from a
+// registry write under HKLM\Software\Clients\Mail until ALL of N reader processes have seen the
+// new answer in the table, for N = 1, 16, 64, 256, as p50 / p99 / max over --samples writes per
+// N. Each write is an isolated change: it comes more than the debounce window after the last
+// one, so the service resolves and publishes it at once (the window's leading edge) and the
+// figure is the work and the readers' polling, not the window (a burst of writes is coalesced
+// into one publish per window: service_scm_test checks that).
 //
 //   propagation_bench [--readers 1,16,64,256] [--samples N] [--debounce-ms MS] [--poll-ms MS]
 //                     [--json FILE] [--quick]
@@ -239,8 +243,8 @@ struct RunResult {
 
 std::wstring widen(const std::string& s) { return std::wstring(s.begin(), s.end()); }
 
-bool run_readers(const std::string& section, int n, int64_t base, int samples, DWORD poll_ms, const std::wstring& client,
-                 RunResult* out) {
+bool run_readers(const std::string& section, int n, int64_t base, int samples, DWORD poll_ms, DWORD debounce_ms,
+                 const std::wstring& client, RunResult* out) {
   out->readers = n;
   const std::string results_name = "Local\\MDPropagation." + std::to_string(::GetCurrentProcessId()) + "." + std::to_string(n);
   const size_t bytes = Results::bytes(n);
@@ -310,8 +314,9 @@ bool run_readers(const std::string& section, int n, int64_t base, int samples, D
     for (int r = 1; r < n; ++r)
       if (at(results->reader(r).seen_gen[i]).load() != at(results->reader(0).seen_gen[i]).load())
         ++out->generation_disagreements;
-    // A pause of random length: the next write does not fall at the same phase of the readers' polls.
-    ::Sleep(20 + rng() % 50);
+    // Past the debounce window (the next write is an isolated change, see above), plus a pause
+    // of random length: the next write does not fall at the same phase of the readers' polls.
+    ::Sleep(debounce_ms + 20 + rng() % 50);
   }
 
   at(ctl.stop).store(1, std::memory_order_release);
@@ -425,7 +430,7 @@ int main(int argc, char** argv) {
   int64_t base = 1;
   for (const int n : counts) {
     RunResult r;
-    run_readers(svc.section(), n, base, samples, poll_ms, client, &r);
+    run_readers(svc.section(), n, base, samples, poll_ms, debounce_ms, client, &r);
     base += samples;
     std::printf("%8d %8zu %6d %8.1fms %8.1fms %8.1fms %8.1fms %10.1fs %6lld %6lld %8d\n", n, r.all_ms.size(), r.lost,
                 percentile(r.all_ms, 0.5), percentile(r.all_ms, 0.99),
@@ -436,8 +441,9 @@ int main(int argc, char** argv) {
   }
   int64_t torn = 0;
   for (const auto& r : runs) torn += r.torn;
-  std::printf("target: p99 within debounce + 50 ms = %lu ms; torn reads accepted: %lld\n", debounce_ms + 50,
-              static_cast<long long>(torn));
+  std::printf("target: p99 of an isolated change within 50 ms (issue #12; issue #7's was the debounce + 50 ms = %lu "
+              "ms); torn reads accepted: %lld\n",
+              debounce_ms + 50, static_cast<long long>(torn));
 
   if (json != nullptr) {
     std::ofstream j(json);
