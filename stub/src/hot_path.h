@@ -113,8 +113,8 @@ static_assert(offsetof(FamilyState, fast_sequence) == MD_HOT_FAMILY_FAST_SEQUENC
 static_assert(offsetof(FamilyState, procs) == MD_HOT_FAMILY_PROCS);
 static_assert(offsetof(HotState, families) == 0);
 static_assert(offsetof(HotState, count) == MD_HOT_COUNT);
-static_assert(offsetof(HotState, ext_bound) == MD_HOT_EXT_BOUND);
 static_assert(offsetof(HotState, session_count) == MD_HOT_SESSION_COUNT);
+static_assert(offsetof(HotState, buffer_count) == MD_HOT_BUFFER_COUNT);
 static_assert(offsetof(HotState, session_procs) == MD_HOT_SESSION_PROCS);
 static_assert(offsetof(HotState, ext_bound_procs) == MD_HOT_EXT_BOUND_PROCS);
 static_assert(sizeof(std::atomic<uint32_t>) == 4 && sizeof(std::atomic<void*>) == sizeof(void*) &&
@@ -130,6 +130,12 @@ MD_HOT_INLINE FamilyState& family_state(Family family) noexcept {
 MD_HOT_INLINE void* usable_entry(void* p) noexcept {
   static_assert(sizeof(uintptr_t) == sizeof(void*));
   return reinterpret_cast<uintptr_t>(p) > 1 ? p : nullptr;
+}
+
+//! usable_entry() of `slot` in a procs array (Provider::procs); nullptr procs: nullptr.
+MD_HOT_INLINE void* entry_in(std::atomic<void*>* procs, int slot) noexcept {
+  // Acquire: pairs with Provider::lookup()'s release of the slot.
+  return procs != nullptr ? usable_entry(procs[slot].load(std::memory_order_acquire)) : nullptr;
 }
 
 //! The family's procs array when its cached decision came from the table and the table has not
@@ -148,10 +154,7 @@ MD_HOT_INLINE std::atomic<void*>* fast_procs(Family family) noexcept {
 //! provider (fast_procs()), if it has been looked up before. Calls nothing, so an export whose
 //! fast path succeeds is a few loads and a tail jump; anything else (nullptr) takes the
 //! out-of-line path.
-MD_HOT_INLINE void* fast_entry(Family family, int slot) noexcept {
-  std::atomic<void*>* procs = fast_procs(family);
-  return procs != nullptr ? usable_entry(procs[slot].load(std::memory_order_acquire)) : nullptr;
-}
+MD_HOT_INLINE void* fast_entry(Family family, int slot) noexcept { return entry_in(fast_procs(family), slot); }
 
 //! fast_procs() for a Simple MAPI or CMC call whose first argument is the session handle
 //! `session` (0: none): also nullptr when a session is open whose owner may not be the provider
@@ -171,8 +174,7 @@ MD_HOT_INLINE std::atomic<void*>* fast_session_procs(uintptr_t session) noexcept
 
 //! fast_entry() for a session call (fast_session_procs()).
 MD_HOT_INLINE void* fast_session_entry(int slot, uintptr_t session) noexcept {
-  std::atomic<void*>* procs = fast_session_procs(session);
-  return procs != nullptr ? usable_entry(procs[slot].load(std::memory_order_acquire)) : nullptr;
+  return entry_in(fast_session_procs(session), slot);
 }
 
 //! The Simple provider a session call with handle `session` goes to on the fast path, or
@@ -189,9 +191,7 @@ MD_HOT_INLINE Provider* fast_session_provider(uintptr_t session) noexcept {
 
 //! The cached entry point of `slot` in `p`, or nullptr when it has not been looked up or the
 //! DLL lacks it: Provider::proc() without the lookup, for the inline paths.
-MD_HOT_INLINE void* cached_proc(Provider* p, int slot) noexcept {
-  return usable_entry(p->procs[slot].load(std::memory_order_acquire));  // pairs with Provider::lookup()'s release
-}
+MD_HOT_INLINE void* cached_proc(Provider* p, int slot) noexcept { return entry_in(p->procs, slot); }
 
 //! The Extended MAPI provider bound between the first MAPIInitialize and the last
 //! MAPIUninitialize, or nullptr.

@@ -253,18 +253,39 @@ std::vector<std::u16string> default_stub_paths() {
   return paths;
 }
 
+namespace {
+
+// The registry a live resolution reads: the user's reads shared with the scope's other resolution
+// (ResolverOptions::user_reads), the HKLM reads recorded (ResolverOptions::machine_reads), else
+// the registry itself.
+class LiveRegistry {
+ public:
+  explicit LiveRegistry(const ResolverOptions& options)
+      : cached_(live_, options.user_reads),
+        base_(options.user_reads ? static_cast<const Registry&>(cached_) : live_),
+        recording_(base_, RegRoot::kLocalMachine, options.machine_reads),
+        registry_(options.machine_reads ? static_cast<const Registry&>(recording_) : base_) {}
+  LiveRegistry(const LiveRegistry&) = delete;
+  LiveRegistry& operator=(const LiveRegistry&) = delete;
+  const Registry& get() const { return registry_; }
+
+ private:
+  const Win32Registry live_;
+  const CachingRegistry cached_;
+  const Registry& base_;
+  const RecordingRegistry recording_;
+  const Registry& registry_;
+};
+
+}  // namespace
+
 ResolveStatus resolve_live(const ScopeRequest& request, ResolverOptions options, ScopeResolution* out,
                            Explanation* explanation) noexcept {
   try {
     if (options.system_directory.empty()) options.system_directory = system_directory();
     if (options.stub_paths.empty()) options.stub_paths = default_stub_paths();
-    const Win32Registry live;
-    // The user's reads shared with the scope's other resolution (ResolverOptions::user_reads),
-    // the HKLM reads recorded (ResolverOptions::machine_reads); else the registry itself.
-    const CachingRegistry cached(live, options.user_reads);
-    const Registry& base = options.user_reads ? static_cast<const Registry&>(cached) : live;
-    const RecordingRegistry recording(base, RegRoot::kLocalMachine, options.machine_reads);
-    const Registry& registry = options.machine_reads ? static_cast<const Registry&>(recording) : base;
+    const LiveRegistry live_registry(options);
+    const Registry& registry = live_registry.get();
     const Win32FileSystem files;
     const Win32MsiComponents msi;
     if (request.kind == ScopeKind::kUser && request.user_hive.root == RegRoot::kUsers) {
@@ -300,13 +321,8 @@ ResolveStatus resolve_live_wow64(const ScopeRequest& request, ResolverOptions op
     options.system_directory = wow64_system_directory();
     if (options.system_directory.empty()) return ResolveStatus::kInternalError;  // not 64-bit Windows
     if (options.stub_paths.empty()) options.stub_paths = default_stub_paths();
-    const Win32Registry live;
-    // The user's reads shared with the scope's other resolution (ResolverOptions::user_reads),
-    // the HKLM reads recorded (ResolverOptions::machine_reads); else the registry itself.
-    const CachingRegistry cached(live, options.user_reads);
-    const Registry& base = options.user_reads ? static_cast<const Registry&>(cached) : live;
-    const RecordingRegistry recording(base, RegRoot::kLocalMachine, options.machine_reads);
-    const Registry& registry = options.machine_reads ? static_cast<const Registry&>(recording) : base;
+    const LiveRegistry live_registry(options);
+    const Registry& registry = live_registry.get();
     const Win32FileSystem native_files;
     const Wow64FileSystem files(native_files, narrow16(std::wstring_view(windows, n)));
     const Win32MsiComponents msi;

@@ -103,14 +103,11 @@ class ResolverScopeSource final : public ScopeSource {
     // what this pass resolves looks at the disk again (stamps), not at the last full pass's.
     dependency_cache_.begin_pass(false);
     opts.dependency_cache = &dependency_cache_;
-    if (const ResolveStatus st = win32::resolve_live(ScopeRequest::machine(), opts, &out.native, nullptr);
-        st != ResolveStatus::kOk)
-      throw std::runtime_error("resolving the machine scope: " + std::string(to_string(st)));
+    resolve_checked(&win32::resolve_live, ScopeRequest::machine(), opts, &out.native, "the machine scope", "");
     if (has_wow64()) {
       out.wow64.emplace();
-      if (const ResolveStatus st = win32::resolve_live_wow64(ScopeRequest::machine(), opts, &*out.wow64, nullptr);
-          st != ResolveStatus::kOk)
-        throw std::runtime_error("resolving the machine scope (32-bit processes): " + std::string(to_string(st)));
+      resolve_checked(&win32::resolve_live_wow64, ScopeRequest::machine(), opts, &*out.wow64, "the machine scope",
+                      kWow64Label);
     }
     return out;
   }
