@@ -3,8 +3,27 @@
 #include "mapidispatch/crc32c.h"
 
 #include <array>
+#include <atomic>
 #include <bit>
 #include <cstring>
+
+#if defined(_M_X64) || defined(_M_IX86) || defined(__x86_64__) || defined(__i386__)
+#define MD_CRC32C_X86 1
+#include <nmmintrin.h>
+#if defined(_MSC_VER) && !defined(__clang__)
+#include <intrin.h>
+#else
+#include <cpuid.h>
+#endif
+// GCC and Clang compile the SSE4.2 intrinsics only in a function built for SSE4.2; the rest of
+// the program stays built for the baseline, and the function is only called where CPUID says
+// the instruction exists. MSVC compiles intrinsics without a flag.
+#if defined(__GNUC__) || defined(__clang__)
+#define MD_TARGET_SSE42 __attribute__((target("sse4.2")))
+#else
+#define MD_TARGET_SSE42
+#endif
+#endif
 
 namespace mapidispatch {
 namespace {
@@ -31,9 +50,71 @@ constexpr Tables MakeTables() {
 
 constexpr Tables kTables = MakeTables();
 
+#if defined(MD_CRC32C_X86)
+// The CRC32 instruction computes exactly CRC-32C (reflected Castagnoli, no inversion: the ~ are
+// ours), 8 bytes per instruction on x64 and 4 on x86, several times the speed of slicing-by-8:
+// a publish with 1,000 users checksums 1.4 MB (issue #12: the service's CPU per change).
+MD_TARGET_SSE42 uint32_t crc32c_instruction(uint32_t crc, const unsigned char* p, size_t size) noexcept {
+  crc = ~crc;
+#if defined(_M_X64) || defined(__x86_64__)
+  uint64_t c = crc;
+  for (; size >= 8; p += 8, size -= 8) {
+    uint64_t v;
+    std::memcpy(&v, p, 8);
+    c = _mm_crc32_u64(c, v);
+  }
+  crc = static_cast<uint32_t>(c);
+#else
+  for (; size >= 4; p += 4, size -= 4) {
+    uint32_t v;
+    std::memcpy(&v, p, 4);
+    crc = _mm_crc32_u32(crc, v);
+  }
+#endif
+  for (; size > 0; ++p, --size) crc = _mm_crc32_u8(crc, *p);
+  return ~crc;
+}
+
+bool cpu_has_sse42() noexcept {
+#if defined(_MSC_VER) && !defined(__clang__)
+  int regs[4];
+  __cpuid(regs, 1);
+  return (regs[2] & (1 << 20)) != 0;
+#else
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  return __get_cpuid(1, &a, &b, &c, &d) != 0 && (c & bit_SSE4_2) != 0;
+#endif
+}
+
+// -1: not asked yet; else whether the instruction exists. Constant-initialized (the stub runs no
+// initializer of its own), asked at the first checksum: CPUID once, not per call (in a virtual
+// machine it traps to the hypervisor). Two threads asking at once store the same answer.
+std::atomic<int> g_has_instruction{-1};
+#endif
+
 }  // namespace
 
+bool crc32c_hardware() noexcept {
+#if defined(MD_CRC32C_X86)
+  int has = g_has_instruction.load(std::memory_order_relaxed);
+  if (has < 0) {
+    has = cpu_has_sse42() ? 1 : 0;
+    g_has_instruction.store(has, std::memory_order_relaxed);
+  }
+  return has != 0;
+#else
+  return false;
+#endif
+}
+
 uint32_t crc32c(uint32_t crc, const void* data, size_t size) noexcept {
+#if defined(MD_CRC32C_X86)
+  if (crc32c_hardware()) return crc32c_instruction(crc, static_cast<const unsigned char*>(data), size);
+#endif
+  return crc32c_sliced(crc, data, size);
+}
+
+uint32_t crc32c_sliced(uint32_t crc, const void* data, size_t size) noexcept {
   const auto* p = static_cast<const unsigned char*>(data);
   const auto& t = kTables;
   crc = ~crc;

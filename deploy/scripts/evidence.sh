@@ -130,7 +130,7 @@ if [ "$QUICK" -eq 1 ]; then
   FARM_ARGS=(--sizes 1,10,100 --changes 5)
 else
   BENCH_ARGS=()
-  TP_ARGS=(); SVC_ARGS=(); PROP_ARGS=(); FAULT_ARGS=(); FARM_ARGS=()
+  TP_ARGS=(); SVC_ARGS=(); PROP_ARGS=(); FAULT_ARGS=(); FARM_ARGS=(--changes 100)
 fi
 
 step "table size" table_size.log "$NATIVE/tests/evidence/table_size" --json "$RAW/table_size.json"

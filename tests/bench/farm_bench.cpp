@@ -8,6 +8,13 @@
 //    --changes isolated changes, each after a quiet debounce window), and the service's CPU time
 //    per change (the service's own GetProcessTimes, control 129: the change, its publish, and
 //    the two counter requests);
+//  - the same change seen by --readers reader processes (64 by default): from the write until
+//    the last of them has seen the user's new default, p50 and p99 over --changes changes.
+//    Each reader is a child process of this program that maps the table read-only and behaves
+//    like a stub between calls: it loads the sequence count every --poll-ms (5: 64 processes
+//    spinning would starve the service on two cores, so the figure includes up to one poll
+//    interval), and reads the changed user's scope only when the count moved. Readers
+//    timestamp with QueryPerformanceCounter, one clock for every process of the machine;
 //  - a machine-wide change: HKLM's default flipped between two clients of HKLM's, to the table
 //    showing it (p50, p99 over --changes), and the service's CPU time per change: the machine
 //    scope and only the users whose HKLM reads changed are resolved again (registry_reads.h);
@@ -16,7 +23,7 @@
 //    prefix's own user hive and the machine-wide watches);
 //  - the table's size, and the time of `mapidispatch status`.
 //
-//   farm_bench [--sizes 1,10,100,500,1000] [--changes 20] [--json FILE]
+//   farm_bench [--sizes 1,10,100,500,1000] [--changes 20] [--readers 64] [--poll-ms 5] [--json FILE]
 //
 // Runs the real service under the real SCM (like service_bench); Windows x64 / Wine only. The
 // hives are copies of two template hive files, loaded as S-1-5-21-7777777-7777777-7777777-<n>.
@@ -25,6 +32,7 @@
 #include <psapi.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -35,6 +43,7 @@
 #include <thread>
 #include <vector>
 
+#include "../support/win_process.h"
 #include "service_test_util.h"
 
 namespace {
@@ -73,6 +82,24 @@ bool user_default_is(const TableSnapshot& s, const std::wstring& sid, const std:
   });
 }
 
+// Waits, as a stub would between calls, until the table shows `client` as the default of user
+// `sid` (empty: of the machine scope): the sequence count every millisecond, and a read of that
+// one scope only when it moved. (A read of every scope of a farm each millisecond took a core
+// of the two and slowed the service it measures.)
+bool wait_default(const TableProbe& probe, const std::wstring& sid, const std::wstring& client,
+                  std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
+  const std::u16string sid16(sid.begin(), sid.end()), client16(client.begin(), client.end());
+  uint32_t last = 1;  // odd: no accepted read has it, so the first check reads
+  TableSnapshot s;
+  return wait_until(
+      [&] {
+        if (probe.sequence() == last || probe.read_scope(sid16, &s) != TableError::kOk) return false;
+        last = s.info.sequence;
+        return (sid.empty() ? s.machine.default_client : s.user ? s.user->default_client : std::u16string()) == client16;
+      },
+      timeout, std::chrono::milliseconds(1));
+}
+
 // HKLM's default client, or "" if there is none.
 std::wstring machine_default() {
   wchar_t buf[512];
@@ -90,12 +117,217 @@ double mean(const std::vector<double>& v) {
   return v.empty() ? -1 : sum / static_cast<double>(v.size());
 }
 
+// ---- Reader processes -------------------------------------------------------------------------
+
+constexpr int kMaxChanges = 256;
+
+// The plan of the readers' phase, written before the readers start: change k sets user
+// plan[k].sid's default to plan[k].client. Then the harness announces each change (`current`)
+// before it writes it, and each reader timestamps the first read that shows it.
+struct PlannedChange {
+  wchar_t sid[64];
+  wchar_t client[16];
+};
+struct ReadersControl {
+  int64_t current;  // the change being made (-1: none yet); set before the registry write
+  int64_t stop;     // 1: readers finish
+  int64_t ready;    // readers that have mapped the table and read it once
+  int64_t changes;
+  PlannedChange plan[kMaxChanges];
+};
+struct ReaderSlot {
+  int64_t seen_qpc[kMaxChanges];  // QPC of the first read showing change k; 0: not yet
+  int64_t reads, errors;
+};
+struct ReadersSection {
+  ReadersControl control;
+  ReaderSlot& reader(int i) {
+    return reinterpret_cast<ReaderSlot*>(reinterpret_cast<std::byte*>(this) + sizeof(ReadersControl))[i];
+  }
+  static size_t bytes(int n) { return sizeof(ReadersControl) + sizeof(ReaderSlot) * static_cast<size_t>(n); }
+};
+
+// Every field shared with other processes is accessed through std::atomic_ref.
+template <typename T>
+std::atomic_ref<T> at(T& v) {
+  return std::atomic_ref<T>(v);
+}
+
+int64_t qpc() {
+  LARGE_INTEGER c;
+  ::QueryPerformanceCounter(&c);
+  return c.QuadPart;
+}
+
+double qpc_ms(int64_t ticks) {
+  LARGE_INTEGER f;
+  ::QueryPerformanceFrequency(&f);
+  return static_cast<double>(ticks) * 1000.0 / static_cast<double>(f.QuadPart);
+}
+
+std::wstring widen(const std::string& s) { return std::wstring(s.begin(), s.end()); }
+
+// --reader RESULTS SECTION INDEX POLL_MS PARENT_PID
+int reader_main(char** argv) {
+  const std::string results_name = argv[0], section = argv[1];
+  const int index = std::atoi(argv[2]);
+  const DWORD poll_ms = static_cast<DWORD>(std::atoi(argv[3]));
+  HANDLE parent = ::OpenProcess(SYNCHRONIZE, FALSE, static_cast<DWORD>(std::atoll(argv[4])));
+  HANDLE map = ::OpenFileMappingA(FILE_MAP_ALL_ACCESS, FALSE, results_name.c_str());
+  if (map == nullptr) return 10;
+  auto* results = static_cast<ReadersSection*>(::MapViewOfFile(map, FILE_MAP_ALL_ACCESS, 0, 0, 0));
+  if (results == nullptr) return 11;
+  ReadersControl& ctl = results->control;
+  ReaderSlot& me = results->reader(index);
+  // The plan was written before this process started: plain reads.
+  const int64_t changes = ctl.changes;
+  std::vector<std::u16string> sids, clients;
+  for (int64_t k = 0; k < changes; ++k) {
+    const std::wstring sid = ctl.plan[k].sid, client = ctl.plan[k].client;
+    sids.emplace_back(sid.begin(), sid.end());
+    clients.emplace_back(client.begin(), client.end());
+  }
+  std::unique_ptr<ReadOnlySection> mapping;
+  if (ReadOnlySection::open(section, &mapping)) return 12;
+  const TableReader reader(mapping->bytes());
+  TableSnapshot snap;
+  for (;;) {  // the first read, as a stub's first call does
+    if (reader.read(u"", &snap) == TableError::kOk) break;
+    if (at(ctl.stop).load(std::memory_order_relaxed)) return 13;
+    ::Sleep(poll_ms);
+  }
+  uint32_t seen = snap.info.sequence;
+  at(ctl.ready).fetch_add(1, std::memory_order_acq_rel);
+  int64_t polls = 0;
+  while (at(ctl.stop).load(std::memory_order_relaxed) == 0) {
+    const uint32_t s = reader.sequence();  // a stub's per-call check
+    // Acquire: the plan entry of `k` was written before the harness stored k.
+    const int64_t k = at(ctl.current).load(std::memory_order_acquire);
+    if (s != seen && k >= 0 && k < changes) {
+      const TableError e = reader.read(sids[static_cast<size_t>(k)], &snap);
+      at(me.reads).fetch_add(1, std::memory_order_relaxed);
+      if (e == TableError::kOk) {
+        seen = snap.info.sequence;
+        if (snap.user && snap.user->default_client == clients[static_cast<size_t>(k)] &&
+            at(me.seen_qpc[k]).load(std::memory_order_relaxed) == 0)
+          at(me.seen_qpc[k]).store(qpc(), std::memory_order_release);
+      } else if (e != TableError::kBusy) {  // busy: retried at the next poll
+        at(me.errors).fetch_add(1, std::memory_order_relaxed);
+        seen = s;
+      }
+    }
+    if ((++polls & 255) == 0 && parent != nullptr && ::WaitForSingleObject(parent, 0) == WAIT_OBJECT_0) break;
+    ::Sleep(poll_ms);
+  }
+  return 0;
+}
+
+struct ReadersResult {
+  int spawned = 0, lost = 0, errors = 0;
+  double spawn_s = -1, all_p50_ms = -1, all_p99_ms = -1, publish_p50_ms = -1;
+};
+
+// Makes `changes` isolated changes of distinct users with a default of their own (even hive
+// indices below `hives`), each seen by `readers` reader processes of the table `probe` reads.
+ReadersResult run_readers(TableProbe& probe, const std::string& section, int hives, int readers, int changes,
+                          DWORD poll_ms) {
+  ReadersResult out;
+  const std::string name = "Local\\MDFarmReaders." + std::to_string(::GetCurrentProcessId()) + "." + std::to_string(hives);
+  const size_t bytes = ReadersSection::bytes(readers);
+  HANDLE map = ::CreateFileMappingA(INVALID_HANDLE_VALUE, nullptr, PAGE_READWRITE, 0, static_cast<DWORD>(bytes), name.c_str());
+  if (map == nullptr) return out;
+  auto* results = static_cast<ReadersSection*>(::MapViewOfFile(map, FILE_MAP_ALL_ACCESS, 0, 0, 0));
+  if (results == nullptr) {
+    ::CloseHandle(map);
+    return out;
+  }
+  std::memset(static_cast<void*>(results), 0, bytes);
+  ReadersControl& ctl = results->control;
+  ctl.current = -1;
+  // The plan: distinct users, each to the client it does not have now.
+  TableSnapshot now;
+  if (probe.read(&now) != TableError::kOk) return out;
+  changes = std::min({changes, kMaxChanges, std::max(1, (hives + 1) / 2)});
+  ctl.changes = changes;
+  for (int k = 0; k < changes; ++k) {
+    const int u = ((k * 7919) % ((hives + 1) / 2)) * 2;
+    const std::wstring sid = farm_sid(u);
+    const std::wstring next = user_default_is(now, sid, L"FarmA") ? L"FarmB" : L"FarmA";
+    wcsncpy(ctl.plan[k].sid, sid.c_str(), 63);
+    wcsncpy(ctl.plan[k].client, next.c_str(), 15);
+  }
+  wchar_t exe[MAX_PATH * 2];
+  ::GetModuleFileNameW(nullptr, exe, MAX_PATH * 2);
+  std::vector<HANDLE> children;
+  const int64_t spawn0 = qpc();
+  for (int r = 0; r < readers; ++r) {
+    const std::wstring cmd = L"\"" + std::wstring(exe) + L"\" --reader " + widen(name) + L" " + widen(section) + L" " +
+                             std::to_wstring(r) + L" " + std::to_wstring(poll_ms) + L" " +
+                             std::to_wstring(::GetCurrentProcessId());
+    STARTUPINFOW si{};
+    si.cb = sizeof si;
+    PROCESS_INFORMATION pi{};
+    if (!create_process_retrying(cmd, false, &si, &pi)) {
+      std::fprintf(stderr, "reader %d: CreateProcessW failed: %lu\n", r, ::GetLastError());
+      continue;
+    }
+    ::CloseHandle(pi.hThread);
+    children.push_back(pi.hProcess);
+  }
+  out.spawned = static_cast<int>(children.size());
+  const bool ready = wait_until([&] { return at(ctl.ready).load(std::memory_order_acquire) >= out.spawned; },
+                                std::chrono::seconds(120 + 2 * readers), std::chrono::milliseconds(20));
+  out.spawn_s = qpc_ms(qpc() - spawn0) / 1000.0;
+  ::Sleep(500);  // the start-up of the last processes settles
+  std::vector<double> all_ms, publish_ms;
+  for (int k = 0; k < changes && ready; ++k) {
+    const std::wstring sid = ctl.plan[k].sid, client = ctl.plan[k].client;
+    at(ctl.current).store(k, std::memory_order_release);  // announced before it can be published
+    const int64_t t0 = qpc();
+    if (!reg_set_sz(HKEY_USERS, sid + L"\\Software\\Clients\\Mail", L"", client)) {
+      ++out.lost;
+      continue;
+    }
+    // The publish, as this process sees it (polling every millisecond), then every reader.
+    if (wait_default(probe, sid, client, std::chrono::seconds(30))) publish_ms.push_back(qpc_ms(qpc() - t0));
+    std::vector<int64_t> seen(static_cast<size_t>(out.spawned), 0);
+    const bool all = wait_until(
+        [&] {
+          bool done = true;
+          for (int r = 0; r < out.spawned; ++r) {
+            if (seen[r] == 0) seen[r] = at(results->reader(r).seen_qpc[k]).load(std::memory_order_acquire);
+            done = done && seen[r] != 0;
+          }
+          return done;
+        },
+        std::chrono::seconds(30), std::chrono::milliseconds(1));
+    if (all) all_ms.push_back(qpc_ms(*std::max_element(seen.begin(), seen.end()) - t0));
+    else ++out.lost;
+    ::Sleep(150);  // a quiet window before the next: isolated changes
+  }
+  at(ctl.stop).store(1, std::memory_order_release);
+  for (HANDLE h : children) {
+    if (::WaitForSingleObject(h, 30000) != WAIT_OBJECT_0) ::TerminateProcess(h, 1);
+    DWORD code = 0;
+    if (::GetExitCodeProcess(h, &code) && code != 0) ++out.errors;
+    ::CloseHandle(h);
+  }
+  for (int r = 0; r < out.spawned; ++r) out.errors += static_cast<int>(at(results->reader(r).errors).load());
+  out.all_p50_ms = percentile(all_ms, 0.5);
+  out.all_p99_ms = percentile(all_ms, 0.99);
+  out.publish_p50_ms = percentile(publish_ms, 0.5);
+  ::UnmapViewOfFile(results);
+  ::CloseHandle(map);
+  return out;
+}
+
 struct Row {
   int hives = 0, scopes = 0;
   double start_ms = -1, change_p50_ms = -1, change_p99_ms = -1, cpu_per_change_ms = -1, status_ms = -1;
   double machine_p50_ms = -1, machine_p99_ms = -1, machine_cpu_ms = -1;
   double start_cpu_ms = -1;  // the service's CPU time from its start to the first complete table
   double working_set_mb = -1;
+  ReadersResult readers;
   int threads = -1;
   long handles = -1;  // -1: not reported (process_handle_count: Wine answers through SystemHandleInformation)
   uint32_t table_bytes = 0;
@@ -104,8 +336,10 @@ struct Row {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 7 && std::strcmp(argv[1], "--reader") == 0) return reader_main(argv + 2);
   std::vector<int> sizes = {1, 10, 100, 500, 1000};
-  int changes = 20;
+  int changes = 20, readers = 64;
+  DWORD poll_ms = 5;
   const char* json = nullptr;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -115,12 +349,20 @@ int main(int argc, char** argv) {
       for (std::string n; std::getline(ss, n, ',');) sizes.push_back(std::atoi(n.c_str()));
     } else if (a == "--changes" && i + 1 < argc) {
       changes = std::atoi(argv[++i]);
+    } else if (a == "--readers" && i + 1 < argc) {
+      readers = std::atoi(argv[++i]);
+    } else if (a == "--poll-ms" && i + 1 < argc) {
+      poll_ms = static_cast<DWORD>(std::atoi(argv[++i]));
     } else if (a == "--json" && i + 1 < argc) {
       json = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: farm_bench [--sizes 1,10,100] [--changes N] [--json FILE]\n");
+      std::fprintf(stderr, "usage: farm_bench [--sizes 1,10,100] [--changes N] [--readers N] [--poll-ms MS] [--json FILE]\n");
       return 2;
     }
+  }
+  if (changes < 1 || changes > kMaxChanges || readers < 0 || readers > 1024 || poll_ms < 1 || poll_ms > 1000) {
+    std::fprintf(stderr, "farm_bench: --changes 1..%d, --readers 0..1024, --poll-ms 1..1000\n", kMaxChanges);
+    return 2;
   }
   if (!enable_hive_privileges()) {
     std::fprintf(stderr, "cannot enable the hive privileges\n");
@@ -223,9 +465,7 @@ int main(int argc, char** argv) {
       const double cpu0 = cpu_ms(svc);
       const auto tw = Clock::now();
       if (!reg_set_sz(HKEY_USERS, sid + L"\\Software\\Clients\\Mail", L"", next)) continue;
-      if (!wait_until([&] { return probe.read(&now) == TableError::kOk && user_default_is(now, sid, next); },
-                      std::chrono::seconds(60), std::chrono::milliseconds(1)))
-        continue;
+      if (!wait_default(probe, sid, next)) continue;
       latencies.push_back(ms_since(tw));
       std::this_thread::sleep_for(std::chrono::milliseconds(150));  // a quiet window before the next
       cpu.push_back(cpu_ms(svc) - cpu0);
@@ -239,14 +479,10 @@ int main(int argc, char** argv) {
     std::vector<double> machine_latencies, machine_cpu;
     for (int c = 0; c < changes; ++c) {
       const std::wstring next = c % 2 ? L"FarmM1" : L"FarmM2";
-      const std::u16string next16(next.begin(), next.end());
-      TableSnapshot now;
       const double cpu0 = cpu_ms(svc);
       const auto tw = Clock::now();
       if (!reg_set_sz(HKEY_LOCAL_MACHINE, L"Software\\Clients\\Mail", L"", next)) continue;
-      if (!wait_until([&] { return probe.read(&now) == TableError::kOk && now.machine.default_client == next16; },
-                      std::chrono::seconds(60), std::chrono::milliseconds(1)))
-        continue;
+      if (!wait_default(probe, L"", next)) continue;
       machine_latencies.push_back(ms_since(tw));
       std::this_thread::sleep_for(std::chrono::milliseconds(150));
       machine_cpu.push_back(cpu_ms(svc) - cpu0);
@@ -256,6 +492,8 @@ int main(int argc, char** argv) {
     row.machine_cpu_ms = mean(machine_cpu);
     PROCESS_MEMORY_COUNTERS pmc{};
     if (::GetProcessMemoryInfo(process, &pmc, sizeof pmc)) row.working_set_mb = static_cast<double>(pmc.WorkingSetSize) / 1048576.0;
+    // Last: the readers' polling costs the machine CPU that the figures above do not include.
+    if (readers > 0) row.readers = run_readers(probe, svc.section(), n, readers, changes, poll_ms);
     row.handles = process_handle_count(pid);
     row.threads = process_thread_count(pid);
     if (probe.read(&snap) == TableError::kOk) row.table_bytes = snap.info.payload_end;
@@ -273,6 +511,11 @@ int main(int argc, char** argv) {
                 row.start_ms, row.start_cpu_ms, row.change_p50_ms, row.change_p99_ms, row.cpu_per_change_ms, row.machine_p50_ms,
                 row.machine_p99_ms, row.machine_cpu_ms, row.working_set_mb, row.threads, row.handles, row.table_bytes,
                 row.status_ms);
+    if (readers > 0)
+      std::printf("  %d readers (spawned in %.1f s): the table's publish p50 %.1f ms; the last reader seeing it p50 %.1f ms "
+                  "p99 %.1f ms; %d change(s) lost, %d reader error(s)\n",
+                  row.readers.spawned, row.readers.spawn_s, row.readers.publish_p50_ms, row.readers.all_p50_ms,
+                  row.readers.all_p99_ms, row.readers.lost, row.readers.errors);
     std::fflush(stdout);
   }
   if (old_default.empty()) reg_delete_value(HKEY_LOCAL_MACHINE, L"Software\\Clients\\Mail", L"");
@@ -287,13 +530,15 @@ int main(int argc, char** argv) {
   std::printf("\nfarm_bench (Wine: %s)\n", ::GetProcAddress(::GetModuleHandleW(L"ntdll.dll"), "wine_get_version") ? "yes" : "no");
   std::printf("(threads/hive and handles/hive: above the %d threads and %ld handles of the service with no farm hive)\n",
               base_threads, base_handles);
-  std::printf("%7s %7s %10s %12s %12s %12s %12s %12s %12s %9s %8s %8s %13s %13s %11s %10s\n", "hives", "scopes",
-              "start ms", "change p50", "change p99", "CPU/change", "HKLM p50", "HKLM p99", "CPU/HKLM", "WS MB",
-              "threads", "handles", "threads/hive", "handles/hive", "table B", "status ms");
+  std::printf("(readers p50/p99: one user's change until all %d reader processes saw it, polling every %lu ms)\n", readers,
+              static_cast<unsigned long>(poll_ms));
+  std::printf("%7s %7s %10s %12s %12s %12s %12s %12s %12s %12s %12s %9s %8s %8s %13s %13s %11s %10s\n", "hives", "scopes",
+              "start ms", "change p50", "change p99", "CPU/change", "readers p50", "readers p99", "HKLM p50", "HKLM p99",
+              "CPU/HKLM", "WS MB", "threads", "handles", "threads/hive", "handles/hive", "table B", "status ms");
   for (const Row& r : rows)
-    std::printf("%7d %7d %10.0f %12.1f %12.1f %12.1f %12.1f %12.1f %12.1f %9.1f %8d %8ld %13.3f %13.2f %11u %10.0f\n",
-                r.hives, r.scopes, r.start_ms, r.change_p50_ms, r.change_p99_ms, r.cpu_per_change_ms, r.machine_p50_ms,
-                r.machine_p99_ms, r.machine_cpu_ms, r.working_set_mb, r.threads, r.handles,
+    std::printf("%7d %7d %10.0f %12.1f %12.1f %12.1f %12.1f %12.1f %12.1f %12.1f %12.1f %9.1f %8d %8ld %13.3f %13.2f %11u %10.0f\n",
+                r.hives, r.scopes, r.start_ms, r.change_p50_ms, r.change_p99_ms, r.cpu_per_change_ms, r.readers.all_p50_ms,
+                r.readers.all_p99_ms, r.machine_p50_ms, r.machine_p99_ms, r.machine_cpu_ms, r.working_set_mb, r.threads, r.handles,
                 per_hive(r.threads, base_threads, r.hives), per_hive(static_cast<double>(r.handles),
                 static_cast<double>(base_handles), r.hives), r.table_bytes, r.status_ms);
   if (json != nullptr) {
@@ -303,7 +548,10 @@ int main(int argc, char** argv) {
       const Row& r = rows[i];
       j << (i ? ",\n  " : "\n  ") << "{\"hives\": " << r.hives << ", \"scopes\": " << r.scopes << ", \"start_ms\": " << r.start_ms << ", \"start_cpu_ms\": " << r.start_cpu_ms
         << ", \"change_p50_ms\": " << r.change_p50_ms << ", \"change_p99_ms\": " << r.change_p99_ms
-        << ", \"cpu_per_change_ms\": " << r.cpu_per_change_ms << ", \"machine_change_p50_ms\": " << r.machine_p50_ms
+        << ", \"cpu_per_change_ms\": " << r.cpu_per_change_ms << ", \"readers\": " << r.readers.spawned
+        << ", \"readers_p50_ms\": " << r.readers.all_p50_ms << ", \"readers_p99_ms\": " << r.readers.all_p99_ms
+        << ", \"readers_lost\": " << r.readers.lost << ", \"reader_errors\": " << r.readers.errors
+        << ", \"machine_change_p50_ms\": " << r.machine_p50_ms
         << ", \"machine_change_p99_ms\": " << r.machine_p99_ms << ", \"cpu_per_machine_change_ms\": " << r.machine_cpu_ms
         << ", \"working_set_mb\": " << r.working_set_mb
         << ", \"threads\": " << r.threads << ", \"handles\": " << r.handles

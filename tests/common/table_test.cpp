@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstddef>
+#include <cstdio>
 #include <cstring>
 #include <vector>
 
@@ -51,8 +53,9 @@ TEST(TableLayout, Crc32cKnownAnswer) {
   EXPECT_EQ(crc32c(0, zeros.data(), zeros.size()), 0x8A9136AAu);
   const char* digits = "123456789";
   EXPECT_EQ(crc32c(0, digits, 9), 0xE3069283u);
-  // Eight bytes at a time (slicing-by-8) against a byte at a time, bit by bit: every length from 0
-  // to 64 at every alignment, and chained in pieces.
+  // Both implementations (the CRC32 instruction where this processor has it, and slicing-by-8)
+  // against a byte at a time, bit by bit: every length from 0 to 72 at every alignment, and
+  // chained in pieces.
   const auto bitwise = [](uint32_t crc, const unsigned char* p, size_t n) {
     crc = ~crc;
     for (size_t i = 0; i < n; ++i) {
@@ -67,10 +70,23 @@ TEST(TableLayout, Crc32cKnownAnswer) {
   for (size_t at = 0; at < 8; ++at)
     for (size_t n = 0; at + n <= 72; ++n) {
       ASSERT_EQ(crc32c(0, bytes.data() + at, n), bitwise(0, bytes.data() + at, n)) << at << "+" << n;
+      ASSERT_EQ(crc32c_sliced(0, bytes.data() + at, n), bitwise(0, bytes.data() + at, n)) << at << "+" << n;
       const size_t half = n / 3;
       ASSERT_EQ(crc32c(crc32c(0, bytes.data() + at, half), bytes.data() + at + half, n - half),
                 bitwise(0, bytes.data() + at, n));
+      ASSERT_EQ(crc32c_sliced(crc32c_sliced(0, bytes.data() + at, half), bytes.data() + at + half, n - half),
+                bitwise(0, bytes.data() + at, n));
     }
+}
+
+// Says which implementation crc32c() is on this machine (the known answers above test it); on
+// x86 and x64 build machines, and under Wine, that is the instruction.
+TEST(TableLayout, Crc32cImplementation) {
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__) || defined(_M_IX86)
+  std::printf("crc32c: %s\n", crc32c_hardware() ? "the SSE4.2 CRC32 instruction" : "slicing-by-8 (no SSE4.2)");
+#endif
+  const char* digits = "123456789";
+  EXPECT_EQ(crc32c_sliced(0, digits, 9), 0xE3069283u);
 }
 
 TEST(TableLayout, ErrorCodesHaveMessages) {
@@ -126,6 +142,46 @@ TEST(Table, ReadAllListsEveryScope) {
     ASSERT_EQ(TableReader(region.cbytes()).read(scopes[1 + i].sid, &one), TableError::kOk);
     ASSERT_TRUE(one.user.has_value()) << i;
     EXPECT_EQ(*one.user, scopes[1 + i]);
+  }
+}
+
+// A writer takes the hashes of SIDs it published last time from its memo: a SID that moved, was
+// replaced or is new at a position must still get its own hash. Every user of every publish is
+// read back by SID (a wrong hash would misplace it in the directory, and a reader checks the
+// record's SID against the entry's hash), and the image equals one built without the memo.
+TEST(Table, RememberedSidHashesFollowTheSids) {
+  Region region(512 * 1024);
+  TableWriter writer(region.bytes(), 1, 0);
+  auto scopes = sample_scopes(40);
+  std::vector<std::vector<ScopeResolution>> steps;
+  steps.push_back(scopes);
+  std::swap(scopes[3].sid, scopes[7].sid);  // two users trade places
+  steps.push_back(scopes);
+  scopes[5].sid = u"S-1-5-21-9-9-9-5005";  // a user replaced at the same position
+  steps.push_back(scopes);
+  scopes.erase(scopes.begin() + 2);  // everyone after position 2 moves up one
+  steps.push_back(scopes);
+  scopes.push_back(scopes[1]);
+  scopes.back().sid = u"S-1-5-21-9-9-9-6006";  // one added at the end
+  steps.push_back(scopes);
+  for (size_t k = 0; k < steps.size(); ++k) {
+    const auto& step = steps[k];
+    ASSERT_FALSE(writer.publish(step, test::wow64_view(step))) << k;
+    for (size_t i = 1; i < step.size(); ++i) {
+      TableSnapshot snap;
+      ASSERT_EQ(TableReader(region.cbytes()).read(step[i].sid, &snap), TableError::kOk) << k << "/" << i;
+      ASSERT_TRUE(snap.user.has_value()) << k << "/" << i;
+      EXPECT_EQ(*snap.user, step[i]) << k << "/" << i;
+    }
+    std::vector<std::byte> plain;
+    const layout::TableHeader h = region.header();
+    ASSERT_FALSE(build_table_image(step, h.generation, h.publish_time, 1, h.total_size, &plain, test::wow64_view(step)));
+    ASSERT_EQ(plain.size(), h.payload_end);
+    std::vector<std::byte> published(plain.size());
+    std::memcpy(published.data(), region.words.data(), published.size());
+    const uint32_t zero = 0;  // the sequence count: 0 in a built image
+    std::memcpy(published.data() + offsetof(layout::TableHeader, sequence), &zero, 4);
+    EXPECT_TRUE(published == plain) << k;
   }
 }
 
@@ -371,6 +427,16 @@ TEST(Table, PublishTooLargeKeepsThePreviousTable) {
   ASSERT_EQ(TableReader(region.cbytes()).read_all(&snap), TableError::kOk);
   EXPECT_EQ(snap.info.generation, 1u);
   EXPECT_EQ(snap.users.size(), 1u);
+  EXPECT_EQ(writer.payload_bytes(), snap.info.payload_end) << "the failed publish's size is not the table's";
+  // The writer builds into its copy of the last table; after a failed build, stopping flags the
+  // table the region holds, intact, and the next publish is whole again.
+  ASSERT_FALSE(writer.mark_stopped());
+  EXPECT_EQ(TableReader(region.cbytes()).read_all(&snap), TableError::kWriterStopped);
+  EXPECT_EQ(snap.info.generation, 1u);
+  ASSERT_FALSE(writer.publish(sample_scopes(2)));
+  ASSERT_EQ(TableReader(region.cbytes()).read_all(&snap), TableError::kOk);
+  EXPECT_EQ(snap.info.generation, 2u);
+  EXPECT_EQ(snap.users.size(), 2u);
 }
 
 TEST(Table, PublishRefusesBadScopeSets) {

@@ -36,6 +36,7 @@ const std::wstring kMail = L"Software\\Clients\\Mail";
 const std::wstring kClientA = L"MDHives.A", kClientB = L"MDHives.B";
 
 std::u16string u16w(const std::wstring& w) { return std::u16string(w.begin(), w.end()); }
+std::string narrow(const std::wstring& w) { return std::string(w.begin(), w.end()); }
 
 double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
 
@@ -46,16 +47,18 @@ std::wstring temp_file(const std::wstring& name) {
 }
 
 // `n` user hives, copies of one template file (its Clients\Mail default is kClientA, with keys
-// for kClientA and kClientB), under SIDs unique to this process and set. Whatever happens, the
-// destructor unloads every hive still loaded and deletes the files.
+// for kClientA and kClientB; without `with_default`, no Clients\Mail at all), under SIDs unique
+// to this process and set. Whatever happens, the destructor unloads every hive still loaded and
+// deletes the files.
 class Hives {
  public:
-  Hives(const std::wstring& stem, int n) {
+  Hives(const std::wstring& stem, int n, bool with_default = true) {
     static int sets = 0;
     const std::wstring pid = std::to_wstring(::GetCurrentProcessId());
     const std::wstring set = std::to_wstring(sets++);
     template_ = temp_file(L"md-hives-" + stem + L"-" + pid + L"-template.dat");
-    error_ = make_hive_file(kClientA, template_, system_dll(L"user32.dll"), kClientB);
+    error_ = with_default ? make_hive_file(kClientA, template_, system_dll(L"user32.dll"), kClientB)
+                          : make_hive_file(L"", template_, system_dll(L"user32.dll"));
     for (int i = 0; i < n && error_.empty(); ++i) {
       sids_.push_back(L"S-1-5-21-1357924680-" + pid + L"-" + set + L"-" + std::to_wstring(1000 + i));
       files_.push_back(temp_file(L"md-hives-" + stem + L"-" + pid + L"-" + std::to_wstring(i) + L".dat"));
@@ -158,13 +161,14 @@ class PeakThreads {
   std::thread sampler_;
 };
 
-// The most threads the service may have with `hives` hives watched: each hive's two waits (its
-// Clients\Mail and that key's parent) take a share of a wait thread (Wine: 63 waits a thread;
-// Windows 8 and later: none), and the few other threads of the process (the loop, the SCM's,
-// the watches' one pool worker) are in `base`; 10 more for the system's own comings and goings.
+// The most threads the service may have with `hives` hives watched: each hive's wait (its
+// Clients\Mail and that key's parent on one event; a group of hives without the key share one)
+// takes a share of a wait thread (Wine: 63 waits a thread; Windows 8 and later: none), and the
+// few other threads of the process (the loop, the SCM's, the watches' one pool worker) are in
+// `base`; 10 more for the system's own comings and goings.
 // Before the watches waited on a pool of their own (event_wait.h), 200 hives unloading together
 // drove the service to about 350 threads under Wine: every signal's callback on a new worker.
-int thread_bound(const Counts& base, int hives) { return base.threads + (2 * hives + 62) / 63 + 10; }
+int thread_bound(const Counts& base, int hives) { return base.threads + (hives + 62) / 63 + 10; }
 
 void print_per_hive(const char* what, int hives, const Counts& base, const Counts& now) {
   std::printf("%s: %d hives: %ld handles, %d threads (with the prefix's own hive only: %ld handles, %d threads); per "
@@ -209,8 +213,8 @@ Counts baseline_counts() {
   return c;
 }
 
-// 100 hives loaded before the service starts: 200 key watches (each Clients\Mail and its parent),
-// over three times one WaitForMultipleObjects' 64. A change in the last hive, then in the first
+// 100 hives loaded before the service starts: 100 key watches (each Clients\Mail and its parent,
+// on one event), over one WaitForMultipleObjects' 64. A change in the last hive, then in the first
 // and one in the middle, then in every hive, each published. Nothing here changes a machine-wide
 // key and the revalidation is 15 minutes away, so nothing re-resolves every user: a hive's change
 // reaches the table only through that hive's own watch.
@@ -281,6 +285,69 @@ TEST(ServiceHivesTest, HundredHivesAreAllWatchedTheLastOneToo) {
   std::vector<int> all(kHives);
   for (int i = 0; i < kHives; ++i) all[static_cast<size_t>(i)] = i;
   change(all, "every hive's default");
+  ASSERT_EQ(svc.stop(), "");
+}
+
+// Hives without a Clients\Mail of their own (on a farm, most users follow the machine's default)
+// share one watch per group of their keys' ancestors (Dispatcher::watch_users(): one event and one
+// thread-pool wait per group; under Wine a wait thread serves 63 waits and costs about 1 MB of
+// working set). 70 such hives, more than one wait thread's 63: a vendor key created under one of
+// them resolves nobody; the last hive's user setting a default of their own is published, and
+// their next change too (through a watch of their own by then); a hive of a group unloading
+// leaves the group's other users watched. The service's own counters say how many user watches
+// it has (control 129) and how many user scopes each step resolved.
+TEST(ServiceHivesTest, HivesWithoutADefaultShareAWatchUntilTheirKeyAppears) {
+  ASSERT_TRUE(enable_hive_privileges());
+  constexpr int kHives = 70;
+  constexpr uint64_t kMaxGroupWatches = (kHives + 15) / 16;  // dispatcher.cpp: kAbsentUsersPerWatch
+  Hives hives(L"bare", kHives, false);
+  ASSERT_EQ(hives.error(), "");
+  for (int i = 0; i < kHives; ++i) ASSERT_EQ(hives.load(i), ERROR_SUCCESS) << "hive " << i;
+  TestService svc("bare", 50);
+  TableProbe probe(svc.section());
+  START_SERVICE(svc, probe);
+  TableSnapshot snap;
+  ASSERT_TRUE(probe.wait_generation_above(0, 60s, &snap));
+  EXPECT_EQ(scopes_of(snap, hives), 0u) << "a hive without Clients\\Mail has no scope of its own";
+  settled_generation(probe, 300ms);
+
+  auto counter = [&](const wchar_t* name) {
+    uint64_t v = 0;
+    EXPECT_TRUE(service_counter(svc, name, &v)) << narrow(name);
+    return v;
+  };
+  // The prefix's own user (with or without a default of their own) is watched too: one more.
+  const uint64_t watches = counter(L"UserWatches");
+  std::printf("%d hives without Clients\\Mail: %llu user watch(es)\n", kHives, static_cast<unsigned long long>(watches));
+  EXPECT_LE(watches, kMaxGroupWatches + 1) << "hives without the key are not grouped";
+
+  // A vendor key under one of them: the group's ancestor watch fires, re-arms, resolves nobody.
+  const uint64_t users0 = counter(L"UserResolves");
+  ASSERT_TRUE(reg_set_sz(HKEY_USERS, hives.sid(5) + L"\\Software\\MDHivesVendor", L"Setting", L"1"));
+  settled_generation(probe, 300ms);
+  EXPECT_EQ(counter(L"UserResolves"), users0) << "a key beside Clients under Software resolved a user";
+
+  // A default of their own: the client's key, then the default naming it.
+  Expected expect;
+  auto give_default = [&](int i, const std::wstring& client) {
+    ASSERT_TRUE(reg_set_sz(HKEY_USERS, hives.mail(i) + L"\\" + client, L"DLLPath", system_dll(L"user32.dll")));
+    ASSERT_TRUE(reg_set_sz(HKEY_USERS, hives.mail(i), L"", client));
+    expect[u16w(hives.sid(i))] = u16w(client);
+    const uint64_t g = probe.generation();
+    ASSERT_TRUE(probe.wait_generation_above(g, 20s, &snap, [&](const TableSnapshot& s) { return matching(s, expect) == expect.size(); }))
+        << "hive " << i << "'s default " << narrow(client) << " was not published";
+  };
+  give_default(kHives - 1, kClientA);
+  give_default(kHives - 1, kClientB);  // its own watch now
+  settled_generation(probe, 300ms);
+  EXPECT_EQ(counter(L"UserWatches"), watches + 1) << "the user with a default has no watch of their own";
+
+  // A hive of the first group unloads; another user of that group still gets their default seen.
+  ASSERT_EQ(hives.unload(1), ERROR_SUCCESS);
+  settled_generation(probe, 300ms);
+  give_default(2, kClientA);
+  std::printf("after the unload and a second default: %llu user watch(es)\n",
+              static_cast<unsigned long long>(counter(L"UserWatches")));
   ASSERT_EQ(svc.stop(), "");
 }
 

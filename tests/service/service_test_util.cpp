@@ -254,6 +254,11 @@ TableError TableProbe::read(TableSnapshot* snap, TableView view) const {
   return TableReader(mapping_->bytes()).read_all(snap, {}, view);
 }
 
+TableError TableProbe::read_scope(std::u16string_view sid, TableSnapshot* snap, TableView view) const {
+  if (!mapping_) return TableError::kNotInitialized;
+  return TableReader(mapping_->bytes()).read(sid, snap, {}, view);
+}
+
 uint32_t TableProbe::sequence() const { return mapping_ ? TableReader(mapping_->bytes()).sequence() : 0; }
 
 uint64_t TableProbe::generation() const {

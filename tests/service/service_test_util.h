@@ -94,6 +94,9 @@ class TableProbe {
   void close() { mapping_.reset(); }
   //! read_all of `view` into *snap; the reader's verdict.
   TableError read(TableSnapshot* snap, TableView view = TableView::kNative) const;
+  //! read() of the machine scope and `sid`'s (empty: the machine scope only), as a stub reads
+  //! at a call: a fraction of a read of every scope of a farm.
+  TableError read_scope(std::u16string_view sid, TableSnapshot* snap, TableView view = TableView::kNative) const;
   //! The sequence count (odd while a write is in progress or was abandoned).
   uint32_t sequence() const;
   //! Waits for a kOk table with generation > `above` that satisfies `pred` (if given).

@@ -121,6 +121,19 @@ struct TableFit {
 };
 
 //! The service's side. Not thread-safe; one thread publishes.
+namespace detail {
+//! The SIDs of the previous publish, by position, with their sid_hash: a publish of one user's
+//! change takes the other users' hashes from here instead of computing them again.
+struct SidHashMemo {
+  std::vector<char16_t> units;  //!< every SID, one after the other
+  std::vector<size_t> end;      //!< SID i is units[end[i], end[i + 1])
+  std::vector<uint32_t> hash;   //!< SID i's hash (0: the machine scope, none)
+  //! The hash of `sid` if it was SID i last time, else 0.
+  uint32_t known(size_t i, std::u16string_view sid) const noexcept;
+  void remember(std::span<const ScopeResolution> scopes, const std::vector<uint32_t>& hashes);
+};
+}  // namespace detail
+
 class TableWriter {
  public:
   //! Takes over `region` (the whole mapping, 4-aligned). If it holds a table of this ABI major
@@ -145,7 +158,7 @@ class TableWriter {
   //! The generation of the last publish (or the continued one before the first).
   uint64_t generation() const noexcept { return generation_; }
   //! Bytes the last publish used.
-  size_t payload_bytes() const noexcept { return image_.size(); }
+  size_t payload_bytes() const noexcept { return payload_bytes_; }
   //! The user scopes the last successful publish was given and left out.
   const TableFit& last_fit() const noexcept { return fit_; }
   //! What the constructor found in the region.
@@ -160,10 +173,13 @@ class TableWriter {
   uint64_t generation_ = 0;
   bool recovered_odd_ = false;
   uint64_t recovered_generation_ = 0;
-  std::vector<std::byte> image_;  //!< The last published [0, payload_end), private copy.
-  //! The image before it, kept for its memory: the next publish builds into it, so that a
-  //! publish allocates (and, under Wine, faults in) no megabytes of fresh pages.
-  std::vector<std::byte> spare_;
+  //! The last published [0, payload_end), a private copy, while image_valid_; also the buffer the
+  //! next publish builds into. One copy: a second, kept for its memory, was 1.4 MB of working set
+  //! on a farm of 1,000 users (issue #12), and building into this one faults in nothing new.
+  std::vector<std::byte> image_;
+  bool image_valid_ = false;
+  size_t payload_bytes_ = 0;
+  detail::SidHashMemo sid_hashes_;
   TableFit fit_;
 };
 
@@ -176,6 +192,13 @@ std::error_code build_table_image(std::span<const ScopeResolution> scopes, uint6
                                   std::vector<std::byte>* image,
                                   std::span<const ScopeResolution> wow64_scopes = {},
                                   TableOverflow overflow = TableOverflow::kRefuse, TableFit* fit = nullptr);
+
+//! build_table_image(), taking the hashes of SIDs it was given last time from `memo` (and
+//! remembering this time's); the same image.
+std::error_code build_table_image_with(std::span<const ScopeResolution> scopes, uint64_t generation,
+                                       uint64_t publish_time, uint32_t writer_pid, uint32_t total_size,
+                                       std::vector<std::byte>* image, std::span<const ScopeResolution> wow64_scopes,
+                                       TableOverflow overflow, TableFit* fit, detail::SidHashMemo* memo);
 
 //! Recomputes the header checksum of an image after its header or directory was edited (tests
 //! and the fuzz harness use it to reach validation beyond the checksum).

@@ -219,33 +219,127 @@ void Dispatcher::rescan_users(bool release_all) {
                user_watches_.size());
     user_watches_.clear();
   }
+  // Hives gone: their watches end; a group that watched one of them watches its other members
+  // again (a group's keys stay open until it is rebuilt, and an unloaded hive's must not).
+  std::set<std::shared_ptr<KeyWatch>> broken;
   for (auto it = user_watches_.begin(); it != user_watches_.end();) {
     if (present.count(it->first)) {
       ++it;
     } else {
       log().info("user hive {} unloaded: no longer watched", utf8(it->first));
+      if (it->second->keys() > 1) broken.insert(it->second);
       it = user_watches_.erase(it);
     }
   }
+  std::vector<std::u16string> fresh;
+  for (const auto& [sid, w] : user_watches_)
+    if (broken.count(w)) fresh.push_back(sid);
+  for (const auto& w : broken) w->stop();
+  std::erase_if(user_watches_, [&](const auto& e) { return broken.count(e.second) != 0; });
+  // Watched again; resolved again only if a key appeared meanwhile (their group was armed).
+  watch_users(fresh, true);
+  fresh.clear();
   for (const auto& sid : sids) {
     if (user_watches_.count(sid) || released_users_.count(sid)) continue;
-    auto w = std::make_unique<KeyWatch>(io_, HKEY_USERS, std::wstring(as_wide(sid)) + L"\\" + kClientsMailPath, true,
-                                        "HKU\\" + utf8(sid) + "\\Software\\Clients\\Mail", [this, sid](KeyWatch& kw) {
-                                          ++stats_.wakeups;
-                                          ++stats_.notifications;
-                                          dirty_users_.insert(sid);  // this user's scopes only
-                                          on_change(kw.label());
-                                        });
-    if (const std::error_code ec = w->start()) {
-      events().warn("watch {}: {}", w->label(), describe_failure("RegNotifyChangeKeyValue", ec));
-      continue;
-    }
     log().info("user hive {} loaded: watched", utf8(sid));
     // Watched again after a logoff released it: what changed meanwhile was not notified.
     dirty_users_.insert(sid);
-    user_watches_.emplace(sid, std::move(w));
+    fresh.push_back(sid);
   }
+  watch_users(fresh, false);
   users_ = std::move(sids);
+}
+
+namespace {
+
+// Users per group watch (watch_users()). A group's signal (a subkey created or deleted under
+// one of its members' deepest existing ancestors, say HKU\<sid>\Software\<new vendor>) re-arms
+// every member: a few registry calls each, no resolve.
+constexpr size_t kAbsentUsersPerWatch = 16;
+
+bool key_exists(HKEY root, const std::wstring& path) {
+  HKEY k = nullptr;
+  const LSTATUS rc = ::RegOpenKeyExW(root, path.c_str(), 0, KEY_NOTIFY | KEY_WOW64_64KEY, &k);
+  if (rc == ERROR_SUCCESS) ::RegCloseKey(k);
+  // Any error but "not found" (access denied, say) counts as present: the user gets a watch of
+  // its own, whose failure is reported for that user alone.
+  return rc != ERROR_FILE_NOT_FOUND;
+}
+
+std::wstring user_mail_path(const std::u16string& sid) { return std::wstring(as_wide(sid)) + L"\\" + kClientsMailPath; }
+
+}  // namespace
+
+bool Dispatcher::watch_own(const std::u16string& sid) {
+  auto w = std::make_shared<KeyWatch>(io_, HKEY_USERS, user_mail_path(sid), true,
+                                      "HKU\\" + utf8(sid) + "\\Software\\Clients\\Mail", [this, sid](KeyWatch& kw) {
+                                        ++stats_.wakeups;
+                                        ++stats_.notifications;
+                                        dirty_users_.insert(sid);  // this user's scopes only
+                                        on_change(kw.label());
+                                      });
+  if (const std::error_code ec = w->start()) {
+    events().warn("watch {}: {}", w->label(), describe_failure("RegNotifyChangeKeyValue", ec));
+    return false;
+  }
+  user_watches_.emplace(sid, std::move(w));
+  return true;
+}
+
+void Dispatcher::watch_users(const std::vector<std::u16string>& sids, bool dirty_if_present) {
+  std::vector<std::u16string> absent;
+  for (const auto& sid : sids) {
+    if (!key_exists(HKEY_USERS, user_mail_path(sid))) {
+      absent.push_back(sid);
+      continue;
+    }
+    if (watch_own(sid) && dirty_if_present) dirty_users_.insert(sid);
+  }
+  for (size_t first = 0; first < absent.size(); first += kAbsentUsersPerWatch) {
+    const std::vector<std::u16string> members(
+        absent.begin() + static_cast<std::ptrdiff_t>(first),
+        absent.begin() + static_cast<std::ptrdiff_t>(std::min(absent.size(), first + kAbsentUsersPerWatch)));
+    std::vector<std::wstring> paths;
+    for (const auto& sid : members) paths.push_back(user_mail_path(sid));
+    const std::string label = fmt::format("HKU\\{}\\Software\\Clients\\Mail (absent; a group of {} user(s))",
+                                          utf8(members.front()), members.size());
+    auto self = std::make_shared<std::weak_ptr<KeyWatch>>();
+    auto w = std::make_shared<KeyWatch>(io_, HKEY_USERS, std::move(paths), true, label, [this, members, self](KeyWatch& kw) {
+      // Only when one of the keys exists now (an ancestor-only notification wakes nobody): that
+      // user is resolved again, and every member is watched again after this callback (it runs
+      // inside the group's watch, which rewatch_group() replaces).
+      ++stats_.wakeups;
+      ++stats_.notifications;
+      for (size_t i = 0; i < kw.keys() && i < members.size(); ++i)
+        if (kw.at_key(i)) dirty_users_.insert(members[i]);
+      boost::asio::post(io_, [this, members, self] { rewatch_group(members, *self); });
+      on_change(kw.label());
+    });
+    *self = w;
+    if (const std::error_code ec = w->start()) {
+      // One member's key may be what fails (access denied): each is watched on its own instead,
+      // so the failure stays that user's.
+      log().warn("watch {}: {}; its users are watched one by one", label, describe_failure("RegNotifyChangeKeyValue", ec));
+      for (const auto& sid : members) watch_own(sid);
+      continue;
+    }
+    for (const auto& sid : members) user_watches_.emplace(sid, w);
+  }
+}
+
+void Dispatcher::rewatch_group(const std::vector<std::u16string>& members, const std::weak_ptr<KeyWatch>& group) {
+  const std::shared_ptr<KeyWatch> g = group.lock();
+  if (!g || stopping_) return;
+  std::vector<std::u16string> again;
+  for (const auto& sid : members) {
+    const auto it = user_watches_.find(sid);
+    if (it != user_watches_.end() && it->second == g) {
+      user_watches_.erase(it);
+      again.push_back(sid);
+    }
+  }
+  g->stop();
+  watch_users(again, true);
 }
 
 void Dispatcher::on_change(const std::string& why) {
@@ -526,6 +620,10 @@ void Dispatcher::write_stats() {
   write_qword(state.get(), L"Publishes", stats_.publishes);
   write_qword(state.get(), L"FullResolves", stats_.full_resolves);
   write_qword(state.get(), L"UserResolves", stats_.user_resolves);
+  // The users' watches (one event and one thread-pool wait each): a user's own, or a group's.
+  std::set<const KeyWatch*> watches;
+  for (const auto& [sid, w] : user_watches_) watches.insert(w.get());
+  write_qword(state.get(), L"UserWatches", watches.size());
   // The process's CPU time so far (user + kernel), in microseconds: read here, by the process
   // itself, because Wine answers GetProcessTimes for another process with zeros.
   FILETIME created{}, exited{}, kernel{}, user{};

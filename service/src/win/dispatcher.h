@@ -64,7 +64,7 @@ namespace mapidispatch::service {
 //! The custom control code that forces a full re-resolve and publish (`sc control X 128`).
 inline constexpr DWORD kControlRefresh = 128;
 //! Diagnostic control code: write the loop's counters to the State key (WakeUps, Publishes,
-//! Notifications, Resolves, FullResolves, UserResolves) and the process's CPU time
+//! Notifications, Resolves, FullResolves, UserResolves, UserWatches) and the process's CPU time
 //! (CpuMicroseconds), for the benchmarks and tests.
 inline constexpr DWORD kControlWriteStats = 129;
 //! Releases every user-hive watch, as a SESSIONCHANGE logoff does: for an administrator whose
@@ -123,6 +123,20 @@ class Dispatcher {
                                std::unique_ptr<TableWriter>* writer);
   void start_watches();
   void rescan_users(bool release_all);
+  //! Watches each of `sids`: a user whose Clients\Mail exists with a watch of its own (a change
+  //! resolves that user again); the others in groups of up to kAbsentUsersPerWatch sharing one
+  //! watch of their keys' ancestors, which wakes the service only when one of the keys appears
+  //! (that user then gets a watch of its own). Under Wine each thread-pool wait thread serves 63
+  //! waits and costs about 1 MB of working set: 1,000 hives, half without a default of their
+  //! own, needed 1,505 waits and 23 such threads (issue #12); now about 530 and 9.
+  //! `dirty_if_present`: users whose key exists are resolved again (a group that re-watches its
+  //! members after one key appeared: another may have appeared meanwhile).
+  void watch_users(const std::vector<std::u16string>& sids, bool dirty_if_present);
+  //! A watch of `sid`'s Clients\Mail of its own; false (reported) if it cannot be armed.
+  bool watch_own(const std::u16string& sid);
+  //! Watches again the members of `group` that it still watches (one of its keys appeared, or a
+  //! member's hive unloaded), after its callback has returned.
+  void rewatch_group(const std::vector<std::u16string>& members, const std::weak_ptr<KeyWatch>& group);
   void on_change(const std::string& why);
   //! `on_scope_resolved`: for a full resolve, ResolveOptions::on_scope_resolved (start-up progress).
   void resolve_and_publish(const char* reason, bool force,
@@ -175,7 +189,9 @@ class Dispatcher {
   std::set<std::u16string> dirty_users_;
 
   std::vector<std::unique_ptr<KeyWatch>> fixed_watches_;
-  std::map<std::u16string, std::unique_ptr<KeyWatch>> user_watches_;
+  //! Each loaded user's watch: its own, of its Clients\Mail, or, while that key does not exist,
+  //! a group's (watch_users()).
+  std::map<std::u16string, std::shared_ptr<KeyWatch>> user_watches_;
   std::set<std::u16string> released_users_;  // watches dropped at a logoff, until their hive unloads
   std::vector<std::u16string> users_;
 

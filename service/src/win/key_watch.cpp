@@ -2,6 +2,8 @@
 
 #include "win/key_watch.h"
 
+#include <algorithm>
+
 #include "text.h"
 #include "win/logging.h"
 
@@ -28,33 +30,46 @@ std::vector<std::wstring> split_path(const std::wstring& path) {
 
 KeyWatch::KeyWatch(boost::asio::io_context& io, HKEY root, std::wstring path, bool subtree, std::string label,
                    Callback on_change)
+    : KeyWatch(io, root, std::vector<std::wstring>{std::move(path)}, subtree, std::move(label), std::move(on_change)) {}
+
+KeyWatch::KeyWatch(boost::asio::io_context& io, HKEY root, std::vector<std::wstring> paths, bool subtree,
+                   std::string label, Callback on_change)
     : root_(root),
-      components_(split_path(path)),
       subtree_(subtree),
       label_(std::move(label)),
       on_change_(std::move(on_change)),
       // A signal is handled on the loop; a cancelled wait's (arm(), stop()) never is.
       event_(io, [this] { on_signal(boost::system::error_code()); }),
-      parent_event_(io, [this] { on_signal(boost::system::error_code()); }),
       // The notification must outlive nothing but the loop thread, which outlives every watch;
       // the flag just spares the system from tying it to that thread where it can.
-      agnostic_flag_(REG_NOTIFY_THREAD_AGNOSTIC) {}
+      agnostic_flag_(REG_NOTIFY_THREAD_AGNOSTIC) {
+  for (auto& p : paths) targets_.push_back(Target{split_path(p), {}, {}, 0});
+}
 
 KeyWatch::~KeyWatch() { stop(); }
 
+bool KeyWatch::watching_key() const {
+  return armed_ && std::all_of(targets_.begin(), targets_.end(), [](const Target& t) { return t.at_key(); });
+}
+
 std::error_code KeyWatch::start() {
   stopped_ = false;
-  if (!event_.valid() || !parent_event_.valid()) return win_error(ERROR_INVALID_HANDLE);
+  if (!event_.valid()) return win_error(ERROR_INVALID_HANDLE);
   return arm();
+}
+
+void KeyWatch::close_all() {
+  for (Target& t : targets_) {
+    t.key.reset();  // closing the key also ends its notification
+    t.parent_key.reset();
+  }
 }
 
 void KeyWatch::stop() {
   stopped_ = true;
   armed_ = false;
   event_.cancel();
-  parent_event_.cancel();
-  key_.reset();  // closing the key also ends its notification
-  parent_key_.reset();
+  close_all();
 }
 
 LSTATUS KeyWatch::notify(HKEY key, BOOL subtree, DWORD filter, HANDLE event) {
@@ -68,83 +83,93 @@ LSTATUS KeyWatch::notify(HKEY key, BOOL subtree, DWORD filter, HANDLE event) {
 
 std::error_code KeyWatch::arm() {
   armed_ = false;
-  event_.cancel();  // a signal of the other event not handled yet is dropped: this re-arm covers it
-  parent_event_.cancel();
-  // Close first, reset after: closing a watched key signals its event.
-  key_.reset();
-  parent_key_.reset();
+  event_.cancel();
+  // Close first (every target), reset after: closing a watched key signals its event.
+  close_all();
   ::ResetEvent(event_.event());
-  ::ResetEvent(parent_event_.event());
+  // Every target registers on the one event; the first that fails ends the arm (not armed: the
+  // revalidation retries), as a single watch's failure did.
+  for (Target& t : targets_) {
+    if (std::error_code ec = arm_target(t, &t == &targets_.front())) {
+      close_all();
+      return ec;
+    }
+  }
+  if (std::error_code waiting = event_.wait()) {  // no thread-pool wait (out of memory): not armed
+    event_.cancel();
+    close_all();
+    return waiting;
+  }
+  armed_ = true;
+  return {};
+}
+
+std::error_code KeyWatch::arm_target(Target& t, bool first) {
   std::error_code last;
+  const auto& components = t.components;
   for (int attempt = 0; attempt < 4; ++attempt) {
     // The deepest existing key of the path, from the root: the key itself if it exists.
-    key_.reset();
-    parent_key_.reset();
-    depth_ = 0;
-    for (size_t d = components_.size(); d > 0; --d) {
+    t.key.reset();
+    t.parent_key.reset();
+    t.depth = 0;
+    for (size_t d = components.size(); d > 0; --d) {
       std::wstring sub;
-      for (size_t i = 0; i < d; ++i) sub += (i ? L"\\" : L"") + components_[i];
-      const LSTATUS rc = ::RegOpenKeyExW(root_, sub.c_str(), 0, KEY_NOTIFY | KEY_WOW64_64KEY, key_.put());
+      for (size_t i = 0; i < d; ++i) sub += (i ? L"\\" : L"") + components[i];
+      const LSTATUS rc = ::RegOpenKeyExW(root_, sub.c_str(), 0, KEY_NOTIFY | KEY_WOW64_64KEY, t.key.put());
       if (rc == ERROR_SUCCESS) {
-        depth_ = d;
+        t.depth = d;
         break;
       }
       if (rc != ERROR_FILE_NOT_FOUND)
         log().debug("watch {}: RegOpenKeyEx {} failed: {} {}", label_, utf8(sub), rc, win_error(rc).message());
     }
-    const bool at_key = depth_ == components_.size();
-    const HKEY h = depth_ > 0 ? key_.get() : root_;
+    const bool at_key = t.at_key();
+    const HKEY h = t.depth > 0 ? t.key.get() : root_;
     // The key: its values and subkeys (and the subtree's). An ancestor: only subkey creation
     // and deletion of its direct children matter, to see the path grow back.
     const DWORD filter = at_key ? (REG_NOTIFY_CHANGE_NAME | REG_NOTIFY_CHANGE_LAST_SET) : REG_NOTIFY_CHANGE_NAME;
     const BOOL subtree = at_key ? (subtree_ ? TRUE : FALSE) : FALSE;
     LSTATUS rc = notify(h, subtree, filter, event_.event());
-    if (rc == ERROR_SUCCESS && at_key && depth_ > 0) {
-      // The parent, for the key's own deletion.
+    if (rc == ERROR_SUCCESS && at_key && t.depth > 0) {
+      // The parent, for the key's own deletion; on the same event (one thread-pool wait).
       HKEY parent = root_;
-      if (depth_ > 1) {
+      if (t.depth > 1) {
         std::wstring sub;
-        for (size_t i = 0; i + 1 < depth_; ++i) sub += (i ? L"\\" : L"") + components_[i];
-        rc = ::RegOpenKeyExW(root_, sub.c_str(), 0, KEY_NOTIFY | KEY_WOW64_64KEY, parent_key_.put());
-        parent = parent_key_.get();
+        for (size_t i = 0; i + 1 < t.depth; ++i) sub += (i ? L"\\" : L"") + components[i];
+        rc = ::RegOpenKeyExW(root_, sub.c_str(), 0, KEY_NOTIFY | KEY_WOW64_64KEY, t.parent_key.put());
+        parent = t.parent_key.get();
       }
-      if (rc == ERROR_SUCCESS) rc = notify(parent, FALSE, REG_NOTIFY_CHANGE_NAME, parent_event_.event());
+      if (rc == ERROR_SUCCESS) rc = notify(parent, FALSE, REG_NOTIFY_CHANGE_NAME, event_.event());
       if (rc == ERROR_FILE_NOT_FOUND) rc = ERROR_KEY_DELETED;  // the parent went in between
     }
     if (rc == ERROR_SUCCESS && !at_key) {
       // The next key of the path, created between the open above and the registration, would
-      // signal nobody: look once more, now that a creation signals. (on_signal() relies on it:
-      // an ancestor's notification after which the key is still absent wakes nobody.)
+      // signal nobody: look once more, now that a creation signals.
       std::wstring next;
-      for (size_t i = 0; i <= depth_; ++i) next += (i ? L"\\" : L"") + components_[i];
+      for (size_t i = 0; i <= t.depth; ++i) next += (i ? L"\\" : L"") + components[i];
       HKEY probe = nullptr;
       if (::RegOpenKeyExW(root_, next.c_str(), 0, KEY_NOTIFY | KEY_WOW64_64KEY, &probe) == ERROR_SUCCESS) {
         ::RegCloseKey(probe);
-        key_.reset();  // ends this registration; its event may signal on close: reset it
-        ::ResetEvent(event_.event());
+        // Ends this registration; its close may signal the event. Reset it if no other key is
+        // registered on it yet; otherwise a reset could lose their real change, and the close
+        // is a spurious wake-up at worst (a re-arm, and a callback only if a key exists).
+        t.key.reset();
+        if (first) ::ResetEvent(event_.event());
         last = win_error(ERROR_KEY_DELETED);
         continue;  // open the deeper key (bounded by the attempts)
       }
     }
     if (rc == ERROR_SUCCESS) {
-      std::error_code waiting = event_.wait();
-      if (!waiting && at_key && depth_ > 0) waiting = parent_event_.wait();
-      if (waiting) {  // no thread-pool wait (out of memory): not armed
-        event_.cancel();
-        last = waiting;
-        break;
-      }
-      armed_ = true;
       if (!at_key)
-        log().debug("watch {}: key absent; watching its ancestor at depth {} until it appears", label_, depth_);
+        log().debug("watch {}: key absent; watching its ancestor at depth {} until it appears", label_, t.depth);
       return {};
     }
     last = win_error(rc);
     // Deleted between the open and the registration: open again from the root.
     if (rc != ERROR_KEY_DELETED) break;
   }
-  key_.reset();
-  parent_key_.reset();
+  t.key.reset();
+  t.parent_key.reset();
   return last;
 }
 
@@ -156,17 +181,21 @@ void KeyWatch::on_signal(const boost::system::error_code& ec) {
     return;
   }
   ++notifications_;
-  const bool was_key = watching_key();
+  std::vector<bool> was_key;
+  for (const Target& t : targets_) was_key.push_back(armed_ && t.at_key());
   // Re-arm first: whatever changes while the callback reads the registry signals again.
   if (const std::error_code rc = arm()) {
     events().error("watch {}: {}; the periodic revalidation retries", label_,
                    describe_failure("RegNotifyChangeKeyValue", rc));
-  } else if (!was_key && !watching_key()) {
-    // An ancestor's notification (a key created elsewhere under it, say HKCU\Software\Vendor)
-    // while the key still does not exist: nothing below the key changed, so nothing an answer
-    // reads did. Re-armed, and the owner is not woken (issue #12 item 3).
-    ++ancestor_only_;
-    return;
+  } else {
+    // An ancestor's notification (a key created elsewhere under it) while none of the keys
+    // existed before or exists now: nothing below any key changed. Re-armed, owner not woken.
+    bool any_key = false;
+    for (size_t i = 0; i < targets_.size(); ++i) any_key = any_key || was_key[i] || targets_[i].at_key();
+    if (!any_key) {
+      ++ancestor_only_;
+      return;
+    }
   }
   if (on_change_) on_change_(*this);
 }

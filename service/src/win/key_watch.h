@@ -1,9 +1,12 @@
 // Copyright MapiDispatch authors.
 //
 //! \file
-//! One registry key watched with RegNotifyChangeKeyValue on the service's Asio event loop
+//! Registry keys watched with RegNotifyChangeKeyValue on the service's Asio event loop
 //! (event_wait.h: a thread-pool wait whose signal is handled on the loop; no thread of its own,
-//! no polling).
+//! no polling). A watch has one event and one thread-pool wait, whatever it registers on it: a
+//! key and its parent, or several keys under one root (a group). Each wait costs: Windows and
+//! Wine wait for at most 63 handles per thread-pool thread, and under Wine each such thread is
+//! about 1 MB of working set (a farm of 1,000 hives had 23 of them, issue #12).
 //!
 //! Contract:
 //! - The notification is re-armed before the callback runs, so a change made while the callback
@@ -14,9 +17,12 @@
 //!   notifications is still followed.
 //! - A notification of an ancestor's watch after which the key still does not exist does not
 //!   call back: nothing the key holds can have changed (ancestor_only_notifications()).
-//! - While the key itself is watched, its parent is watched too (subkey names only): a deleted
-//!   key is seen through its parent even where the system does not signal the deleted key's own
-//!   watchers (Wine), and the watch moves to the parent at once.
+//! - While the key itself is watched, its parent is watched too (subkey names only, on the same
+//!   event): a deleted key is seen through its parent even where the system does not signal the
+//!   deleted key's own watchers (Wine), and the watch moves to the parent at once.
+//! - Several keys: any of them (or their parents or ancestors) signalling re-arms every one and
+//!   calls back once, unless none of the keys existed before or exists now (an ancestor-only
+//!   notification). The callback asks at_key(i) which keys exist; it cannot tell which signalled.
 //! - Old handles are closed before the event is reset and registered again: closing a watched
 //!   key signals its event, which must not count as a change.
 //! - The callback runs on the event loop thread. stop() and the destructor cancel the wait; a
@@ -51,6 +57,10 @@ class KeyWatch {
   //! `label` names the watch in logs.
   KeyWatch(boost::asio::io_context& io, HKEY root, std::wstring path, bool subtree, std::string label,
            Callback on_change);
+  //! Several keys under one root (`paths`, each as above), one event and one thread-pool wait for
+  //! all of them.
+  KeyWatch(boost::asio::io_context& io, HKEY root, std::vector<std::wstring> paths, bool subtree, std::string label,
+           Callback on_change);
   ~KeyWatch();
   KeyWatch(const KeyWatch&) = delete;
   KeyWatch& operator=(const KeyWatch&) = delete;
@@ -63,8 +73,11 @@ class KeyWatch {
 
   //! True while a notification is registered.
   bool armed() const { return armed_; }
-  //! True if the key itself (not an ancestor) is watched.
-  bool watching_key() const { return armed_ && depth_ == components_.size(); }
+  //! True if the key itself (not an ancestor) is watched (every key, for several).
+  bool watching_key() const;
+  //! The number of keys, and whether key i itself (not an ancestor) is watched.
+  size_t keys() const { return targets_.size(); }
+  bool at_key(size_t i) const { return armed_ && targets_.at(i).at_key(); }
   const std::string& label() const { return label_; }
   //! Notifications received so far.
   uint64_t notifications() const { return notifications_; }
@@ -72,20 +85,26 @@ class KeyWatch {
   uint64_t ancestor_only_notifications() const { return ancestor_only_; }
 
  private:
+  struct Target {
+    std::vector<std::wstring> components;
+    UniqueHkey key;         // the watched key or ancestor; empty when depth == 0 (the root)
+    UniqueHkey parent_key;  // the key's parent while the key itself is watched (depth >= 2)
+    size_t depth = 0;       // components of the path that key is
+    bool at_key() const { return depth == components.size(); }
+  };
   std::error_code arm();
+  //! Registers `t` on the event; `first`: no other key is registered on it yet.
+  std::error_code arm_target(Target& t, bool first);
+  void close_all();
   void on_signal(const boost::system::error_code& ec);
   LSTATUS notify(HKEY key, BOOL subtree, DWORD filter, HANDLE event);
 
   HKEY root_;
-  std::vector<std::wstring> components_;
+  std::vector<Target> targets_;
   bool subtree_;
   std::string label_;
   Callback on_change_;
   EventWait event_;
-  EventWait parent_event_;
-  UniqueHkey key_;              // the watched key or ancestor; empty when depth_ == 0 (the root)
-  UniqueHkey parent_key_;       // the key's parent while the key itself is watched (depth_ >= 2)
-  size_t depth_ = 0;            // components of the path that key_ is
   bool armed_ = false;
   bool stopped_ = false;
   DWORD agnostic_flag_;         // REG_NOTIFY_THREAD_AGNOSTIC where the system accepts it
