@@ -219,6 +219,7 @@ int reader_main(char** argv) {
     if ((++polls & 255) == 0 && parent != nullptr && ::WaitForSingleObject(parent, 0) == WAIT_OBJECT_0) break;
     ::Sleep(poll_ms);
   }
+  if (parent != nullptr) ::CloseHandle(parent);
   return 0;
 }
 
@@ -246,7 +247,11 @@ ReadersResult run_readers(TableProbe& probe, const std::string& section, int hiv
   ctl.current = -1;
   // The plan: distinct users, each to the client it does not have now.
   TableSnapshot now;
-  if (probe.read(&now) != TableError::kOk) return out;
+  if (probe.read(&now) != TableError::kOk) {
+    ::UnmapViewOfFile(results);
+    ::CloseHandle(map);
+    return out;
+  }
   changes = std::min({changes, kMaxChanges, std::max(1, (hives + 1) / 2)});
   ctl.changes = changes;
   for (int k = 0; k < changes; ++k) {

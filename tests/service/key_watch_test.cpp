@@ -10,7 +10,11 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
+#include <atomic>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -115,6 +119,36 @@ TEST_F(KeyWatchTest, AnAncestorsOtherChangesWakeNobody) {
   EXPECT_EQ(calls, 2);
 }
 
+// Several keys on one event (the service's group of users without Clients\Mail): an ancestor's
+// other change wakes nobody, a key appearing calls back with at_key() saying which, and a key
+// that exists is watched with its subtree like a single key's.
+TEST_F(KeyWatchTest, SeveralKeysShareOneWatch) {
+  ASSERT_TRUE(set(L"\\A", L"marker", L"x"));
+  ASSERT_TRUE(set(L"\\B", L"marker", L"x"));
+  int calls = 0;
+  KeyWatch w(io_, HKEY_CURRENT_USER, std::vector<std::wstring>{base_ + L"\\A\\Mail", base_ + L"\\B\\Mail"}, true,
+             "test", [&](KeyWatch&) { ++calls; });
+  ASSERT_FALSE(w.start());
+  ASSERT_EQ(w.keys(), 2u);
+  EXPECT_FALSE(w.at_key(0));
+  EXPECT_FALSE(w.at_key(1));
+  ASSERT_TRUE(set(L"\\B\\Vendor", L"v", L"1"));
+  ASSERT_TRUE(run_until([&] { return w.ancestor_only_notifications() >= 1; })) << "B's ancestor watch did not fire";
+  EXPECT_EQ(calls, 0);
+  ASSERT_TRUE(set(L"\\B\\Mail", L"", L"client"));
+  ASSERT_TRUE(run_until([&] { return calls >= 1; })) << "B's key appearing did not call back";
+  EXPECT_FALSE(w.at_key(0));
+  EXPECT_TRUE(w.at_key(1));
+  EXPECT_FALSE(w.watching_key()) << "watching_key() is every key's";
+  int before = calls;
+  ASSERT_TRUE(set(L"\\B\\Mail\\Client", L"DLLPath", L"C:\\x.dll"));
+  ASSERT_TRUE(run_until([&] { return calls > before; })) << "B's subtree is not watched";
+  before = calls;
+  ASSERT_TRUE(set(L"\\A\\Mail", L"", L"client"));
+  ASSERT_TRUE(run_until([&] { return calls > before && w.at_key(0); })) << "A's key appearing was not followed";
+  EXPECT_TRUE(w.watching_key());
+}
+
 TEST_F(KeyWatchTest, DeletedKeyIsFollowedUntilRecreated) {
   ASSERT_TRUE(set(L"\\Mail\\Client", L"DLLPath", L"C:\\a.dll"));
   int calls = 0;
@@ -128,6 +162,60 @@ TEST_F(KeyWatchTest, DeletedKeyIsFollowedUntilRecreated) {
   const int before = calls;
   ASSERT_TRUE(set(L"\\Mail", L"", L"changed"));
   ASSERT_TRUE(run_until([&] { return calls > before; })) << "the recreated key is not watched";
+}
+
+// Registering a notification resets its event, and a fired registration is registered no more:
+// a watch whose registrations share one event must not lose one that fired while it re-armed.
+// Another thread writes without pause while the watch re-arms after each signal (a key and its
+// parent; then a group of two ancestors, the first of which keeps getting subkeys); once it
+// stops, the watch must still see a last change (the key's value; the first member's key). Before the fix (the key registered before its parent, no
+// check of the parent), the key watch went deaf within a few hundred writes.
+TEST_F(KeyWatchTest, RapidWritesNeverLeaveTheWatchDeaf) {
+  ASSERT_TRUE(set(L"\\Mail", L"", L"0"));
+  for (int round = 0; round < 2; ++round) {
+    const bool group = round == 1;
+    if (group) {
+      ASSERT_TRUE(set(L"\\A", L"marker", L"x"));
+      ASSERT_TRUE(set(L"\\B", L"marker", L"x"));
+    }
+    int calls = 0;
+    uint64_t wakeups_before = 0;
+    const auto count = [&](KeyWatch&) { ++calls; };
+    auto watch = group ? std::make_unique<KeyWatch>(io_, HKEY_CURRENT_USER,
+                                                    std::vector<std::wstring>{base_ + L"\\A\\Mail", base_ + L"\\B\\Mail"},
+                                                    true, "test", count)
+                       : std::make_unique<KeyWatch>(io_, HKEY_CURRENT_USER, base_ + L"\\Mail", true, "test", count);
+    KeyWatch& w = *watch;
+    ASSERT_FALSE(w.start());
+    std::atomic<bool> stop{false};
+    std::atomic<int> writes{0};
+    std::thread writer([&] {
+      // The key's values (round 0); subkeys created and deleted under ancestor A (round 1).
+      for (int i = 0; !stop.load(); ++i) {
+        if (group) {
+          set(L"\\A\\Vendor" + std::to_wstring(i % 4), L"v", std::to_wstring(i));
+          if (i % 4 == 3)
+            for (int k = 0; k < 4; ++k) remove(L"\\A\\Vendor" + std::to_wstring(k));
+        } else {
+          set(L"\\Mail", L"", std::to_wstring(i));
+          set(L"\\Mail\\Client" + std::to_wstring(i % 3), L"DLLPath", L"C:\\x.dll");
+        }
+        writes.fetch_add(1);
+      }
+    });
+    run_until([&] { return writes.load() >= 1500; }, 20s);
+    stop.store(true);
+    writer.join();
+    run_until([] { return false; }, 300ms);  // the last signals handled
+    wakeups_before = w.notifications();
+    const int before = calls;
+    // In the group, A's: registered first, so any later registration's reset could have hit it.
+    if (group) ASSERT_TRUE(set(L"\\A\\Mail", L"", L"appeared"));
+    else ASSERT_TRUE(set(L"\\Mail", L"", L"last"));
+    EXPECT_TRUE(run_until([&] { return calls > before; }, 5s))
+        << (group ? "the group" : "the key") << " watch is deaf after " << writes.load() << " writes ("
+        << wakeups_before << " notifications)";
+  }
 }
 
 TEST_F(KeyWatchTest, ChangeMadeInsideTheCallbackIsNotLost) {

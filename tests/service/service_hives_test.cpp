@@ -293,8 +293,9 @@ TEST(ServiceHivesTest, HundredHivesAreAllWatchedTheLastOneToo) {
 // thread-pool wait per group; under Wine a wait thread serves 63 waits and costs about 1 MB of
 // working set). 70 such hives, more than one wait thread's 63: a vendor key created under one of
 // them resolves nobody; the last hive's user setting a default of their own is published, and
-// their next change too (through a watch of their own by then); a hive of a group unloading
-// leaves the group's other users watched. The service's own counters say how many user watches
+// their next change too (through a watch of their own by then); a user whose key appears first
+// and whose default is written later gets both; a hive of a group unloading leaves the group's
+// other users watched. The service's own counters say how many user watches
 // it has (control 129) and how many user scopes each step resolved.
 TEST(ServiceHivesTest, HivesWithoutADefaultShareAWatchUntilTheirKeyAppears) {
   ASSERT_TRUE(enable_hive_privileges());
@@ -341,6 +342,12 @@ TEST(ServiceHivesTest, HivesWithoutADefaultShareAWatchUntilTheirKeyAppears) {
   give_default(kHives - 1, kClientB);  // its own watch now
   settled_generation(probe, 300ms);
   EXPECT_EQ(counter(L"UserWatches"), watches + 1) << "the user with a default has no watch of their own";
+  // The key first, the default once the service has settled: the group's signal gave the user a
+  // watch of their own, through which the default written later reaches the table.
+  ASSERT_TRUE(reg_set_sz(HKEY_USERS, hives.mail(kHives / 2) + L"\\" + kClientA, L"DLLPath", system_dll(L"user32.dll")));
+  settled_generation(probe, 300ms);
+  EXPECT_EQ(counter(L"UserWatches"), watches + 2) << "a user whose Clients\\Mail appeared has no watch of their own";
+  give_default(kHives / 2, kClientA);
 
   // A hive of the first group unloads; another user of that group still gets their default seen.
   ASSERT_EQ(hives.unload(1), ERROR_SUCCESS);

@@ -120,7 +120,6 @@ struct TableFit {
   bool operator==(const TableFit&) const = default;
 };
 
-//! The service's side. Not thread-safe; one thread publishes.
 namespace detail {
 //! The SIDs of the previous publish, by position, with their sid_hash: a publish of one user's
 //! change takes the other users' hashes from here instead of computing them again.
@@ -134,6 +133,7 @@ struct SidHashMemo {
 };
 }  // namespace detail
 
+//! The service's side. Not thread-safe; one thread publishes.
 class TableWriter {
  public:
   //! Takes over `region` (the whole mapping, 4-aligned). If it holds a table of this ABI major

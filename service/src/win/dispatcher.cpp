@@ -241,7 +241,7 @@ void Dispatcher::rescan_users(bool release_all) {
   fresh.clear();
   for (const auto& sid : sids) {
     if (user_watches_.count(sid) || released_users_.count(sid)) continue;
-    log().info("user hive {} loaded: watched", utf8(sid));
+    log().info("user hive {} loaded", utf8(sid));
     // Watched again after a logoff released it: what changed meanwhile was not notified.
     dirty_users_.insert(sid);
     fresh.push_back(sid);
@@ -304,15 +304,24 @@ void Dispatcher::watch_users(const std::vector<std::u16string>& sids, bool dirty
     const std::string label = fmt::format("HKU\\{}\\Software\\Clients\\Mail (absent; a group of {} user(s))",
                                           utf8(members.front()), members.size());
     auto self = std::make_shared<std::weak_ptr<KeyWatch>>();
-    auto w = std::make_shared<KeyWatch>(io_, HKEY_USERS, std::move(paths), true, label, [this, members, self](KeyWatch& kw) {
-      // Only when one of the keys exists now (an ancestor-only notification wakes nobody): that
-      // user is resolved again, and every member is watched again after this callback (it runs
-      // inside the group's watch, which rewatch_group() replaces).
+    // A member's key exists (the group is armed on it): that user is resolved again, and every
+    // member is watched again after the caller returns (it may be the group's own callback,
+    // running inside the watch that rewatch_group() replaces).
+    const auto appeared = [this, members, self](KeyWatch& kw) {
+      bool any = false;
+      for (size_t i = 0; i < kw.keys() && i < members.size(); ++i)
+        if (kw.at_key(i)) {
+          dirty_users_.insert(members[i]);
+          any = true;
+        }
+      if (any) boost::asio::post(io_, [this, members, self] { rewatch_group(members, *self); });
+      return any;
+    };
+    auto w = std::make_shared<KeyWatch>(io_, HKEY_USERS, std::move(paths), true, label, [this, appeared](KeyWatch& kw) {
+      // Only when one of the keys exists now: an ancestor-only notification wakes nobody.
       ++stats_.wakeups;
       ++stats_.notifications;
-      for (size_t i = 0; i < kw.keys() && i < members.size(); ++i)
-        if (kw.at_key(i)) dirty_users_.insert(members[i]);
-      boost::asio::post(io_, [this, members, self] { rewatch_group(members, *self); });
+      appeared(kw);
       on_change(kw.label());
     });
     *self = w;
@@ -324,6 +333,10 @@ void Dispatcher::watch_users(const std::vector<std::u16string>& sids, bool dirty
       continue;
     }
     for (const auto& sid : members) user_watches_.emplace(sid, w);
+    // A key created between key_exists() above and the registration: the group is armed on it,
+    // and no signal announced it. Marked dirty here; every caller resolves the dirty users next
+    // (rescan_users()'s callers, and rewatch_group()).
+    appeared(*w);
   }
 }
 
@@ -339,7 +352,11 @@ void Dispatcher::rewatch_group(const std::vector<std::u16string>& members, const
     }
   }
   g->stop();
+  // Resolved again: the users whose key exists now. A change made between the group's re-arm
+  // and its stop above signalled a watch that is gone: those users' resolve covers it.
   watch_users(again, true);
+  if (std::any_of(again.begin(), again.end(), [&](const std::u16string& sid) { return dirty_users_.count(sid) != 0; }))
+    on_change("a user's Software\\Clients\\Mail appeared");
 }
 
 void Dispatcher::on_change(const std::string& why) {
@@ -556,6 +573,14 @@ void Dispatcher::on_revalidate() {
     if (!w->armed())
       if (const std::error_code ec = w->start())
         events().error("watch {}: {}", w->label(), describe_failure("RegNotifyChangeKeyValue", ec));
+  // Users' watches too (a group is one watch of several users): what changed while one was not
+  // armed is covered by the full pass below.
+  std::set<std::shared_ptr<KeyWatch>> unarmed;
+  for (const auto& [sid, w] : user_watches_)
+    if (!w->armed()) unarmed.insert(w);
+  for (const auto& w : unarmed)
+    if (const std::error_code ec = w->start())
+      events().error("watch {}: {}", w->label(), describe_failure("RegNotifyChangeKeyValue", ec));
   released_users_.clear();
   rescan_users(false);
   dirty_all_ = true;  // the safety net: everything, files and Windows Installer included

@@ -87,14 +87,32 @@ std::error_code KeyWatch::arm() {
   // Close first (every target), reset after: closing a watched key signals its event.
   close_all();
   ::ResetEvent(event_.event());
+  stamps_.clear();
   // Every target registers on the one event; the first that fails ends the arm (not armed: the
   // revalidation retries), as a single watch's failure did.
   for (Target& t : targets_) {
     if (std::error_code ec = arm_target(t, &t == &targets_.front())) {
       close_all();
+      stamps_.clear();
       return ec;
     }
   }
+  // Every registration resets the event (Windows' and Wine's alike: an asynchronous request
+  // clears its event when it starts), so a registration that fired before a later one on the
+  // same event lost its signal, and being fired, is registered no more. The last registration
+  // cannot lose its signal that way; each earlier one is a subkey-names-only registration (a
+  // parent, an ancestor) whose firing changes what RegQueryInfoKey reports of that key: if that
+  // moved since just before its registration, the event is set here, and the wake-up re-arms
+  // everything. A group member registered on its key itself (it appeared just now) sets it
+  // too: the group's callback gives that user a watch of its own.
+  bool lost = std::any_of(stamps_.begin(), stamps_.end(), [](const Stamp& st) {
+    Stamp now{st.key};
+    return !stamp(&now) || now.subkeys != st.subkeys || CompareFileTime(&now.written, &st.written) != 0;
+  });
+  if (targets_.size() > 1)
+    lost = lost || std::any_of(targets_.begin(), targets_.end(), [](const Target& t) { return t.at_key(); });
+  stamps_.clear();
+  if (lost) ::SetEvent(event_.event());
   if (std::error_code waiting = event_.wait()) {  // no thread-pool wait (out of memory): not armed
     event_.cancel();
     close_all();
@@ -102,6 +120,19 @@ std::error_code KeyWatch::arm() {
   }
   armed_ = true;
   return {};
+}
+
+bool KeyWatch::stamp(Stamp* st) {
+  return ::RegQueryInfoKeyW(st->key, nullptr, nullptr, nullptr, &st->subkeys, nullptr, nullptr, nullptr, nullptr,
+                            nullptr, nullptr, &st->written) == ERROR_SUCCESS;
+}
+
+LSTATUS KeyWatch::notify_names(HKEY key) {
+  Stamp st{key};
+  if (!stamp(&st)) st.subkeys = ~DWORD{0};  // unreadable: the check after the arm sets the event
+  const LSTATUS rc = notify(key, FALSE, REG_NOTIFY_CHANGE_NAME, event_.event());
+  if (rc == ERROR_SUCCESS) stamps_.push_back(st);
+  return rc;
 }
 
 std::error_code KeyWatch::arm_target(Target& t, bool first) {
@@ -125,13 +156,10 @@ std::error_code KeyWatch::arm_target(Target& t, bool first) {
     }
     const bool at_key = t.at_key();
     const HKEY h = t.depth > 0 ? t.key.get() : root_;
-    // The key: its values and subkeys (and the subtree's). An ancestor: only subkey creation
-    // and deletion of its direct children matter, to see the path grow back.
-    const DWORD filter = at_key ? (REG_NOTIFY_CHANGE_NAME | REG_NOTIFY_CHANGE_LAST_SET) : REG_NOTIFY_CHANGE_NAME;
-    const BOOL subtree = at_key ? (subtree_ ? TRUE : FALSE) : FALSE;
-    LSTATUS rc = notify(h, subtree, filter, event_.event());
-    if (rc == ERROR_SUCCESS && at_key && t.depth > 0) {
-      // The parent, for the key's own deletion; on the same event (one thread-pool wait).
+    LSTATUS rc = ERROR_SUCCESS;
+    if (at_key && t.depth > 0) {
+      // The parent first (subkey names only), for the key's own deletion; the key itself after
+      // it, so that the parent's registration cannot reset a signal of the key's (arm()).
       HKEY parent = root_;
       if (t.depth > 1) {
         std::wstring sub;
@@ -139,9 +167,14 @@ std::error_code KeyWatch::arm_target(Target& t, bool first) {
         rc = ::RegOpenKeyExW(root_, sub.c_str(), 0, KEY_NOTIFY | KEY_WOW64_64KEY, t.parent_key.put());
         parent = t.parent_key.get();
       }
-      if (rc == ERROR_SUCCESS) rc = notify(parent, FALSE, REG_NOTIFY_CHANGE_NAME, event_.event());
+      if (rc == ERROR_SUCCESS) rc = notify_names(parent);
       if (rc == ERROR_FILE_NOT_FOUND) rc = ERROR_KEY_DELETED;  // the parent went in between
     }
+    // The key: its values and subkeys (and the subtree's). An ancestor: only subkey creation
+    // and deletion of its direct children matter, to see the path grow back.
+    if (rc == ERROR_SUCCESS)
+      rc = at_key ? notify(h, subtree_ ? TRUE : FALSE, REG_NOTIFY_CHANGE_NAME | REG_NOTIFY_CHANGE_LAST_SET, event_.event())
+                  : notify_names(h);
     if (rc == ERROR_SUCCESS && !at_key) {
       // The next key of the path, created between the open above and the registration, would
       // signal nobody: look once more, now that a creation signals.
@@ -154,6 +187,7 @@ std::error_code KeyWatch::arm_target(Target& t, bool first) {
         // registered on it yet; otherwise a reset could lose their real change, and the close
         // is a spurious wake-up at worst (a re-arm, and a callback only if a key exists).
         t.key.reset();
+        stamps_.pop_back();  // this registration's, the last one made
         if (first) ::ResetEvent(event_.event());
         last = win_error(ERROR_KEY_DELETED);
         continue;  // open the deeper key (bounded by the attempts)

@@ -23,6 +23,12 @@
 //! - Several keys: any of them (or their parents or ancestors) signalling re-arms every one and
 //!   calls back once, unless none of the keys existed before or exists now (an ancestor-only
 //!   notification). The callback asks at_key(i) which keys exist; it cannot tell which signalled.
+//! - Registering a notification resets its event (on Windows as under Wine), so registrations
+//!   sharing an event can lose a signal, and the one that fired is then registered no more: a
+//!   watch registers a key after its parent (the last registration loses nothing), and checks
+//!   after arming that no names-only registration (a parent, an ancestor) fired meanwhile (the
+//!   key's subkey count and last write time, as RegQueryInfoKey says); if one may have, it sets
+//!   the event itself, and the wake-up re-arms everything (a spurious wake-up at worst).
 //! - Old handles are closed before the event is reset and registered again: closing a watched
 //!   key signals its event, which must not count as a change.
 //! - The callback runs on the event loop thread. stop() and the destructor cancel the wait; a
@@ -92,6 +98,16 @@ class KeyWatch {
     size_t depth = 0;       // components of the path that key is
     bool at_key() const { return depth == components.size(); }
   };
+  //! What RegQueryInfoKey says of a key registered for subkey names only, just before its
+  //! registration (arm()).
+  struct Stamp {
+    HKEY key = nullptr;
+    DWORD subkeys = 0;
+    FILETIME written{};
+  };
+  static bool stamp(Stamp* st);
+  //! Registers `key` for subkey names only (no subtree) on the event, its stamp kept.
+  LSTATUS notify_names(HKEY key);
   std::error_code arm();
   //! Registers `t` on the event; `first`: no other key is registered on it yet.
   std::error_code arm_target(Target& t, bool first);
@@ -105,6 +121,7 @@ class KeyWatch {
   std::string label_;
   Callback on_change_;
   EventWait event_;
+  std::vector<Stamp> stamps_;  // of the current arm()'s names-only registrations
   bool armed_ = false;
   bool stopped_ = false;
   DWORD agnostic_flag_;         // REG_NOTIFY_THREAD_AGNOSTIC where the system accepts it
