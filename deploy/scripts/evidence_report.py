@@ -448,6 +448,8 @@ def summary(r, rows, drawn):
     L.append("|---|---|---|---|---|")
     for t in rows:
         met = {True: "met", False: "**not met**", None: "not measured"}[t["met"]]
+        if t["met"] is None and t["goal"].startswith("(reported"):
+            met = "reported"
         L.append("| %s | %s | %s | %s | %s |" % (t["target"], t["goal"], t["measured"], t["ratio"], met))
     L.append("")
 
