@@ -43,6 +43,7 @@
 #include <thread>
 #include <vector>
 
+#include "../support/cross_process.h"
 #include "../support/win_process.h"
 #include "service_test_util.h"
 
@@ -146,24 +147,6 @@ struct ReadersSection {
   }
   static size_t bytes(int n) { return sizeof(ReadersControl) + sizeof(ReaderSlot) * static_cast<size_t>(n); }
 };
-
-// Every field shared with other processes is accessed through std::atomic_ref.
-template <typename T>
-std::atomic_ref<T> at(T& v) {
-  return std::atomic_ref<T>(v);
-}
-
-int64_t qpc() {
-  LARGE_INTEGER c;
-  ::QueryPerformanceCounter(&c);
-  return c.QuadPart;
-}
-
-double qpc_ms(int64_t ticks) {
-  LARGE_INTEGER f;
-  ::QueryPerformanceFrequency(&f);
-  return static_cast<double>(ticks) * 1000.0 / static_cast<double>(f.QuadPart);
-}
 
 std::wstring widen(const std::string& s) { return std::wstring(s.begin(), s.end()); }
 

@@ -45,6 +45,7 @@
 #include <vector>
 
 #include "../service/service_test_util.h"
+#include "../support/cross_process.h"
 #include "../support/win_process.h"
 #include "mapidispatch/shared_section.h"
 #include "mapidispatch/table.h"
@@ -78,11 +79,6 @@ struct ReaderSlot {
   int64_t pad[3];
 };
 
-template <typename T>
-std::atomic_ref<T> at(T& v) {
-  return std::atomic_ref<T>(v);
-}
-
 // The section: one Control, then one ReaderSlot per reader.
 struct Results {
   Control control;
@@ -91,21 +87,6 @@ struct Results {
   }
   static size_t bytes(int n) { return sizeof(Control) + sizeof(ReaderSlot) * static_cast<size_t>(n); }
 };
-
-int64_t qpc() {
-  LARGE_INTEGER c;
-  ::QueryPerformanceCounter(&c);
-  return c.QuadPart;
-}
-
-double qpc_ms(int64_t ticks) {
-  static const double freq = [] {
-    LARGE_INTEGER f;
-    ::QueryPerformanceFrequency(&f);
-    return static_cast<double>(f.QuadPart);
-  }();
-  return static_cast<double>(ticks) * 1000.0 / freq;
-}
 
 // ---- The redundant path of sample number k ---------------------------------------------------
 
