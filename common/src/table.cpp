@@ -535,12 +535,12 @@ void SidHashMemo::remember(std::span<const ScopeResolution> scopes, const std::v
 std::error_code build_table_image_with(std::span<const ScopeResolution> scopes, uint64_t generation,
                                        uint64_t publish_time, uint32_t writer_pid, uint32_t total_size,
                                        std::vector<std::byte>* image, std::span<const ScopeResolution> wow64_scopes,
-                                       TableOverflow overflow, TableFit* fit, detail::SidHashMemo* memo) {
+                                       TableOverflow overflow, TableFit* fit, detail::BuildMemo* memo) {
   ViewRecords native, wow64;
   std::vector<uint32_t> native_input_hashes, wow64_input_hashes;
-  const auto from_memo = [memo](size_t i, std::u16string_view sid) { return memo ? memo->known(i, sid) : 0u; };
+  const auto from_memo = [memo](size_t i, std::u16string_view sid) { return memo ? memo->sids.known(i, sid) : 0u; };
   if (auto ec = directory_order(scopes, &native.order, &native.hashes, &native_input_hashes, from_memo)) return ec;
-  if (memo != nullptr) memo->remember(scopes, native_input_hashes);
+  if (memo != nullptr) memo->sids.remember(scopes, native_input_hashes);
   // The WOW64 view lists the same users as the native one, in the same order.
   const auto from_native = [&](size_t i, std::u16string_view sid) {
     return i < scopes.size() && scopes[i].sid == sid ? native_input_hashes[i] : 0u;
@@ -591,6 +591,20 @@ std::error_code build_table_image_with(std::span<const ScopeResolution> scopes, 
   write_directory(p, dir_offset, &dir);
   if (!wow64_dir.entries.empty()) write_directory(p, wow64_dir_offset, &wow64_dir);
   reseal_table_image(*image);
+  if (memo != nullptr) {
+    const auto remember = [](const BuiltDirectory& d, size_t dir_at, std::span<const ScopeResolution> in,
+                             detail::ViewPlacement* v) {
+      v->directory_offset = static_cast<uint32_t>(dir_at);
+      v->input.resize(d.entries.size());
+      v->capacity.resize(d.entries.size());
+      for (size_t i = 0; i < d.entries.size(); ++i) {
+        v->input[i] = static_cast<uint32_t>(d.scopes[i] - in.data());
+        v->capacity[i] = d.entries[i].record_size;
+      }
+    };
+    remember(dir, dir_offset, scopes, &memo->views[0]);
+    remember(wow64_dir, wow64_dir_offset, wow64_scopes, &memo->views[1]);
+  }
   if (fit != nullptr) {
     fit->user_scopes = static_cast<uint32_t>(native.order.size() - 1);
     fit->omitted = dir.omitted_users;
@@ -652,22 +666,124 @@ void TableWriter::write_image_locked() noexcept {
   seqlock::write_end(count, odd);
 }
 
+bool TableWriter::apply_delta(std::span<const ScopeResolution> scopes, std::span<const ScopeResolution> wow64_scopes,
+                              const TableDelta& delta, uint64_t generation, size_t limit) {
+  if (!image_valid_ || !fit_.complete() || image_.size() < sizeof(TableHeader)) return false;
+  auto h = load_pod<TableHeader>(image_.data());
+  const std::span<const ScopeResolution> in[2] = {scopes, wow64_scopes};
+  const uint32_t counts[2] = {h.scope_count, h.wow64_scope_count};
+
+  // The plan first, image_ untouched: which records, of what size, where.
+  struct Change {
+    int view;
+    uint32_t index;  // in the view's directory
+    size_t size;
+    size_t offset = 0;
+  };
+  std::vector<Change> changes;
+  for (int v = 0; v < 2; ++v) {
+    const detail::ViewPlacement& p = memo_.views[v];
+    if (in[v].size() != counts[v] || p.input.size() != counts[v]) return false;
+    if (counts[v] == 0) continue;
+    const auto scope_at = [&](uint32_t d) -> const ScopeResolution* {
+      return p.input[d] < in[v].size() ? &in[v][p.input[d]] : nullptr;
+    };
+    const auto entry = [&](uint32_t d) {
+      return load_pod<ScopeDirEntry>(image_.data() + p.directory_offset + size_t{d} * sizeof(ScopeDirEntry));
+    };
+    if (delta.machine) {
+      const ScopeResolution* m = scope_at(0);
+      if (m == nullptr || m->kind != ScopeKind::kMachine || !m->sid.empty()) return false;
+      changes.push_back({v, 0, 0});
+    }
+    for (const std::u16string& sid : delta.users) {
+      // The directory is in (sid_hash, SID) order: a binary search, O(log N) scopes looked at.
+      if (sid.empty() || sid.size() > kMaxStringUnits) return false;
+      const UserKey want{sid_hash(sid.data(), sid.size()), &sid};
+      uint32_t lo = 1, hi = counts[v];
+      while (lo < hi) {
+        const uint32_t mid = lo + (hi - lo) / 2;
+        const ScopeResolution* s = scope_at(mid);
+        if (s == nullptr) return false;
+        if (UserKey{entry(mid).sid_hash, &s->sid} < want) lo = mid + 1;
+        else hi = mid;
+      }
+      const ScopeResolution* s = lo < counts[v] ? scope_at(lo) : nullptr;
+      if (s == nullptr || s->kind != ScopeKind::kUser || entry(lo).sid_hash != want.hash || s->sid != sid) return false;
+      changes.push_back({v, lo, 0});
+    }
+  }
+  std::sort(changes.begin(), changes.end(),
+            [](const Change& a, const Change& b) { return a.view != b.view ? a.view < b.view : a.index < b.index; });
+  changes.erase(std::unique(changes.begin(), changes.end(),
+                            [](const Change& a, const Change& b) { return a.view == b.view && a.index == b.index; }),
+                changes.end());
+  size_t end = image_.size(), slack = slack_;
+  for (Change& c : changes) {
+    const detail::ViewPlacement& p = memo_.views[c.view];
+    c.size = record_size(in[c.view][p.input[c.index]]);
+    if (c.size == 0) return false;  // breaks a limit: the full build decides what to do with it
+    const auto e = load_pod<ScopeDirEntry>(image_.data() + p.directory_offset + size_t{c.index} * sizeof(ScopeDirEntry));
+    if (c.size <= p.capacity[c.index]) {
+      c.offset = e.record_offset;  // its own slot
+    } else {
+      c.offset = end;  // after the last record; its old slot is left behind
+      end += c.size;
+      slack += p.capacity[c.index];
+    }
+  }
+  // Slots left behind are bytes every publish copies and no reader uses: past a quarter of the
+  // payload, the full build packs the records again.
+  if (end > limit || slack > end / 4) return false;
+
+  // The image: the changed records, their directory entries, the header, the checksums.
+  image_valid_ = false;  // until it is whole again (resize may throw)
+  image_.resize(end);
+  for (const Change& c : changes) {
+    detail::ViewPlacement& p = memo_.views[c.view];
+    write_record(in[c.view][p.input[c.index]], image_.data() + c.offset, c.size);
+    const size_t at = p.directory_offset + size_t{c.index} * sizeof(ScopeDirEntry);
+    auto e = load_pod<ScopeDirEntry>(image_.data() + at);
+    e.record_offset = static_cast<uint32_t>(c.offset);
+    e.record_size = static_cast<uint32_t>(c.size);
+    e.record_checksum = crc32c(0, image_.data() + c.offset, c.size);
+    store_pod(image_.data() + at, e);
+    p.capacity[c.index] = std::max(p.capacity[c.index], static_cast<uint32_t>(c.size));
+  }
+  h.flags &= ~kFlagWriterStopped;  // mark_stopped() may have flagged the last image
+  h.generation = generation;
+  h.publish_time = filetime_now();
+  h.payload_end = static_cast<uint32_t>(end);
+  store_pod(image_.data(), h);
+  reseal_table_image(image_);
+  slack_ = slack;
+  image_valid_ = true;
+  return true;
+}
+
 std::error_code TableWriter::publish(std::span<const ScopeResolution> scopes,
-                                    std::span<const ScopeResolution> wow64_scopes, TableOverflow overflow) {
+                                    std::span<const ScopeResolution> wow64_scopes, TableOverflow overflow,
+                                    const TableDelta* delta) {
   if (region_.size() < sizeof(TableHeader) || reinterpret_cast<uintptr_t>(region_.data()) % 4 != 0)
     return TableError::kRegionTooSmall;
   const auto total = static_cast<uint32_t>(std::min<size_t>(region_.size(), kMaxTotalSize));
-  // Built into the last image's own buffer (kept for its memory: a publish allocates, and under
-  // Wine faults in, no megabytes of fresh pages); the region keeps its copy of the last table.
-  TableFit fit;
-  if (auto ec = build_table_image_with(scopes, generation_ + 1, filetime_now(), writer_pid_, total, &image_,
-                                       wow64_scopes, overflow, &fit, &sid_hashes_)) {
-    image_valid_ = false;  // whatever the failed build left; mark_stopped() reads the region
-    return ec;
+  if (delta != nullptr && apply_delta(scopes, wow64_scopes, *delta, generation_ + 1, total)) {
+    ++delta_publishes_;
+  } else {
+    // Built into the last image's own buffer (kept for its memory: a publish allocates, and under
+    // Wine faults in, no megabytes of fresh pages); the region keeps its copy of the last table.
+    TableFit fit;
+    if (auto ec = build_table_image_with(scopes, generation_ + 1, filetime_now(), writer_pid_, total, &image_,
+                                         wow64_scopes, overflow, &fit, &memo_)) {
+      image_valid_ = false;  // whatever the failed build left; mark_stopped() reads the region
+      return ec;
+    }
+    image_valid_ = true;
+    slack_ = 0;
+    fit_ = fit;
+    ++full_builds_;
   }
-  image_valid_ = true;
   payload_bytes_ = image_.size();
-  fit_ = fit;
   ++generation_;
   write_image_locked();
   return {};

@@ -131,7 +131,30 @@ struct SidHashMemo {
   uint32_t known(size_t i, std::u16string_view sid) const noexcept;
   void remember(std::span<const ScopeResolution> scopes, const std::vector<uint32_t>& hashes);
 };
+
+//! Where a build put one view's records: what a publish of a TableDelta rewrites in place.
+struct ViewPlacement {
+  uint32_t directory_offset = 0;
+  std::vector<uint32_t> input;     //!< directory index -> the scope's position in the build's span
+  std::vector<uint32_t> capacity;  //!< directory index -> bytes of the record's slot
+};
+
+//! What a build remembers for the next one: the SIDs' hashes, and each view's placement.
+struct BuildMemo {
+  SidHashMemo sids;
+  ViewPlacement views[2];  //!< the main view, the WOW64 view (empty: none)
+};
 }  // namespace detail
+
+//! What changed since the last successful publish, for TableWriter::publish(): the machine scope
+//! (of either view) and the users named. The caller promises that the spans list the same SIDs in
+//! the same order as that publish did, and that every scope not named here equals the one it
+//! published. A delta costs in proportion to the scopes it names, not to the table: on a farm of
+//! a thousand users, one user's change no longer reads and rewrites the other 999 (issue #12).
+struct TableDelta {
+  bool machine = false;
+  std::span<const std::u16string> users;
+};
 
 //! The service's side. Not thread-safe; one thread publishes.
 class TableWriter {
@@ -148,9 +171,19 @@ class TableWriter {
   //! empty for none. kTooLarge if it does not fit the region or breaks a limit of
   //! table_layout.h (with kPartial: if the machine scopes do not); the previous table then stays.
   //! last_fit() says what a successful publish left out.
+  //!
+  //! `delta` (optional): what changed since the last successful publish (TableDelta's promise).
+  //! The named scopes' records are rewritten in their slots, or after the last record when they
+  //! grew; the rest of the image is the last one's. Readers see the same answers a full build
+  //! gives; only where the records lie differs. The whole image is built as without a delta when
+  //! a delta cannot be applied: nothing published yet by this writer, the last table incomplete,
+  //! another number of scopes, a named SID not in the table, no room after the last record, or
+  //! slots left behind grown to a quarter of the payload (the full build packs them again).
+  //! Either way the whole image is copied into the region, so a publish still repairs a region
+  //! that something else wrote into.
   std::error_code publish(std::span<const ScopeResolution> scopes,
                           std::span<const ScopeResolution> wow64_scopes = {},
-                          TableOverflow overflow = TableOverflow::kRefuse);
+                          TableOverflow overflow = TableOverflow::kRefuse, const TableDelta* delta = nullptr);
 
   //! Flags the current table "writer stopped" (service stop): readers stop trusting it.
   std::error_code mark_stopped() noexcept;
@@ -164,9 +197,16 @@ class TableWriter {
   //! What the constructor found in the region.
   bool recovered_odd_count() const noexcept { return recovered_odd_; }
   uint64_t recovered_generation() const noexcept { return recovered_generation_; }
+  //! Publishes that applied a delta, and that built the whole image (tests and statistics).
+  uint64_t delta_publishes() const noexcept { return delta_publishes_; }
+  uint64_t full_builds() const noexcept { return full_builds_; }
 
  private:
   void write_image_locked() noexcept;
+  //! Applies `delta` to image_ for generation `generation`; false, image_ untouched, where it
+  //! cannot (publish() says when).
+  bool apply_delta(std::span<const ScopeResolution> scopes, std::span<const ScopeResolution> wow64_scopes,
+                   const TableDelta& delta, uint64_t generation, size_t limit);
 
   std::span<std::byte> region_;
   uint32_t writer_pid_;
@@ -179,8 +219,11 @@ class TableWriter {
   std::vector<std::byte> image_;
   bool image_valid_ = false;
   size_t payload_bytes_ = 0;
-  detail::SidHashMemo sid_hashes_;
+  detail::BuildMemo memo_;
+  size_t slack_ = 0;  //!< bytes of image_ in slots no record uses any more (moved to the end)
   TableFit fit_;
+  uint64_t delta_publishes_ = 0;
+  uint64_t full_builds_ = 0;
 };
 
 //! Serializes scopes into a complete table image (header, directories, records) of the given
@@ -193,12 +236,12 @@ std::error_code build_table_image(std::span<const ScopeResolution> scopes, uint6
                                   std::span<const ScopeResolution> wow64_scopes = {},
                                   TableOverflow overflow = TableOverflow::kRefuse, TableFit* fit = nullptr);
 
-//! build_table_image(), taking the hashes of SIDs it was given last time from `memo` (and
-//! remembering this time's); the same image.
+//! build_table_image(), taking the hashes of SIDs it was given last time from `memo` and
+//! remembering this time's, and where it put each record; the same image.
 std::error_code build_table_image_with(std::span<const ScopeResolution> scopes, uint64_t generation,
                                        uint64_t publish_time, uint32_t writer_pid, uint32_t total_size,
                                        std::vector<std::byte>* image, std::span<const ScopeResolution> wow64_scopes,
-                                       TableOverflow overflow, TableFit* fit, detail::SidHashMemo* memo);
+                                       TableOverflow overflow, TableFit* fit, detail::BuildMemo* memo);
 
 //! Recomputes the header checksum of an image after its header or directory was edited (tests
 //! and the fuzz harness use it to reach validation beyond the checksum).

@@ -472,9 +472,23 @@ void Dispatcher::resolve_and_publish(const char* reason, bool force,
   if (params_.debug_crash_mid_publish != 0 && section_name_.rfind("Local\\", 0) == 0)
     crash_mid_publish(now, params_.debug_crash_mid_publish);
   const uint64_t before = writer_->generation();
+  const uint64_t delta_publishes_before = writer_->delta_publishes();
+  // An incremental pass that added or removed no scope tells the writer which scopes it changed:
+  // it rewrites their records only (TableDelta), not the farm's thousand others.
+  std::vector<std::u16string> delta_users;
+  TableDelta delta;
+  bool use_delta = !full;
+  for (const Update& u : updates) {
+    use_delta = use_delta && u.before.native.has_value() == u.after.native.has_value() &&
+                u.before.wow64.has_value() == u.after.wow64.has_value();
+    if (u.sid.empty()) delta.machine = true;
+    else delta_users.push_back(u.sid);
+  }
+  delta.users = delta_users;
   // What does not fit the section is left out, flagged (table_layout.h, "Incomplete tables"):
   // the machine scope and the users that fit are published rather than nothing.
-  if (const std::error_code ec = writer_->publish(now.scopes, now.wow64_scopes, TableOverflow::kPartial)) {
+  if (const std::error_code ec =
+          writer_->publish(now.scopes, now.wow64_scopes, TableOverflow::kPartial, use_delta ? &delta : nullptr)) {
     if (!full) apply(false);  // published_ stays what the table holds
     dirty_all_ = true;        // and the next resolve starts from the registry
     events().error("publish ({}) failed: {} {}; the table keeps generation {}", reason, ec.value(), ec.message(),
@@ -508,10 +522,13 @@ void Dispatcher::resolve_and_publish(const char* reason, bool force,
   const std::string incomplete =
       fit.complete() ? std::string()
                      : ", INCOMPLETE: " + describe_fit(fit) + " in the section, their processes read the registry";
+  const bool rewrote = writer_->delta_publishes() > delta_publishes_before;
+  if (rewrote) ++stats_.delta_publishes;
   log().info("published generation {} ({}, {} scope(s) + {} for 32-bit processes, {} bytes{}; resolved in {:.1f} ms, "
-             "published in {:.1f} ms): {}",
+             "published in {:.1f} ms, {}): {}",
              writer_->generation(), reason, now.scopes.size(), now.wow64_scopes.size(), writer_->payload_bytes(),
-             incomplete, resolve_ms, publish_ms, join_changes(items));
+             incomplete, resolve_ms, publish_ms, rewrote ? "the changed scopes' records rewritten" : "table built whole",
+             join_changes(items));
   // Incomplete or complete again: one Event Log entry per transition, not one per publish.
   if (const auto e = completeness_event(table_complete_, fit, section_name_, section_->bytes().size(),
                                         params_.section_size_kb)) {
@@ -520,13 +537,22 @@ void Dispatcher::resolve_and_publish(const char* reason, bool force,
   }
   table_complete_ = fit.complete();
   // A provider that a missing DLL keeps from loading is worth one Event Log warning when it
-  // starts (not one per publish or per scope), and an information entry when it is fixed.
-  auto unloadable = unloadable_providers(now.scopes);
-  unloadable.merge(unloadable_providers(now.wow64_scopes, "32-bit "));
-  const DependencyEvents dep = dependency_events(unloadable_, unloadable);
-  for (const auto& w : dep.warnings) events().warn("{}", w);
-  for (const auto& f : dep.fixed) events().info("{}", f);
-  unloadable_ = std::move(unloadable);
+  // starts (not one per publish or per scope), and an information entry when it is fixed. The
+  // set is a union over every scope: an incremental pass whose scopes name no such provider,
+  // before or after, leaves it as it was, and the farm's other scopes are not looked at.
+  bool unloadable_may_change = full;
+  for (const Update& u : updates) {
+    for (const auto* s : {&u.before.native, &u.before.wow64, &u.after.native, &u.after.wow64})
+      if (s->has_value() && !unloadable_providers(std::span(&**s, 1)).empty()) unloadable_may_change = true;
+  }
+  if (unloadable_may_change) {
+    auto unloadable = unloadable_providers(now.scopes);
+    unloadable.merge(unloadable_providers(now.wow64_scopes, "32-bit "));
+    const DependencyEvents dep = dependency_events(unloadable_, unloadable);
+    for (const auto& w : dep.warnings) events().warn("{}", w);
+    for (const auto& f : dep.fixed) events().info("{}", f);
+    unloadable_ = std::move(unloadable);
+  }
   if (full) published_ = std::move(answers);
   have_published_ = true;
   if (const std::error_code ec = state_.save_generation(writer_->generation()))
@@ -643,6 +669,7 @@ void Dispatcher::write_stats() {
   write_qword(state.get(), L"Notifications", stats_.notifications);
   write_qword(state.get(), L"Resolves", stats_.resolves);
   write_qword(state.get(), L"Publishes", stats_.publishes);
+  write_qword(state.get(), L"DeltaPublishes", stats_.delta_publishes);
   write_qword(state.get(), L"FullResolves", stats_.full_resolves);
   write_qword(state.get(), L"UserResolves", stats_.user_resolves);
   // The users' watches (one event and one thread-pool wait each): a user's own, or a group's.

@@ -83,6 +83,8 @@ struct DispatcherStats {
   uint64_t notifications = 0;  //!< Registry notifications received.
   uint64_t resolves = 0;
   uint64_t publishes = 0;
+  //! Of those, publishes that rewrote only the changed scopes' records (TableDelta).
+  uint64_t delta_publishes = 0;
   //! User scopes resolved one by one (ScopeSource::resolve_user): those of users whose hives
   //! changed and of users a machine-wide change reached. A full resolve counts none.
   uint64_t user_resolves = 0;
