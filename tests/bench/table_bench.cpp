@@ -6,6 +6,9 @@
 //   BM_ReadAll/N           a copy-out of every scope (what `mapidispatch status` does)
 //   BM_ReadWhilePublishing a full read while another thread republishes without pause, 1..N threads
 //   BM_Publish/N           the writer's cost per publish of N user scopes
+//   BM_PublishOneUserChangedWhole/N, ...Delta/N
+//                          one user's change in a table of N users, both views: the image built
+//                          whole, or the user's records rewritten (TableDelta)
 
 #include <benchmark/benchmark.h>
 
@@ -15,6 +18,7 @@
 #include <vector>
 
 #include "../support/table_samples.h"
+#include "../support/table_variants.h"
 #include "mapidispatch/table.h"
 
 namespace mapidispatch {
@@ -130,6 +134,36 @@ void BM_Publish(benchmark::State& state) {
   state.counters["table_bytes"] = static_cast<double>(writer.payload_bytes());
 }
 BENCHMARK(BM_Publish)->Arg(1)->Arg(100)->Arg(1000);
+
+// What the service publishes on one user's change: both views, N users, one user's scope
+// changed. Whole: the image built again (what a publish without a delta costs); delta: the
+// user's two records rewritten (TableDelta); both then copy the image into the region.
+void publish_one_user_changed(benchmark::State& state, bool with_delta) {
+  const int users = static_cast<int>(state.range(0));
+  Region region(16 << 20);
+  TableWriter writer(region.bytes(), 1, 0);
+  auto scopes = test::sample_scopes(users);
+  auto wow64 = test::wow64_view(scopes);
+  if (writer.publish(scopes, wow64)) state.SkipWithError("publish failed");
+  size_t turn = 0;
+  for (auto _ : state) {
+    const size_t i = 1 + turn++ % static_cast<size_t>(users);
+    const std::u16string client = turn % 2 ? u"Client A" : u"Client B";  // the same size: in its slot
+    scopes[i].default_client = client;
+    wow64[i].default_client = client;
+    const std::vector<std::u16string> changed{scopes[i].sid};
+    TableDelta delta;
+    delta.users = changed;
+    if (writer.publish(scopes, wow64, TableOverflow::kRefuse, with_delta ? &delta : nullptr))
+      state.SkipWithError("publish failed");
+  }
+  state.counters["table_bytes"] = static_cast<double>(writer.payload_bytes());
+  state.counters["deltas"] = static_cast<double>(writer.delta_publishes());
+}
+void BM_PublishOneUserChangedWhole(benchmark::State& state) { publish_one_user_changed(state, false); }
+void BM_PublishOneUserChangedDelta(benchmark::State& state) { publish_one_user_changed(state, true); }
+BENCHMARK(BM_PublishOneUserChangedWhole)->Arg(10)->Arg(1000);
+BENCHMARK(BM_PublishOneUserChangedDelta)->Arg(10)->Arg(1000);
 
 }  // namespace
 }  // namespace mapidispatch

@@ -47,6 +47,32 @@ std::vector<std::byte> build_incomplete(int users, uint32_t total_size) {
   return image;
 }
 
+// A table as a writer leaves it after publishes of a delta (TableDelta): records that grew moved
+// after the last one, the slots they left unused, the directory no longer in record order.
+std::vector<std::byte> build_after_deltas(int users) {
+  auto scopes = sample_scopes(users);
+  std::vector<uint32_t> region(64 * 1024 / 4, 0);
+  TableWriter writer({reinterpret_cast<std::byte*>(region.data()), region.size() * 4}, 1, 4);
+  if (writer.publish(scopes, wow64_view(scopes))) return {};
+  // One user's record grows (moved after the last), another's shrinks (in its slot).
+  scopes[1].simple.path += u"\\a longer path than the slot had room for";
+  scopes[4].simple.path.resize(3);
+  const std::vector<std::u16string> changed{scopes[1].sid, scopes[4].sid};
+  TableDelta delta;
+  delta.users = changed;
+  if (writer.publish(scopes, wow64_view(scopes), TableOverflow::kRefuse, &delta) || writer.delta_publishes() != 1)
+    return {};
+  std::vector<std::byte> image(writer.payload_bytes());
+  std::memcpy(image.data(), region.data(), image.size());
+  // Deterministic bytes: no publish time, the sequence count of a built image.
+  const uint64_t no_time = 0;
+  const uint32_t no_count = 0;
+  std::memcpy(image.data() + offsetof(layout::TableHeader, publish_time), &no_time, sizeof no_time);
+  std::memcpy(image.data() + offsetof(layout::TableHeader, sequence), &no_count, sizeof no_count);
+  reseal_table_image(image);
+  return image;
+}
+
 }  // namespace
 
 std::vector<TableSeed> table_seeds() {
@@ -59,6 +85,7 @@ std::vector<TableSeed> table_seeds() {
   if (!rewrite_as_later_minor(build(2, true), LaterMinor{}, &later)) later.clear();
   seeds.push_back(seed("table-later-minor-wow64-2-users.bin", std::move(later)));
   seeds.push_back(seed("table-incomplete-wow64-6-users.bin", build_incomplete(6, 6000)));
+  seeds.push_back(seed("table-after-deltas-wow64-5-users.bin", build_after_deltas(5)));
   return seeds;
 }
 

@@ -21,8 +21,9 @@ struct TableSeed {
 //! Valid tables of several shapes, each a whole mapping: total_size is the file's size, so the
 //! reader gets past check_header() and the fuzzer's mutations start from inside the structure.
 //! Native-only tables (as before ABI 1.1), tables with a WOW64 directory, a table in a later
-//! minor version's layout (table_variants.h), and an incomplete table (ABI 1.2: users left out,
-//! flagged and counted). Deterministic: the same bytes on every run.
+//! minor version's layout (table_variants.h), an incomplete table (ABI 1.2: users left out,
+//! flagged and counted), and a table after publishes of a delta (records out of directory order,
+//! unused slots between them). Deterministic: the same bytes on every run.
 std::vector<TableSeed> table_seeds();
 
 }  // namespace mapidispatch::test
