@@ -149,6 +149,80 @@ TEST_F(KeyWatchTest, SeveralKeysShareOneWatch) {
   EXPECT_TRUE(w.watching_key());
 }
 
+// kPresence (the service's groups of users): each key's parent for subkey names, never the key's
+// content. A key's appearance and deletion call back with at_key() saying where each is; a
+// sibling created beside a key calls back with every key where it was (the service then resolves
+// nobody); a value written in a key does not call back at all.
+TEST_F(KeyWatchTest, APresenceWatchSeesKeysComeAndGoNotTheirContent) {
+  ASSERT_TRUE(set(L"\\A\\Clients\\Mail", L"", L"client"));
+  ASSERT_TRUE(set(L"\\B", L"marker", L"x"));  // B has no Clients yet
+  int calls = 0;
+  KeyWatch w(io_, HKEY_CURRENT_USER,
+             std::vector<std::wstring>{base_ + L"\\A\\Clients\\Mail", base_ + L"\\B\\Clients\\Mail"}, true, "test",
+             [&](KeyWatch&) { ++calls; });
+  w.set_kind(KeyWatch::Kind::kPresence);
+  ASSERT_FALSE(w.start());
+  EXPECT_TRUE(w.at_key(0));
+  EXPECT_FALSE(w.at_key(1));
+  // A's content: not this watch's.
+  ASSERT_TRUE(set(L"\\A\\Clients\\Mail", L"", L"another"));
+  ASSERT_TRUE(set(L"\\A\\Clients\\Mail\\Client", L"DLLPath", L"C:\\x.dll"));
+  // A sibling of A's key: a callback, every key where it was.
+  ASSERT_TRUE(set(L"\\A\\Clients\\Calendar", L"", L"x"));
+  ASSERT_TRUE(run_until([&] { return calls >= 1; })) << "a sibling's creation did not signal";
+  EXPECT_TRUE(w.at_key(0));
+  EXPECT_FALSE(w.at_key(1));
+  // The content writes above came before the sibling: had they signalled, they would have been
+  // consumed with it. After it, only they: nothing more may come.
+  const int after_sibling = calls;
+  ASSERT_TRUE(set(L"\\A\\Clients\\Mail", L"", L"third"));
+  std::this_thread::sleep_for(300ms);
+  io_.restart();
+  io_.poll();
+  EXPECT_EQ(calls, after_sibling) << "a value written in a key reached a presence watch";
+  // B's key appears (its Clients with it).
+  ASSERT_TRUE(set(L"\\B\\Clients\\Mail", L"", L"client"));
+  ASSERT_TRUE(run_until([&] { return w.at_key(1); })) << "B's key appearing was not followed";
+  EXPECT_GT(calls, after_sibling);
+  // A's key goes.
+  ASSERT_TRUE(remove(L"\\A\\Clients\\Mail"));
+  ASSERT_TRUE(run_until([&] { return !w.at_key(0); })) << "A's key going was not followed";
+  EXPECT_TRUE(w.at_key(1));
+  // And comes back.
+  ASSERT_TRUE(set(L"\\A\\Clients\\Mail", L"", L"back"));
+  ASSERT_TRUE(run_until([&] { return w.at_key(0); })) << "A's key coming back was not followed";
+}
+
+// kKeyOnly (a user's own watch): the key's content; its deletion is not signalled (a presence
+// watch sees it), but key_deleted() says the watch is blind, and start() watches again.
+TEST_F(KeyWatchTest, AKeyOnlyWatchKnowsWhenItsKeyIsGone) {
+  ASSERT_TRUE(set(L"\\Clients\\Mail", L"", L"client"));
+  int calls = 0;
+  KeyWatch w(io_, HKEY_CURRENT_USER, base_ + L"\\Clients\\Mail", true, "test", [&](KeyWatch&) { ++calls; });
+  w.set_kind(KeyWatch::Kind::kKeyOnly);
+  ASSERT_FALSE(w.start());
+  EXPECT_TRUE(w.watching_key());
+  EXPECT_FALSE(w.key_deleted());
+  ASSERT_TRUE(set(L"\\Clients\\Mail", L"", L"other"));
+  ASSERT_TRUE(run_until([&] { return calls >= 1; })) << "no notification";
+  // A sibling: not this watch's (its parent is not registered).
+  const int before = calls;
+  ASSERT_TRUE(set(L"\\Clients\\Calendar", L"", L"x"));
+  std::this_thread::sleep_for(300ms);
+  io_.restart();
+  io_.poll();
+  EXPECT_EQ(calls, before) << "a sibling of the key reached a key-only watch";
+  // Deleted and created again: the watch held the old key.
+  ASSERT_TRUE(remove(L"\\Clients\\Mail"));
+  ASSERT_TRUE(set(L"\\Clients\\Mail", L"", L"new"));
+  EXPECT_TRUE(w.key_deleted());
+  ASSERT_FALSE(w.start());
+  EXPECT_FALSE(w.key_deleted());
+  const int restarted = calls;
+  ASSERT_TRUE(set(L"\\Clients\\Mail", L"", L"newer"));
+  ASSERT_TRUE(run_until([&] { return calls > restarted; })) << "the new key is not watched after start()";
+}
+
 TEST_F(KeyWatchTest, DeletedKeyIsFollowedUntilRecreated) {
   ASSERT_TRUE(set(L"\\Mail\\Client", L"DLLPath", L"C:\\a.dll"));
   int calls = 0;
@@ -167,25 +241,32 @@ TEST_F(KeyWatchTest, DeletedKeyIsFollowedUntilRecreated) {
 // Registering a notification resets its event, and a fired registration is registered no more:
 // a watch whose registrations share one event must not lose one that fired while it re-armed.
 // Another thread writes without pause while the watch re-arms after each signal (a key and its
-// parent; then a group of two ancestors, the first of which keeps getting subkeys); once it
+// parent; then a group of two ancestors, the first of which keeps getting subkeys; then a
+// presence group of two parents, the first of which keeps getting siblings of its key); once it
 // stops, the watch must still see a last change (the key's value; the first member's key). Before the fix (the key registered before its parent, no
 // check of the parent), the key watch went deaf within a few hundred writes.
 TEST_F(KeyWatchTest, RapidWritesNeverLeaveTheWatchDeaf) {
   ASSERT_TRUE(set(L"\\Mail", L"", L"0"));
-  for (int round = 0; round < 2; ++round) {
-    const bool group = round == 1;
+  for (int round = 0; round < 3; ++round) {
+    const bool group = round >= 1;
+    const bool presence = round == 2;
+    // The group's members: A\Mail and B\Mail (round 1), A\Clients\Mail and B\Clients\Mail
+    // (round 2, whose parents exist).
+    const std::wstring mid = presence ? L"\\Clients" : L"";
     if (group) {
-      ASSERT_TRUE(set(L"\\A", L"marker", L"x"));
-      ASSERT_TRUE(set(L"\\B", L"marker", L"x"));
+      ASSERT_TRUE(set(L"\\A" + mid, L"marker", L"x"));
+      ASSERT_TRUE(set(L"\\B" + mid, L"marker", L"x"));
     }
     int calls = 0;
     uint64_t wakeups_before = 0;
     const auto count = [&](KeyWatch&) { ++calls; };
-    auto watch = group ? std::make_unique<KeyWatch>(io_, HKEY_CURRENT_USER,
-                                                    std::vector<std::wstring>{base_ + L"\\A\\Mail", base_ + L"\\B\\Mail"},
-                                                    true, "test", count)
+    auto watch = group ? std::make_unique<KeyWatch>(
+                             io_, HKEY_CURRENT_USER,
+                             std::vector<std::wstring>{base_ + L"\\A" + mid + L"\\Mail", base_ + L"\\B" + mid + L"\\Mail"},
+                             true, "test", count)
                        : std::make_unique<KeyWatch>(io_, HKEY_CURRENT_USER, base_ + L"\\Mail", true, "test", count);
     KeyWatch& w = *watch;
+    if (presence) w.set_kind(KeyWatch::Kind::kPresence);
     ASSERT_FALSE(w.start());
     std::atomic<bool> stop{false};
     std::atomic<int> writes{0};
@@ -195,9 +276,9 @@ TEST_F(KeyWatchTest, RapidWritesNeverLeaveTheWatchDeaf) {
       // are plenty, and the prefix's registry need not grow by tens of thousands of writes.
       for (int i = 0; !stop.load() && i < 3000; ++i) {
         if (group) {
-          set(L"\\A\\Vendor" + std::to_wstring(i % 4), L"v", std::to_wstring(i));
+          set(L"\\A" + mid + L"\\Vendor" + std::to_wstring(i % 4), L"v", std::to_wstring(i));
           if (i % 4 == 3)
-            for (int k = 0; k < 4; ++k) remove(L"\\A\\Vendor" + std::to_wstring(k));
+            for (int k = 0; k < 4; ++k) remove(L"\\A" + mid + L"\\Vendor" + std::to_wstring(k));
         } else {
           set(L"\\Mail", L"", std::to_wstring(i));
           set(L"\\Mail\\Client" + std::to_wstring(i % 3), L"DLLPath", L"C:\\x.dll");
@@ -212,10 +293,10 @@ TEST_F(KeyWatchTest, RapidWritesNeverLeaveTheWatchDeaf) {
     wakeups_before = w.notifications();
     const int before = calls;
     // In the group, A's: registered first, so any later registration's reset could have hit it.
-    if (group) ASSERT_TRUE(set(L"\\A\\Mail", L"", L"appeared"));
+    if (group) ASSERT_TRUE(set(L"\\A" + mid + L"\\Mail", L"", L"appeared"));
     else ASSERT_TRUE(set(L"\\Mail", L"", L"last"));
-    EXPECT_TRUE(run_until([&] { return calls > before; }, 5s))
-        << (group ? "the group" : "the key") << " watch is deaf after " << writes.load() << " writes ("
+    EXPECT_TRUE(run_until([&] { return calls > before && (!group || w.at_key(0)); }, 5s))
+        << (presence ? "the presence group" : group ? "the group" : "the key") << " watch is deaf after " << writes.load() << " writes ("
         << wakeups_before << " notifications)";
   }
 }

@@ -289,18 +289,20 @@ TEST(ServiceHivesTest, HundredHivesAreAllWatchedTheLastOneToo) {
 }
 
 // Hives without a Clients\Mail of their own (on a farm, most users follow the machine's default)
-// share one watch per group of their keys' ancestors (Dispatcher::watch_users(): one event and one
-// thread-pool wait per group; under Wine a wait thread serves 63 waits and costs about 1 MB of
-// working set). 70 such hives, more than one wait thread's 63: a vendor key created under one of
-// them resolves nobody; the last hive's user setting a default of their own is published, and
-// their next change too (through a watch of their own by then); a user whose key appears first
-// and whose default is written later gets both; a hive of a group unloading leaves the group's
-// other users watched. The service's own counters say how many user watches
+// have no watch of their own: every user is in a presence group, one watch of its members'
+// Software\Clients (or deepest existing ancestor) for subkey names (Dispatcher::watch_users():
+// one event and one thread-pool wait per group; under Wine a wait thread serves 63 waits and
+// costs about 1 MB of working set). 70 such hives, more than one wait thread's 63: a vendor key
+// created under one of them resolves nobody; the last hive's user setting a default of their own
+// is published, and their next change too (through a watch of their own by then); siblings of
+// Clients\Mail created under two users' Software\Clients resolve nobody; a user whose key
+// appears first and whose default is written later gets both; a hive of a group unloading leaves
+// the group's other users watched. The service's own counters say how many user watches
 // it has (control 129) and how many user scopes each step resolved.
 TEST(ServiceHivesTest, HivesWithoutADefaultShareAWatchUntilTheirKeyAppears) {
   ASSERT_TRUE(enable_hive_privileges());
   constexpr int kHives = 70;
-  constexpr uint64_t kMaxGroupWatches = (kHives + 15) / 16;  // dispatcher.cpp: kAbsentUsersPerWatch
+  constexpr uint64_t kMaxGroupWatches = (kHives + 31) / 32;  // dispatcher.cpp: kUsersPerGroup
   Hives hives(L"bare", kHives, false);
   ASSERT_EQ(hives.error(), "");
   for (int i = 0; i < kHives; ++i) ASSERT_EQ(hives.load(i), ERROR_SUCCESS) << "hive " << i;
@@ -342,6 +344,16 @@ TEST(ServiceHivesTest, HivesWithoutADefaultShareAWatchUntilTheirKeyAppears) {
   give_default(kHives - 1, kClientB);  // its own watch now
   settled_generation(probe, 300ms);
   EXPECT_EQ(counter(L"UserWatches"), watches + 1) << "the user with a default has no watch of their own";
+  // Siblings of Clients\Mail (other kinds of client, as installers write them): beside that
+  // user's key, which wakes the user's presence group (it finds every key where it was), and
+  // where another user has none. Nobody is resolved (issue #12 item 3).
+  const uint64_t users1 = counter(L"UserResolves"), notifications1 = counter(L"Notifications");
+  ASSERT_TRUE(reg_set_sz(HKEY_USERS, hives.sid(kHives - 1) + L"\\Software\\Clients\\Calendar", L"", L"MDHivesCal"));
+  ASSERT_TRUE(reg_set_sz(HKEY_USERS, hives.sid(3) + L"\\Software\\Clients\\Contacts", L"", L"MDHivesContacts"));
+  settled_generation(probe, 300ms);
+  EXPECT_GT(counter(L"Notifications"), notifications1) << "the sibling beside the user's key was not seen at all";
+  EXPECT_EQ(counter(L"UserResolves"), users1) << "a key beside Clients\\Mail under Software\\Clients resolved a user";
+  EXPECT_EQ(counter(L"UserWatches"), watches + 1);
   // The key first, the default once the service has settled: the group's signal gave the user a
   // watch of their own, through which the default written later reaches the table.
   ASSERT_TRUE(reg_set_sz(HKEY_USERS, hives.mail(kHives / 2) + L"\\" + kClientA, L"DLLPath", system_dll(L"user32.dll")));
@@ -355,6 +367,87 @@ TEST(ServiceHivesTest, HivesWithoutADefaultShareAWatchUntilTheirKeyAppears) {
   give_default(2, kClientA);
   std::printf("after the unload and a second default: %llu user watch(es)\n",
               static_cast<unsigned long long>(counter(L"UserWatches")));
+  ASSERT_EQ(svc.stop(), "");
+}
+
+// Logons one at a time, as a farm sees them through the day: each hive loads on its own and the
+// service rescans HKEY_USERS for it. The users join the last presence group while it has room
+// instead of making a group (a thread-pool wait) each: 40 hives without Clients\Mail add at most
+// two groups. The last one's default, written once all are in, is published.
+TEST(ServiceHivesTest, UsersLoggingOnOneByOneShareGroups) {
+  ASSERT_TRUE(enable_hive_privileges());
+  constexpr int kHives = 40;
+  Hives hives(L"trickle", kHives, false);
+  ASSERT_EQ(hives.error(), "");
+  TestService svc("trickle", 50);
+  TableProbe probe(svc.section());
+  START_SERVICE(svc, probe);
+  ASSERT_TRUE(probe.wait_generation_above(0, 30s));
+  settled_generation(probe, 300ms);
+  auto counter = [&](const wchar_t* name) {
+    uint64_t v = 0;
+    EXPECT_TRUE(service_counter(svc, name, &v)) << narrow(name);
+    return v;
+  };
+  const uint64_t watches0 = counter(L"UserWatches");
+  for (int i = 0; i < kHives; ++i) {
+    ASSERT_EQ(hives.load(i), ERROR_SUCCESS) << "hive " << i;
+    settled_generation(probe, 100ms);  // the rescan of this logon before the next one
+  }
+  const uint64_t watches = counter(L"UserWatches");
+  std::printf("%d hives loaded one by one: %llu user watch(es), %llu before\n", kHives,
+              static_cast<unsigned long long>(watches), static_cast<unsigned long long>(watches0));
+  EXPECT_LE(watches, watches0 + 2) << "users who logged on one by one got a group each";
+  ASSERT_TRUE(reg_set_sz(HKEY_USERS, hives.mail(kHives - 1) + L"\\" + kClientA, L"DLLPath", system_dll(L"user32.dll")));
+  ASSERT_TRUE(reg_set_sz(HKEY_USERS, hives.mail(kHives - 1), L"", kClientA));
+  const Expected expect{{u16w(hives.sid(kHives - 1)), u16w(kClientA)}};
+  ASSERT_TRUE(probe.wait_generation_above(0, 20s, nullptr, [&](const TableSnapshot& s) { return matching(s, expect) == 1; }))
+      << "the last user's default was not published";
+  ASSERT_EQ(svc.stop(), "");
+}
+
+// A user's Clients\Mail deleted and created again (a profile reset, an installer's repair): its
+// own watch holds the deleted key, which nothing signals any more, and the user's presence
+// group, woken by the deletion or the creation, watches the new key (issue #12 item 3: the own
+// watch no longer registers the parent that used to see the deletion). Each round: deleted and
+// created again with another default, as quickly as two registry calls go, which the table must
+// show; then a value written in the new key, which the table must show too (the new key is
+// watched); and a key deleted alone, whose scope goes.
+TEST(ServiceHivesTest, AUsersKeyDeletedAndCreatedAgainIsFollowed) {
+  ASSERT_TRUE(enable_hive_privileges());
+  Hives hives(L"again", 3);
+  ASSERT_EQ(hives.error(), "");
+  Expected expect;
+  for (int i = 0; i < hives.size(); ++i) {
+    ASSERT_EQ(hives.load(i), ERROR_SUCCESS) << "hive " << i;
+    expect[u16w(hives.sid(i))] = u16w(kClientA);
+  }
+  TestService svc("again", 50);
+  TableProbe probe(svc.section());
+  START_SERVICE(svc, probe);
+  TableSnapshot snap;
+  ASSERT_TRUE(probe.wait_generation_above(0, 30s, &snap, [&](const TableSnapshot& s) { return matching(s, expect) == expect.size(); }));
+  auto shows = [&](const std::wstring& client, const char* what) {
+    expect[u16w(hives.sid(1))] = u16w(client);
+    ASSERT_TRUE(probe.wait_generation_above(0, 20s, &snap, [&](const TableSnapshot& s) { return matching(s, expect) == expect.size(); }))
+        << what;
+  };
+  for (int round = 0; round < 4; ++round) {
+    const std::wstring next = round % 2 ? kClientA : kClientB;
+    ASSERT_TRUE(reg_delete_tree(HKEY_USERS, hives.mail(1)));
+    ASSERT_TRUE(reg_set_sz(HKEY_USERS, hives.mail(1) + L"\\" + next, L"DLLPath", system_dll(L"user32.dll")));
+    ASSERT_TRUE(reg_set_sz(HKEY_USERS, hives.mail(1), L"", next));
+    shows(next, "the key created again was not published");
+    const std::wstring back = round % 2 ? kClientB : kClientA;
+    ASSERT_TRUE(reg_set_sz(HKEY_USERS, hives.mail(1) + L"\\" + back, L"DLLPath", system_dll(L"user32.dll")));
+    ASSERT_TRUE(reg_set_sz(HKEY_USERS, hives.mail(1), L"", back));
+    shows(back, "a change in the key created again was not published: the new key is not watched");
+  }
+  // Deleted alone: the scope goes.
+  ASSERT_TRUE(reg_delete_tree(HKEY_USERS, hives.mail(2)));
+  ASSERT_TRUE(probe.wait_generation_above(0, 20s, &snap, [&](const TableSnapshot& s) {
+    return std::none_of(s.users.begin(), s.users.end(), [&](const ScopeResolution& u) { return u.sid == u16w(hives.sid(2)); });
+  })) << "the deleted key's scope stayed";
   ASSERT_EQ(svc.stop(), "");
 }
 

@@ -130,7 +130,10 @@ void Dispatcher::shutdown() {
   debounce_timer_.cancel();
   revalidate_timer_.cancel();
   for (auto& w : fixed_watches_) w->stop();
-  for (auto& [sid, w] : user_watches_) w->stop();
+  for (auto& [sid, w] : user_watches_) {
+    if (w.group) w.group->watch->stop();
+    if (w.own) w.own->stop();
+  }
   fixed_watches_.clear();
   user_watches_.clear();
   // Stubs must stop trusting a table that nobody keeps true any more.
@@ -219,25 +222,28 @@ void Dispatcher::rescan_users(bool release_all) {
                user_watches_.size());
     user_watches_.clear();
   }
-  // Hives gone: their watches end; a group that watched one of them watches its other members
-  // again (a group's keys stay open until it is rebuilt, and an unloaded hive's must not).
-  std::set<std::shared_ptr<KeyWatch>> broken;
+  // Hives gone: their watches end; a group that watched one of them is built again for its other
+  // members (a group's keys stay open until it is rebuilt, and an unloaded hive's must not). The
+  // members keep their own watches.
+  std::set<std::shared_ptr<PresenceGroup>> broken;
   for (auto it = user_watches_.begin(); it != user_watches_.end();) {
     if (present.count(it->first)) {
       ++it;
     } else {
       log().info("user hive {} unloaded: no longer watched", utf8(it->first));
-      if (it->second->keys() > 1) broken.insert(it->second);
+      if (it->second.group) broken.insert(it->second.group);
+      if (it->second.own) it->second.own->stop();
       it = user_watches_.erase(it);
     }
   }
   std::vector<std::u16string> fresh;
-  for (const auto& [sid, w] : user_watches_)
-    if (broken.count(w)) fresh.push_back(sid);
-  for (const auto& w : broken) w->stop();
-  std::erase_if(user_watches_, [&](const auto& e) { return broken.count(e.second) != 0; });
-  // Watched again; resolved again only if a key appeared meanwhile (their group was armed).
-  watch_users(fresh, true);
+  for (auto& [sid, w] : user_watches_)
+    if (broken.count(w.group)) {
+      fresh.push_back(sid);
+      w.group.reset();
+    }
+  for (const auto& g : broken) g->watch->stop();
+  watch_users(fresh);
   fresh.clear();
   for (const auto& sid : sids) {
     if (user_watches_.count(sid) || released_users_.count(sid)) continue;
@@ -246,31 +252,23 @@ void Dispatcher::rescan_users(bool release_all) {
     dirty_users_.insert(sid);
     fresh.push_back(sid);
   }
-  watch_users(fresh, false);
+  watch_users(fresh);
   users_ = std::move(sids);
 }
 
 namespace {
 
-// Users per group watch (watch_users()). A group's signal (a subkey created or deleted under
-// one of its members' deepest existing ancestors, say HKU\<sid>\Software\<new vendor>) re-arms
-// every member: a few registry calls each, no resolve.
-constexpr size_t kAbsentUsersPerWatch = 16;
-
-bool key_exists(HKEY root, const std::wstring& path) {
-  HKEY k = nullptr;
-  const LSTATUS rc = ::RegOpenKeyExW(root, path.c_str(), 0, KEY_NOTIFY | KEY_WOW64_64KEY, &k);
-  if (rc == ERROR_SUCCESS) ::RegCloseKey(k);
-  // Any error but "not found" (access denied, say) counts as present: the user gets a watch of
-  // its own, whose failure is reported for that user alone.
-  return rc != ERROR_FILE_NOT_FOUND;
-}
+// Users per presence group (watch_users()). A group's signal (a subkey created or deleted under
+// one of its members' Software\Clients, or, for a member without one, under its deepest
+// existing ancestor) re-arms every member: a few registry calls each, no resolve.
+constexpr size_t kUsersPerGroup = 32;
 
 std::wstring user_mail_path(const std::u16string& sid) { return std::wstring(as_wide(sid)) + L"\\" + kClientsMailPath; }
 
 }  // namespace
 
 bool Dispatcher::watch_own(const std::u16string& sid) {
+  // The key's content only: its deletion is its presence group's to see.
   auto w = std::make_shared<KeyWatch>(io_, HKEY_USERS, user_mail_path(sid), true,
                                       "HKU\\" + utf8(sid) + "\\Software\\Clients\\Mail", [this, sid](KeyWatch& kw) {
                                         ++stats_.wakeups;
@@ -278,85 +276,103 @@ bool Dispatcher::watch_own(const std::u16string& sid) {
                                         dirty_users_.insert(sid);  // this user's scopes only
                                         on_change(kw.label());
                                       });
+  w->set_kind(KeyWatch::Kind::kKeyOnly);
   if (const std::error_code ec = w->start()) {
     events().warn("watch {}: {}", w->label(), describe_failure("RegNotifyChangeKeyValue", ec));
     return false;
   }
-  user_watches_.emplace(sid, std::move(w));
+  user_watches_[sid].own = std::move(w);
   return true;
 }
 
-void Dispatcher::watch_users(const std::vector<std::u16string>& sids, bool dirty_if_present) {
-  std::vector<std::u16string> absent;
-  for (const auto& sid : sids) {
-    if (!key_exists(HKEY_USERS, user_mail_path(sid))) {
-      absent.push_back(sid);
+bool Dispatcher::reconcile_group(const PresenceGroup& group) {
+  // Not armed: where the keys are is unknown; the revalidation arms it again.
+  if (!group.watch || !group.watch->armed()) return false;
+  const std::vector<std::u16string>& members = group.members;
+  bool any = false;
+  for (size_t i = 0; i < members.size() && i < group.watch->keys(); ++i) {
+    const auto it = user_watches_.find(members[i]);
+    if (it == user_watches_.end() || it->second.group.get() != &group) continue;  // gone, or regrouped
+    UserWatches& u = it->second;
+    const bool exists = group.watch->at_key(i);
+    if (exists && !u.own) {
+      watch_own(members[i]);  // a failure is reported; the next signal or revalidation retries
+    } else if (!exists && u.own) {
+      u.own->stop();
+      u.own.reset();
+    } else if (exists && (!u.own->armed() || u.own->key_deleted())) {
+      // Deleted and created again between two signals: the watch held the old key, which
+      // nothing signals any more.
+      if (const std::error_code ec = u.own->start())
+        events().warn("watch {}: {}", u.own->label(), describe_failure("RegNotifyChangeKeyValue", ec));
+    } else {
       continue;
     }
-    if (watch_own(sid) && dirty_if_present) dirty_users_.insert(sid);
+    dirty_users_.insert(members[i]);
+    any = true;
   }
-  for (size_t first = 0; first < absent.size(); first += kAbsentUsersPerWatch) {
-    const std::vector<std::u16string> members(
-        absent.begin() + static_cast<std::ptrdiff_t>(first),
-        absent.begin() + static_cast<std::ptrdiff_t>(std::min(absent.size(), first + kAbsentUsersPerWatch)));
-    std::vector<std::wstring> paths;
-    for (const auto& sid : members) paths.push_back(user_mail_path(sid));
-    const std::string label = fmt::format("HKU\\{}\\Software\\Clients\\Mail (absent; a group of {} user(s))",
-                                          utf8(members.front()), members.size());
-    auto self = std::make_shared<std::weak_ptr<KeyWatch>>();
-    // A member's key exists (the group is armed on it): that user is resolved again, and every
-    // member is watched again after the caller returns (it may be the group's own callback,
-    // running inside the watch that rewatch_group() replaces).
-    const auto appeared = [this, members, self](KeyWatch& kw) {
-      bool any = false;
-      for (size_t i = 0; i < kw.keys() && i < members.size(); ++i)
-        if (kw.at_key(i)) {
-          dirty_users_.insert(members[i]);
-          any = true;
-        }
-      if (any) boost::asio::post(io_, [this, members, self] { rewatch_group(members, *self); });
-      return any;
-    };
-    auto w = std::make_shared<KeyWatch>(io_, HKEY_USERS, std::move(paths), true, label, [this, appeared](KeyWatch& kw) {
-      // Only when one of the keys exists now: an ancestor-only notification wakes nobody.
-      ++stats_.wakeups;
-      ++stats_.notifications;
-      appeared(kw);
-      on_change(kw.label());
-    });
-    *self = w;
-    if (const std::error_code ec = w->start()) {
-      // One member's key may be what fails (access denied): each is watched on its own instead,
-      // so the failure stays that user's.
-      log().warn("watch {}: {}; its users are watched one by one", label, describe_failure("RegNotifyChangeKeyValue", ec));
-      for (const auto& sid : members) watch_own(sid);
-      continue;
+  return any;
+}
+
+void Dispatcher::watch_users(const std::vector<std::u16string>& sids) {
+  if (sids.empty()) return;
+  // On a farm, users arrive a hive or two at a time (each logon's HKEY_USERS notification): they
+  // join the last group while it has room, which is built again with them, rather than making a
+  // group each (a thread-pool wait each; under Wine a wait thread per 63 and about 1 MB each).
+  std::vector<std::u16string> queue;
+  if (const std::shared_ptr<PresenceGroup> last = last_group_.lock();
+      last && last->members.size() < kUsersPerGroup && last->watch->armed()) {
+    for (const auto& sid : last->members) {
+      const auto it = user_watches_.find(sid);
+      if (it == user_watches_.end() || it->second.group != last) continue;  // gone, or regrouped
+      it->second.group.reset();
+      queue.push_back(sid);
     }
-    for (const auto& sid : members) user_watches_.emplace(sid, w);
-    // A key created between key_exists() above and the registration: the group is armed on it,
-    // and no signal announced it. Marked dirty here; every caller resolves the dirty users next
-    // (rescan_users()'s callers, and rewatch_group()).
-    appeared(*w);
+    last->watch->stop();
+  }
+  queue.insert(queue.end(), sids.begin(), sids.end());
+  for (size_t first = 0; first < queue.size(); first += kUsersPerGroup) {
+    const std::vector<std::u16string> members(
+        queue.begin() + static_cast<std::ptrdiff_t>(first),
+        queue.begin() + static_cast<std::ptrdiff_t>(std::min(queue.size(), first + kUsersPerGroup)));
+    last_group_ = start_group(members);
   }
 }
 
-void Dispatcher::rewatch_group(const std::vector<std::u16string>& members, const std::weak_ptr<KeyWatch>& group) {
-  const std::shared_ptr<KeyWatch> g = group.lock();
-  if (!g || stopping_) return;
-  std::vector<std::u16string> again;
-  for (const auto& sid : members) {
-    const auto it = user_watches_.find(sid);
-    if (it != user_watches_.end() && it->second == g) {
-      user_watches_.erase(it);
-      again.push_back(sid);
+std::shared_ptr<Dispatcher::PresenceGroup> Dispatcher::start_group(const std::vector<std::u16string>& members) {
+  std::vector<std::wstring> paths;
+  for (const auto& sid : members) paths.push_back(user_mail_path(sid));
+  const std::string label = fmt::format("HKU\\{}\\Software\\Clients\\Mail (presence; a group of {} user(s))",
+                                        utf8(members.front()), members.size());
+  auto g = std::make_shared<PresenceGroup>();
+  g->members = members;
+  // The callback holds the group weakly: the group owns the watch that owns the callback.
+  const std::weak_ptr<PresenceGroup> weak = g;
+  g->watch = std::make_shared<KeyWatch>(io_, HKEY_USERS, std::move(paths), true, label, [this, weak](KeyWatch& kw) {
+    // A member's key came or went, or a sibling of it did (then nobody is resolved).
+    ++stats_.wakeups;
+    ++stats_.notifications;
+    const std::shared_ptr<PresenceGroup> group = weak.lock();
+    if (group && reconcile_group(*group)) on_change(kw.label());
+  });
+  g->watch->set_kind(KeyWatch::Kind::kPresence);
+  if (const std::error_code ec = g->watch->start()) {
+    // One member's key may be what fails (access denied): each is watched on its own instead,
+    // so the failure stays that user's.
+    if (members.size() > 1) {
+      log().warn("watch {}: {}; its users are watched one by one", label, describe_failure("RegNotifyChangeKeyValue", ec));
+      for (const auto& sid : members) start_group({sid});
+      return nullptr;
     }
+    events().warn("watch {}: {}; the revalidation retries", label, describe_failure("RegNotifyChangeKeyValue", ec));
+    user_watches_[members.front()].group = g;  // not armed: on_revalidate() starts it
+    return nullptr;
   }
-  g->stop();
-  // Resolved again: the users whose key exists now. A change made between the group's re-arm
-  // and its stop above signalled a watch that is gone: those users' resolve covers it.
-  watch_users(again, true);
-  if (std::any_of(again.begin(), again.end(), [&](const std::u16string& sid) { return dirty_users_.count(sid) != 0; }))
-    on_change("a user's Software\\Clients\\Mail appeared");
+  for (const auto& sid : members) user_watches_[sid].group = g;
+  // Members whose key exists get their own watch (and a resolve, if it appeared since the
+  // caller last looked): every caller resolves the dirty users next.
+  reconcile_group(*g);
+  return g;
 }
 
 void Dispatcher::on_change(const std::string& why) {
@@ -602,11 +618,19 @@ void Dispatcher::on_revalidate() {
   // Users' watches too (a group is one watch of several users): what changed while one was not
   // armed is covered by the full pass below.
   std::set<std::shared_ptr<KeyWatch>> unarmed;
-  for (const auto& [sid, w] : user_watches_)
-    if (!w->armed()) unarmed.insert(w);
+  std::set<std::shared_ptr<PresenceGroup>> groups;
+  for (const auto& [sid, w] : user_watches_) {
+    if (w.group) groups.insert(w.group);
+    if (w.group && !w.group->watch->armed()) unarmed.insert(w.group->watch);
+    if (w.own && !w.own->armed()) unarmed.insert(w.own);
+  }
   for (const auto& w : unarmed)
     if (const std::error_code ec = w->start())
       events().error("watch {}: {}", w->label(), describe_failure("RegNotifyChangeKeyValue", ec));
+  // And every group's members as its last arm found them: own watches for keys that appeared,
+  // and own watches made blind by a key deleted and created again, armed again. The full pass
+  // below resolves everyone anyway.
+  for (const auto& g : groups) reconcile_group(*g);
   released_users_.clear();
   rescan_users(false);
   dirty_all_ = true;  // the safety net: everything, files and Windows Installer included
@@ -674,7 +698,10 @@ void Dispatcher::write_stats() {
   write_qword(state.get(), L"UserResolves", stats_.user_resolves);
   // The users' watches (one event and one thread-pool wait each): a user's own, or a group's.
   std::set<const KeyWatch*> watches;
-  for (const auto& [sid, w] : user_watches_) watches.insert(w.get());
+  for (const auto& [sid, w] : user_watches_) {
+    if (w.group) watches.insert(w.group->watch.get());
+    if (w.own) watches.insert(w.own.get());
+  }
   write_qword(state.get(), L"UserWatches", watches.size());
   // The process's CPU time so far (user + kernel), in microseconds: read here, by the process
   // itself, because Wine answers GetProcessTimes for another process with zeros.

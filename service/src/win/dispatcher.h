@@ -121,24 +121,39 @@ class Dispatcher {
   const DispatcherStats& stats() const { return stats_; }
 
  private:
+  //! A presence group (watch_users()): key i of `watch` is members[i]'s Clients\Mail.
+  struct PresenceGroup {
+    std::vector<std::u16string> members;
+    std::shared_ptr<KeyWatch> watch;
+  };
+  struct UserWatches {
+    std::shared_ptr<PresenceGroup> group;
+    std::shared_ptr<KeyWatch> own;
+  };
+
   std::error_code open_section(const Parameters& p, std::unique_ptr<WritableSection>* section,
                                std::unique_ptr<TableWriter>* writer);
   void start_watches();
   void rescan_users(bool release_all);
-  //! Watches each of `sids`: a user whose Clients\Mail exists with a watch of its own (a change
-  //! resolves that user again); the others in groups of up to kAbsentUsersPerWatch sharing one
-  //! watch of their keys' ancestors, which wakes the service only when one of the keys appears
-  //! (that user then gets a watch of its own). Under Wine each thread-pool wait thread serves 63
-  //! waits and costs about 1 MB of working set: 1,000 hives, half without a default of their
-  //! own, needed 1,505 waits and 23 such threads (issue #12); now about 530 and 9.
-  //! `dirty_if_present`: users whose key exists are resolved again (a group that re-watches its
-  //! members after one key appeared: another may have appeared meanwhile).
-  void watch_users(const std::vector<std::u16string>& sids, bool dirty_if_present);
-  //! A watch of `sid`'s Clients\Mail of its own; false (reported) if it cannot be armed.
+  //! Watches each of `sids`, in presence groups of up to kUsersPerGroup users: one watch of the
+  //! members' Software\Clients keys (or, while one does not exist, its deepest existing
+  //! ancestor) for subkey names, which wakes the service when a member's Clients\Mail appears
+  //! or goes (and when a sibling of it does: the group then finds every key where it was and
+  //! resolves nobody; issue #12 item 3). A member whose key exists also has a watch of its own,
+  //! of the key's content (reconcile_group()). Users that arrive a few at a time (logons) join
+  //! the last group while it has room. Under Wine each thread-pool wait thread serves 63 waits
+  //! and costs about 1 MB of working set: 1,000 hives, half without a default of their own,
+  //! needed 1,505 waits and 23 such threads before groups (issue #12); about 540 and 9 now.
+  void watch_users(const std::vector<std::u16string>& sids);
+  //! One presence group of `members`, started and reconciled; null if it could not be armed
+  //! (its members are then watched one by one, a failure reported for the one that fails).
+  std::shared_ptr<PresenceGroup> start_group(const std::vector<std::u16string>& members);
+  //! A watch of `sid`'s Clients\Mail content of its own; false (reported) if it cannot be armed.
   bool watch_own(const std::u16string& sid);
-  //! Watches again the members of `group` that it still watches (one of its keys appeared, or a
-  //! member's hive unloaded), after its callback has returned.
-  void rewatch_group(const std::vector<std::u16string>& members, const std::weak_ptr<KeyWatch>& group);
+  //! After a presence group armed: each member whose key appeared gets a watch of its own, each
+  //! whose key went loses it, each whose own watch is blind (its key deleted and created again
+  //! in between, or not armed) is armed again; those users are marked dirty. True if any was.
+  bool reconcile_group(const PresenceGroup& group);
   void on_change(const std::string& why);
   //! `on_scope_resolved`: for a full resolve, ResolveOptions::on_scope_resolved (start-up progress).
   void resolve_and_publish(const char* reason, bool force,
@@ -191,10 +206,11 @@ class Dispatcher {
   std::set<std::u16string> dirty_users_;
 
   std::vector<std::unique_ptr<KeyWatch>> fixed_watches_;
-  //! Each loaded user's watch: its own, of its Clients\Mail, or, while that key does not exist,
-  //! a group's (watch_users()).
-  std::map<std::u16string, std::shared_ptr<KeyWatch>> user_watches_;
+  //! Each loaded user's watches (watch_users()): its presence group's, and, while its
+  //! Clients\Mail exists, its own.
+  std::map<std::u16string, UserWatches> user_watches_;
   std::set<std::u16string> released_users_;  // watches dropped at a logoff, until their hive unloads
+  std::weak_ptr<PresenceGroup> last_group_;   // the group watch_users() fills next
   std::vector<std::u16string> users_;
 
   DispatcherStats stats_;

@@ -43,10 +43,39 @@ KeyWatch::KeyWatch(boost::asio::io_context& io, HKEY root, std::vector<std::wstr
       // The notification must outlive nothing but the loop thread, which outlives every watch;
       // the flag just spares the system from tying it to that thread where it can.
       agnostic_flag_(REG_NOTIFY_THREAD_AGNOSTIC) {
-  for (auto& p : paths) targets_.push_back(Target{split_path(p), {}, {}, 0});
+  for (auto& p : paths) {
+    Target t;
+    t.components = split_path(p);
+    targets_.push_back(std::move(t));
+  }
 }
 
 KeyWatch::~KeyWatch() { stop(); }
+
+void KeyWatch::set_kind(Kind kind) {
+  if (kind == kind_) return;
+  // kPresence registers the parent's path; every other kind the key's.
+  for (Target& t : targets_) {
+    if (kind == Kind::kPresence && t.leaf.empty() && !t.components.empty()) {
+      t.leaf = std::move(t.components.back());
+      t.components.pop_back();
+    } else if (kind != Kind::kPresence && !t.leaf.empty()) {
+      t.components.push_back(std::move(t.leaf));
+      t.leaf.clear();
+    }
+  }
+  kind_ = kind;
+}
+
+bool KeyWatch::key_deleted() const {
+  if (!armed_ || kind_ == Kind::kPresence) return false;
+  return std::any_of(targets_.begin(), targets_.end(), [](const Target& t) {
+    if (!t.present || !t.key) return false;
+    DWORD subkeys = 0;
+    return ::RegQueryInfoKeyW(t.key.get(), nullptr, nullptr, nullptr, &subkeys, nullptr, nullptr, nullptr, nullptr,
+                              nullptr, nullptr, nullptr) == ERROR_KEY_DELETED;
+  });
+}
 
 bool KeyWatch::watching_key() const {
   return armed_ && std::all_of(targets_.begin(), targets_.end(), [](const Target& t) { return t.at_key(); });
@@ -109,7 +138,7 @@ std::error_code KeyWatch::arm() {
     Stamp now{st.key};
     return !stamp(&now) || now.subkeys != st.subkeys || CompareFileTime(&now.written, &st.written) != 0;
   });
-  if (targets_.size() > 1)
+  if (targets_.size() > 1 && kind_ != Kind::kPresence)
     lost = lost || std::any_of(targets_.begin(), targets_.end(), [](const Target& t) { return t.at_key(); });
   stamps_.clear();
   if (lost) ::SetEvent(event_.event());
@@ -143,6 +172,7 @@ std::error_code KeyWatch::arm_target(Target& t, bool first) {
     t.key.reset();
     t.parent_key.reset();
     t.depth = 0;
+    t.present = false;
     for (size_t d = components.size(); d > 0; --d) {
       std::wstring sub;
       for (size_t i = 0; i < d; ++i) sub += (i ? L"\\" : L"") + components[i];
@@ -154,10 +184,12 @@ std::error_code KeyWatch::arm_target(Target& t, bool first) {
       if (rc != ERROR_FILE_NOT_FOUND)
         log().debug("watch {}: RegOpenKeyEx {} failed: {} {}", label_, utf8(sub), rc, win_error(rc).message());
     }
-    const bool at_key = t.at_key();
+    // kPresence: the registered path is the parent's, and reaching it is the key's "ancestor"
+    // registration of every kind (subkey names), the key's presence probed after it.
+    const bool at_key = t.depth == components.size() && kind_ != Kind::kPresence;
     const HKEY h = t.depth > 0 ? t.key.get() : root_;
     LSTATUS rc = ERROR_SUCCESS;
-    if (at_key && t.depth > 0) {
+    if (at_key && t.depth > 0 && kind_ == Kind::kKeyAndDeletion) {
       // The parent first (subkey names only), for the key's own deletion; the key itself after
       // it, so that the parent's registration cannot reset a signal of the key's (arm()).
       HKEY parent = root_;
@@ -175,6 +207,20 @@ std::error_code KeyWatch::arm_target(Target& t, bool first) {
     if (rc == ERROR_SUCCESS)
       rc = at_key ? notify(h, subtree_ ? TRUE : FALSE, REG_NOTIFY_CHANGE_NAME | REG_NOTIFY_CHANGE_LAST_SET, event_.event())
                   : notify_names(h);
+    if (rc == ERROR_SUCCESS && kind_ == Kind::kPresence && t.depth == components.size()) {
+      // The key itself, looked at once its parent's registration signals its creation and
+      // deletion: whatever happens after this open signals the event.
+      std::wstring key;
+      for (size_t i = 0; i < t.depth; ++i) key += components[i] + L"\\";
+      key += t.leaf;
+      HKEY probe = nullptr;
+      const LSTATUS found = ::RegOpenKeyExW(root_, key.c_str(), 0, KEY_NOTIFY | KEY_WOW64_64KEY, &probe);
+      if (found == ERROR_SUCCESS) ::RegCloseKey(probe);
+      // Any error but "not found" (access denied) counts as present, as the dispatcher's check
+      // does: the user gets a watch of its own, whose failure is reported for that user alone.
+      t.present = found != ERROR_FILE_NOT_FOUND;
+      return {};
+    }
     if (rc == ERROR_SUCCESS && !at_key) {
       // The next key of the path, created between the open above and the registration, would
       // signal nobody: look once more, now that a creation signals.
@@ -194,6 +240,7 @@ std::error_code KeyWatch::arm_target(Target& t, bool first) {
       }
     }
     if (rc == ERROR_SUCCESS) {
+      t.present = at_key;
       if (!at_key)
         log().debug("watch {}: key absent; watching its ancestor at depth {} until it appears", label_, t.depth);
       return {};

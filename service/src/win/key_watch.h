@@ -29,6 +29,12 @@
 //!   after arming that no names-only registration (a parent, an ancestor) fired meanwhile (the
 //!   key's subkey count and last write time, as RegQueryInfoKey says); if one may have, it sets
 //!   the event itself, and the wake-up re-arms everything (a spurious wake-up at worst).
+//! - What a watch registers for a key that exists is its Kind (set_kind()): the key and its
+//!   parent (kKeyAndDeletion, the default, above), the key alone (kKeyOnly: its deletion is seen
+//!   by someone else's presence watch), or its parent alone (kPresence: the key appearing or
+//!   going, and its siblings', not what it holds). Issue #12: a user's own watch is kKeyOnly and
+//!   its group's kPresence, so that a sibling of Clients\Mail created under the user's
+//!   Software\Clients wakes the group, which finds every key where it was, and resolves nobody.
 //! - Old handles are closed before the event is reset and registered again: closing a watched
 //!   key signals its event, which must not count as a change.
 //! - The callback runs on the event loop thread. stop() and the destructor cancel the wait; a
@@ -71,6 +77,19 @@ class KeyWatch {
   KeyWatch(const KeyWatch&) = delete;
   KeyWatch& operator=(const KeyWatch&) = delete;
 
+  //! What is registered for a key that exists (an absent key's deepest existing ancestor is
+  //! registered for subkey names whatever the kind, until the key appears).
+  enum class Kind {
+    kKeyAndDeletion,  //!< The key (its subtree with `subtree`), and its parent's subkey names.
+    kKeyOnly,         //!< The key alone: its deletion is not seen (Windows and Wine do not signal it).
+    //! The key's parent's subkey names alone: the key appearing or going (and its siblings,
+    //! which call back as a spurious signal), never its values or subkeys. at_key(i) says
+    //! whether key i existed when the watch was last armed.
+    kPresence,
+  };
+  //! Before the first start().
+  void set_kind(Kind kind);
+
   //! Arms the watch. An error means no notification is registered (logged by the caller); a
   //! later start() may succeed.
   std::error_code start();
@@ -79,6 +98,9 @@ class KeyWatch {
 
   //! True while a notification is registered.
   bool armed() const { return armed_; }
+  //! True if a key registered itself (not its parent or an ancestor) has been deleted since:
+  //! its watch is blind (nothing signals a deleted key's watchers) until it is started again.
+  bool key_deleted() const;
   //! True if the key itself (not an ancestor) is watched (every key, for several).
   bool watching_key() const;
   //! The number of keys, and whether key i itself (not an ancestor) is watched.
@@ -92,11 +114,14 @@ class KeyWatch {
 
  private:
   struct Target {
+    //! The path registered: the key's (kPresence: its parent's, and `leaf` the key's name).
     std::vector<std::wstring> components;
+    std::wstring leaf;
     UniqueHkey key;         // the watched key or ancestor; empty when depth == 0 (the root)
     UniqueHkey parent_key;  // the key's parent while the key itself is watched (depth >= 2)
     size_t depth = 0;       // components of the path that key is
-    bool at_key() const { return depth == components.size(); }
+    bool present = false;   // the key exists (kPresence: it did after its parent's registration)
+    bool at_key() const { return present; }
   };
   //! What RegQueryInfoKey says of a key registered for subkey names only, just before its
   //! registration (arm()).
@@ -118,6 +143,7 @@ class KeyWatch {
   HKEY root_;
   std::vector<Target> targets_;
   bool subtree_;
+  Kind kind_ = Kind::kKeyAndDeletion;
   std::string label_;
   Callback on_change_;
   EventWait event_;
