@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "../support/table_region.h"
 #include "../support/table_samples.h"
 #include "../support/table_variants.h"
 #include "mapidispatch/crc32c.h"
@@ -27,17 +28,7 @@ using test::sample_machine;
 using test::sample_scopes;
 using test::sample_user;
 
-struct Region {
-  explicit Region(size_t bytes) : words((bytes + 3) / 4, 0) {}
-  std::span<std::byte> bytes() { return {reinterpret_cast<std::byte*>(words.data()), words.size() * 4}; }
-  std::span<const std::byte> cbytes() const { return {reinterpret_cast<const std::byte*>(words.data()), words.size() * 4}; }
-  layout::TableHeader header() const {
-    layout::TableHeader h;
-    std::memcpy(&h, words.data(), sizeof h);
-    return h;
-  }
-  std::vector<uint32_t> words;
-};
+using Region = test::TableRegion;
 
 // Every scope of both views, read back, equals what was published; and so does what a reader
 // gets from a full build of the same scopes (the order of read_all() is the directory's).

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <vector>
 
+#include "../support/table_region.h"
 #include "../support/table_samples.h"
 #include "../support/table_variants.h"
 #include "mapidispatch/crc32c.h"
@@ -24,18 +25,7 @@ using test::sample_scopes;
 using test::sample_user;
 using test::u16;
 
-// A 4-aligned region standing in for a mapping.
-struct Region {
-  explicit Region(size_t bytes) : words((bytes + 3) / 4, 0) {}
-  std::span<std::byte> bytes() { return {reinterpret_cast<std::byte*>(words.data()), words.size() * 4}; }
-  std::span<const std::byte> cbytes() const { return {reinterpret_cast<const std::byte*>(words.data()), words.size() * 4}; }
-  layout::TableHeader header() const {
-    layout::TableHeader h;
-    std::memcpy(&h, words.data(), sizeof h);
-    return h;
-  }
-  std::vector<uint32_t> words;
-};
+using Region = test::TableRegion;
 
 TEST(TableLayout, SizesAndOffsetsArePinned) {
   // The static_asserts in table_layout.h are the contract; this restates the sizes a reader of

@@ -193,6 +193,29 @@ TEST_F(KeyWatchTest, APresenceWatchSeesKeysComeAndGoNotTheirContent) {
   ASSERT_TRUE(run_until([&] { return w.at_key(0); })) << "A's key coming back was not followed";
 }
 
+// A key a watch registered on deleted without a signal (here the parent a presence watch waits
+// on, Clients, deleted while its Mail does not exist: nothing signals a deleted key's watchers):
+// key_deleted() says the watch is blind, which the service's revalidation asks, and start()
+// watches from what exists again, so the key's later creation is seen.
+TEST_F(KeyWatchTest, AWatchWhoseRegisteredKeyIsDeletedKnowsItIsBlind) {
+  ASSERT_TRUE(set(L"\\A\\Clients", L"marker", L"x"));
+  int calls = 0;
+  KeyWatch w(io_, HKEY_CURRENT_USER, std::vector<std::wstring>{base_ + L"\\A\\Clients\\Mail"}, true, "test",
+             [&](KeyWatch&) { ++calls; });
+  w.set_kind(KeyWatch::Kind::kPresence);
+  ASSERT_FALSE(w.start());
+  EXPECT_FALSE(w.at_key(0));
+  EXPECT_FALSE(w.key_deleted());
+  ASSERT_TRUE(remove(L"\\A\\Clients"));
+  run_until([] { return false; }, 200ms);  // a signal, had there been one, handled (re-armed)
+  ASSERT_TRUE(w.key_deleted()) << "the watch does not know that Clients, which it waits on, is gone";
+  ASSERT_FALSE(w.start());
+  EXPECT_FALSE(w.key_deleted());
+  ASSERT_TRUE(set(L"\\A\\Clients\\Mail", L"", L"client"));
+  ASSERT_TRUE(run_until([&] { return w.at_key(0); })) << "the key's creation after start() was not seen";
+  EXPECT_GE(calls, 1);
+}
+
 // kKeyOnly (a user's own watch): the key's content; its deletion is not signalled (a presence
 // watch sees it), but key_deleted() says the watch is blind, and start() watches again.
 TEST_F(KeyWatchTest, AKeyOnlyWatchKnowsWhenItsKeyIsGone) {

@@ -178,6 +178,13 @@ void print_per_hive(const char* what, int hives, const Counts& base, const Count
               static_cast<double>(now.threads - base.threads) / hives);
 }
 
+// One of the service's counters (control 129; 0, and a failure, if it cannot be read).
+uint64_t counter_of(TestService& svc, const wchar_t* name) {
+  uint64_t v = 0;
+  EXPECT_TRUE(service_counter(svc, name, &v)) << narrow(name);
+  return v;
+}
+
 // The generation once nothing has been published for `quiet`.
 uint64_t settled_generation(const TableProbe& probe, std::chrono::milliseconds quiet) {
   uint64_t g = probe.generation();
@@ -314,11 +321,7 @@ TEST(ServiceHivesTest, HivesWithoutADefaultShareAWatchUntilTheirKeyAppears) {
   EXPECT_EQ(scopes_of(snap, hives), 0u) << "a hive without Clients\\Mail has no scope of its own";
   settled_generation(probe, 300ms);
 
-  auto counter = [&](const wchar_t* name) {
-    uint64_t v = 0;
-    EXPECT_TRUE(service_counter(svc, name, &v)) << narrow(name);
-    return v;
-  };
+  auto counter = [&](const wchar_t* name) { return counter_of(svc, name); };
   // The prefix's own user (with or without a default of their own) is watched too: one more.
   const uint64_t watches = counter(L"UserWatches");
   std::printf("%d hives without Clients\\Mail: %llu user watch(es)\n", kHives, static_cast<unsigned long long>(watches));
@@ -384,11 +387,7 @@ TEST(ServiceHivesTest, UsersLoggingOnOneByOneShareGroups) {
   START_SERVICE(svc, probe);
   ASSERT_TRUE(probe.wait_generation_above(0, 30s));
   settled_generation(probe, 300ms);
-  auto counter = [&](const wchar_t* name) {
-    uint64_t v = 0;
-    EXPECT_TRUE(service_counter(svc, name, &v)) << narrow(name);
-    return v;
-  };
+  auto counter = [&](const wchar_t* name) { return counter_of(svc, name); };
   const uint64_t watches0 = counter(L"UserWatches");
   for (int i = 0; i < kHives; ++i) {
     ASSERT_EQ(hives.load(i), ERROR_SUCCESS) << "hive " << i;

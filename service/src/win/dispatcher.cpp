@@ -316,63 +316,100 @@ bool Dispatcher::reconcile_group(const PresenceGroup& group) {
 
 void Dispatcher::watch_users(const std::vector<std::u16string>& sids) {
   if (sids.empty()) return;
+  size_t next = 0;
   // On a farm, users arrive a hive or two at a time (each logon's HKEY_USERS notification): they
   // join the last group while it has room, which is built again with them, rather than making a
   // group each (a thread-pool wait each; under Wine a wait thread per 63 and about 1 MB each).
-  std::vector<std::u16string> queue;
-  if (const std::shared_ptr<PresenceGroup> last = last_group_.lock();
-      last && last->members.size() < kUsersPerGroup && last->watch->armed()) {
+  // The last group is stopped only once its successor is armed; if that fails, it stays as it
+  // is and the new users get a group of their own.
+  if (const std::shared_ptr<PresenceGroup> last = last_group_.lock(); last && last->watch->armed()) {
+    std::vector<std::u16string> members;
     for (const auto& sid : last->members) {
       const auto it = user_watches_.find(sid);
-      if (it == user_watches_.end() || it->second.group != last) continue;  // gone, or regrouped
-      it->second.group.reset();
-      queue.push_back(sid);
+      if (it != user_watches_.end() && it->second.group == last) members.push_back(sid);  // not gone or regrouped
     }
-    last->watch->stop();
+    if (members.size() < kUsersPerGroup) {
+      const size_t room = std::min(kUsersPerGroup - members.size(), sids.size());
+      members.insert(members.end(), sids.begin(), sids.begin() + static_cast<std::ptrdiff_t>(room));
+      std::error_code ec;
+      if (std::shared_ptr<PresenceGroup> g = make_group(members, &ec); !ec) {
+        last->watch->stop();
+        adopt_group(g);
+        last_group_ = g;
+        next = room;
+      }
+    }
   }
-  queue.insert(queue.end(), sids.begin(), sids.end());
-  for (size_t first = 0; first < queue.size(); first += kUsersPerGroup) {
+  for (size_t first = next; first < sids.size(); first += kUsersPerGroup) {
     const std::vector<std::u16string> members(
-        queue.begin() + static_cast<std::ptrdiff_t>(first),
-        queue.begin() + static_cast<std::ptrdiff_t>(std::min(queue.size(), first + kUsersPerGroup)));
-    last_group_ = start_group(members);
+        sids.begin() + static_cast<std::ptrdiff_t>(first),
+        sids.begin() + static_cast<std::ptrdiff_t>(std::min(sids.size(), first + kUsersPerGroup)));
+    std::error_code ec;
+    std::shared_ptr<PresenceGroup> g = make_group(members, &ec);
+    if (!ec) {
+      adopt_group(g);
+      last_group_ = g;
+      continue;
+    }
+    // One member's key may be what fails (access denied): each is watched on its own instead,
+    // so the failure stays that user's; one that still fails keeps its unarmed group, which the
+    // revalidation starts again.
+    log().warn("watch {}: {}; its users are watched one by one", g->watch->label(),
+               describe_failure("RegNotifyChangeKeyValue", ec));
+    for (const auto& sid : members) {
+      std::error_code alone;
+      std::shared_ptr<PresenceGroup> one = make_group({sid}, &alone);
+      if (alone)
+        events().warn("watch {}: {}; the revalidation retries", one->watch->label(),
+                      describe_failure("RegNotifyChangeKeyValue", alone));
+      adopt_group(one);
+    }
   }
 }
 
-std::shared_ptr<Dispatcher::PresenceGroup> Dispatcher::start_group(const std::vector<std::u16string>& members) {
+std::shared_ptr<KeyWatch> Dispatcher::group_watch(const std::shared_ptr<PresenceGroup>& g) {
   std::vector<std::wstring> paths;
-  for (const auto& sid : members) paths.push_back(user_mail_path(sid));
+  for (const auto& sid : g->members) paths.push_back(user_mail_path(sid));
   const std::string label = fmt::format("HKU\\{}\\Software\\Clients\\Mail (presence; a group of {} user(s))",
-                                        utf8(members.front()), members.size());
-  auto g = std::make_shared<PresenceGroup>();
-  g->members = members;
+                                        utf8(g->members.front()), g->members.size());
   // The callback holds the group weakly: the group owns the watch that owns the callback.
   const std::weak_ptr<PresenceGroup> weak = g;
-  g->watch = std::make_shared<KeyWatch>(io_, HKEY_USERS, std::move(paths), true, label, [this, weak](KeyWatch& kw) {
+  auto w = std::make_shared<KeyWatch>(io_, HKEY_USERS, std::move(paths), true, label, [this, weak](KeyWatch& kw) {
     // A member's key came or went, or a sibling of it did (then nobody is resolved).
     ++stats_.wakeups;
     ++stats_.notifications;
     const std::shared_ptr<PresenceGroup> group = weak.lock();
-    if (group && reconcile_group(*group)) on_change(kw.label());
-  });
-  g->watch->set_kind(KeyWatch::Kind::kPresence);
-  if (const std::error_code ec = g->watch->start()) {
-    // One member's key may be what fails (access denied): each is watched on its own instead,
-    // so the failure stays that user's.
-    if (members.size() > 1) {
-      log().warn("watch {}: {}; its users are watched one by one", label, describe_failure("RegNotifyChangeKeyValue", ec));
-      for (const auto& sid : members) start_group({sid});
-      return nullptr;
+    if (!group) return;
+    if (!kw.armed()) {
+      // The re-arm failed (logged; the revalidation retries): where the keys are is unknown,
+      // and this group is the only watch that sees a member's key go. Every member is resolved.
+      for (const auto& sid : group->members) {
+        const auto it = user_watches_.find(sid);
+        if (it != user_watches_.end() && it->second.group == group) dirty_users_.insert(sid);
+      }
+      on_change(kw.label());
+      return;
     }
-    events().warn("watch {}: {}; the revalidation retries", label, describe_failure("RegNotifyChangeKeyValue", ec));
-    user_watches_[members.front()].group = g;  // not armed: on_revalidate() starts it
-    return nullptr;
-  }
-  for (const auto& sid : members) user_watches_[sid].group = g;
+    if (reconcile_group(*group)) on_change(kw.label());
+  });
+  w->set_kind(KeyWatch::Kind::kPresence);
+  return w;
+}
+
+std::shared_ptr<Dispatcher::PresenceGroup> Dispatcher::make_group(const std::vector<std::u16string>& members,
+                                                                   std::error_code* ec) {
+  auto g = std::make_shared<PresenceGroup>();
+  g->members = members;
+  g->watch = group_watch(g);
+  *ec = g->watch->start();
+  return g;
+}
+
+void Dispatcher::adopt_group(const std::shared_ptr<PresenceGroup>& g) {
+  for (const auto& sid : g->members) user_watches_[sid].group = g;
   // Members whose key exists get their own watch (and a resolve, if it appeared since the
   // caller last looked): every caller resolves the dirty users next.
   reconcile_group(*g);
-  return g;
 }
 
 void Dispatcher::on_change(const std::string& why) {
@@ -498,7 +535,7 @@ void Dispatcher::resolve_and_publish(const char* reason, bool force,
     use_delta = use_delta && u.before.native.has_value() == u.after.native.has_value() &&
                 u.before.wow64.has_value() == u.after.wow64.has_value();
     if (u.sid.empty()) delta.machine = true;
-    else delta_users.push_back(u.sid);
+    else if (u.after.native || u.after.wow64) delta_users.push_back(u.sid);  // a user without a scope is not in it
   }
   delta.users = delta_users;
   // What does not fit the section is left out, flagged (table_layout.h, "Incomplete tables"):
@@ -611,8 +648,10 @@ void Dispatcher::schedule_revalidation() {
 void Dispatcher::on_revalidate() {
   ++stats_.wakeups;
   // Watches that failed to re-arm get another chance; released users are watched again.
+  // And watches blind because a key they registered on was deleted (an ancestor deleted
+  // between a re-arm and the key's own deletion: nothing signals a deleted key's watchers).
   for (auto& w : fixed_watches_)
-    if (!w->armed())
+    if (!w->armed() || w->key_deleted())
       if (const std::error_code ec = w->start())
         events().error("watch {}: {}", w->label(), describe_failure("RegNotifyChangeKeyValue", ec));
   // Users' watches too (a group is one watch of several users): what changed while one was not
@@ -621,7 +660,7 @@ void Dispatcher::on_revalidate() {
   std::set<std::shared_ptr<PresenceGroup>> groups;
   for (const auto& [sid, w] : user_watches_) {
     if (w.group) groups.insert(w.group);
-    if (w.group && !w.group->watch->armed()) unarmed.insert(w.group->watch);
+    if (w.group && (!w.group->watch->armed() || w.group->watch->key_deleted())) unarmed.insert(w.group->watch);
     if (w.own && !w.own->armed()) unarmed.insert(w.own);
   }
   for (const auto& w : unarmed)

@@ -145,9 +145,13 @@ class Dispatcher {
   //! and costs about 1 MB of working set: 1,000 hives, half without a default of their own,
   //! needed 1,505 waits and 23 such threads before groups (issue #12); about 540 and 9 now.
   void watch_users(const std::vector<std::u16string>& sids);
-  //! One presence group of `members`, started and reconciled; null if it could not be armed
-  //! (its members are then watched one by one, a failure reported for the one that fails).
-  std::shared_ptr<PresenceGroup> start_group(const std::vector<std::u16string>& members);
+  //! The presence watch of group `g` (not started).
+  std::shared_ptr<KeyWatch> group_watch(const std::shared_ptr<PresenceGroup>& g);
+  //! A presence group of `members`, started; `*ec` says whether it armed (nothing else changes:
+  //! the caller adopts it or drops it).
+  std::shared_ptr<PresenceGroup> make_group(const std::vector<std::u16string>& members, std::error_code* ec);
+  //! Makes `g` its members' group, and reconciles them (reconcile_group()).
+  void adopt_group(const std::shared_ptr<PresenceGroup>& g);
   //! A watch of `sid`'s Clients\Mail content of its own; false (reported) if it cannot be armed.
   bool watch_own(const std::u16string& sid);
   //! After a presence group armed: each member whose key appeared gets a watch of its own, each

@@ -67,14 +67,18 @@ void KeyWatch::set_kind(Kind kind) {
   kind_ = kind;
 }
 
+namespace {
+bool deleted(HKEY key) {
+  DWORD subkeys = 0;
+  return key != nullptr && ::RegQueryInfoKeyW(key, nullptr, nullptr, nullptr, &subkeys, nullptr, nullptr, nullptr,
+                                              nullptr, nullptr, nullptr, nullptr) == ERROR_KEY_DELETED;
+}
+}  // namespace
+
 bool KeyWatch::key_deleted() const {
-  if (!armed_ || kind_ == Kind::kPresence) return false;
-  return std::any_of(targets_.begin(), targets_.end(), [](const Target& t) {
-    if (!t.present || !t.key) return false;
-    DWORD subkeys = 0;
-    return ::RegQueryInfoKeyW(t.key.get(), nullptr, nullptr, nullptr, &subkeys, nullptr, nullptr, nullptr, nullptr,
-                              nullptr, nullptr, nullptr) == ERROR_KEY_DELETED;
-  });
+  if (!armed_) return false;
+  return std::any_of(targets_.begin(), targets_.end(),
+                     [](const Target& t) { return deleted(t.key.get()) || deleted(t.parent_key.get()); });
 }
 
 bool KeyWatch::watching_key() const {
@@ -91,6 +95,7 @@ void KeyWatch::close_all() {
   for (Target& t : targets_) {
     t.key.reset();  // closing the key also ends its notification
     t.parent_key.reset();
+    t.leaf_key.reset();
   }
 }
 
@@ -140,6 +145,13 @@ std::error_code KeyWatch::arm() {
   });
   if (targets_.size() > 1 && kind_ != Kind::kPresence)
     lost = lost || std::any_of(targets_.begin(), targets_.end(), [](const Target& t) { return t.at_key(); });
+  // A presence target's key deleted and created again after its probe leaves its parent's
+  // subkey count as it was, and its last write time too when both fall in one clock tick: the
+  // handle the probe opened says so (the deleted key's handle answers ERROR_KEY_DELETED).
+  for (Target& t : targets_) {
+    lost = lost || deleted(t.leaf_key.get());
+    t.leaf_key.reset();
+  }
   stamps_.clear();
   if (lost) ::SetEvent(event_.event());
   if (std::error_code waiting = event_.wait()) {  // no thread-pool wait (out of memory): not armed
@@ -171,6 +183,7 @@ std::error_code KeyWatch::arm_target(Target& t, bool first) {
     // The deepest existing key of the path, from the root: the key itself if it exists.
     t.key.reset();
     t.parent_key.reset();
+    t.leaf_key.reset();
     t.depth = 0;
     t.present = false;
     for (size_t d = components.size(); d > 0; --d) {
@@ -213,9 +226,8 @@ std::error_code KeyWatch::arm_target(Target& t, bool first) {
       std::wstring key;
       for (size_t i = 0; i < t.depth; ++i) key += components[i] + L"\\";
       key += t.leaf;
-      HKEY probe = nullptr;
-      const LSTATUS found = ::RegOpenKeyExW(root_, key.c_str(), 0, KEY_NOTIFY | KEY_WOW64_64KEY, &probe);
-      if (found == ERROR_SUCCESS) ::RegCloseKey(probe);
+      // Kept open until arm() ends, to see the key deleted and created again meanwhile.
+      const LSTATUS found = ::RegOpenKeyExW(root_, key.c_str(), 0, KEY_NOTIFY | KEY_WOW64_64KEY, t.leaf_key.put());
       // Any error but "not found" (access denied) counts as present, as the dispatcher's check
       // does: the user gets a watch of its own, whose failure is reported for that user alone.
       t.present = found != ERROR_FILE_NOT_FOUND;

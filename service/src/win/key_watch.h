@@ -98,8 +98,9 @@ class KeyWatch {
 
   //! True while a notification is registered.
   bool armed() const { return armed_; }
-  //! True if a key registered itself (not its parent or an ancestor) has been deleted since:
-  //! its watch is blind (nothing signals a deleted key's watchers) until it is started again.
+  //! True if a key this watch registered on (the key, its parent, or the ancestor it waits on)
+  //! has been deleted since: nothing signals a deleted key's watchers, so the watch is blind
+  //! there until it is started again. One RegQueryInfoKey per key.
   bool key_deleted() const;
   //! True if the key itself (not an ancestor) is watched (every key, for several).
   bool watching_key() const;
@@ -119,6 +120,7 @@ class KeyWatch {
     std::wstring leaf;
     UniqueHkey key;         // the watched key or ancestor; empty when depth == 0 (the root)
     UniqueHkey parent_key;  // the key's parent while the key itself is watched (depth >= 2)
+    UniqueHkey leaf_key;    // kPresence, during arm(): the key as the probe after its parent's registration opened it
     size_t depth = 0;       // components of the path that key is
     bool present = false;   // the key exists (kPresence: it did after its parent's registration)
     bool at_key() const { return present; }
