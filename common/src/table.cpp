@@ -666,6 +666,13 @@ void TableWriter::write_image_locked() noexcept {
   seqlock::write_end(count, odd);
 }
 
+namespace {
+// Where directory entry `d` of a view lies in the image.
+size_t entry_at(const detail::ViewPlacement& p, uint32_t d) {
+  return p.directory_offset + size_t{d} * sizeof(ScopeDirEntry);
+}
+}  // namespace
+
 bool TableWriter::apply_delta(std::span<const ScopeResolution> scopes, std::span<const ScopeResolution> wow64_scopes,
                               const TableDelta& delta, uint64_t generation, size_t limit) {
   if (!image_valid_ || !fit_.complete() || image_.size() < sizeof(TableHeader)) return false;
@@ -688,9 +695,7 @@ bool TableWriter::apply_delta(std::span<const ScopeResolution> scopes, std::span
     const auto scope_at = [&](uint32_t d) -> const ScopeResolution* {
       return p.input[d] < in[v].size() ? &in[v][p.input[d]] : nullptr;
     };
-    const auto entry = [&](uint32_t d) {
-      return load_pod<ScopeDirEntry>(image_.data() + p.directory_offset + size_t{d} * sizeof(ScopeDirEntry));
-    };
+    const auto entry = [&](uint32_t d) { return load_pod<ScopeDirEntry>(image_.data() + entry_at(p, d)); };
     if (delta.machine) {
       const ScopeResolution* m = scope_at(0);
       if (m == nullptr || m->kind != ScopeKind::kMachine || !m->sid.empty()) return false;
@@ -723,7 +728,7 @@ bool TableWriter::apply_delta(std::span<const ScopeResolution> scopes, std::span
     const detail::ViewPlacement& p = memo_.views[c.view];
     c.size = record_size(in[c.view][p.input[c.index]]);
     if (c.size == 0) return false;  // breaks a limit: the full build decides what to do with it
-    const auto e = load_pod<ScopeDirEntry>(image_.data() + p.directory_offset + size_t{c.index} * sizeof(ScopeDirEntry));
+    const auto e = load_pod<ScopeDirEntry>(image_.data() + entry_at(p, c.index));
     if (c.size <= p.capacity[c.index]) {
       c.offset = e.record_offset;  // its own slot
     } else {
@@ -742,7 +747,7 @@ bool TableWriter::apply_delta(std::span<const ScopeResolution> scopes, std::span
   for (const Change& c : changes) {
     detail::ViewPlacement& p = memo_.views[c.view];
     write_record(in[c.view][p.input[c.index]], image_.data() + c.offset, c.size);
-    const size_t at = p.directory_offset + size_t{c.index} * sizeof(ScopeDirEntry);
+    const size_t at = entry_at(p, c.index);
     auto e = load_pod<ScopeDirEntry>(image_.data() + at);
     e.record_offset = static_cast<uint32_t>(c.offset);
     e.record_size = static_cast<uint32_t>(c.size);

@@ -285,15 +285,19 @@ bool Dispatcher::watch_own(const std::u16string& sid) {
   return true;
 }
 
+bool Dispatcher::in_group(const std::u16string& sid, const PresenceGroup& group) const {
+  const auto it = user_watches_.find(sid);
+  return it != user_watches_.end() && it->second.group.get() == &group;
+}
+
 bool Dispatcher::reconcile_group(const PresenceGroup& group) {
   // Not armed: where the keys are is unknown; the revalidation arms it again.
   if (!group.watch || !group.watch->armed()) return false;
   const std::vector<std::u16string>& members = group.members;
   bool any = false;
   for (size_t i = 0; i < members.size() && i < group.watch->keys(); ++i) {
-    const auto it = user_watches_.find(members[i]);
-    if (it == user_watches_.end() || it->second.group.get() != &group) continue;  // gone, or regrouped
-    UserWatches& u = it->second;
+    if (!in_group(members[i], group)) continue;  // gone, or regrouped
+    UserWatches& u = user_watches_.at(members[i]);
     const bool exists = group.watch->at_key(i);
     if (exists && !u.own) {
       watch_own(members[i]);  // a failure is reported; the next signal or revalidation retries
@@ -324,10 +328,8 @@ void Dispatcher::watch_users(const std::vector<std::u16string>& sids) {
   // is and the new users get a group of their own.
   if (const std::shared_ptr<PresenceGroup> last = last_group_.lock(); last && last->watch->armed()) {
     std::vector<std::u16string> members;
-    for (const auto& sid : last->members) {
-      const auto it = user_watches_.find(sid);
-      if (it != user_watches_.end() && it->second.group == last) members.push_back(sid);  // not gone or regrouped
-    }
+    for (const auto& sid : last->members)
+      if (in_group(sid, *last)) members.push_back(sid);  // not gone or regrouped
     if (members.size() < kUsersPerGroup) {
       const size_t room = std::min(kUsersPerGroup - members.size(), sids.size());
       members.insert(members.end(), sids.begin(), sids.begin() + static_cast<std::ptrdiff_t>(room));
@@ -383,10 +385,8 @@ std::shared_ptr<KeyWatch> Dispatcher::group_watch(const std::shared_ptr<Presence
     if (!kw.armed()) {
       // The re-arm failed (logged; the revalidation retries): where the keys are is unknown,
       // and this group is the only watch that sees a member's key go. Every member is resolved.
-      for (const auto& sid : group->members) {
-        const auto it = user_watches_.find(sid);
-        if (it != user_watches_.end() && it->second.group == group) dirty_users_.insert(sid);
-      }
+      for (const auto& sid : group->members)
+        if (in_group(sid, *group)) dirty_users_.insert(sid);
       on_change(kw.label());
       return;
     }
@@ -735,7 +735,7 @@ void Dispatcher::write_stats() {
   write_qword(state.get(), L"DeltaPublishes", stats_.delta_publishes);
   write_qword(state.get(), L"FullResolves", stats_.full_resolves);
   write_qword(state.get(), L"UserResolves", stats_.user_resolves);
-  // The users' watches (one event and one thread-pool wait each): a user's own, or a group's.
+  // The users' watches (one event and one thread-pool wait each): the groups, and the users' own.
   std::set<const KeyWatch*> watches;
   for (const auto& [sid, w] : user_watches_) {
     if (w.group) watches.insert(w.group->watch.get());

@@ -158,6 +158,8 @@ class Dispatcher {
   //! whose key went loses it, each whose own watch is blind (its key deleted and created again
   //! in between, or not armed) is armed again; those users are marked dirty. True if any was.
   bool reconcile_group(const PresenceGroup& group);
+  //! Whether `sid` is loaded and `group` is still its group (not gone, not regrouped).
+  bool in_group(const std::u16string& sid, const PresenceGroup& group) const;
   void on_change(const std::string& why);
   //! `on_scope_resolved`: for a full resolve, ResolveOptions::on_scope_resolved (start-up progress).
   void resolve_and_publish(const char* reason, bool force,

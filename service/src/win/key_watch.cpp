@@ -26,6 +26,13 @@ std::vector<std::wstring> split_path(const std::wstring& path) {
   return out;
 }
 
+// The first `n` components of a path, joined again.
+std::wstring joined(const std::vector<std::wstring>& components, size_t n) {
+  std::wstring out;
+  for (size_t i = 0; i < n && i < components.size(); ++i) out += (i ? L"\\" : L"") + components[i];
+  return out;
+}
+
 }  // namespace
 
 KeyWatch::KeyWatch(boost::asio::io_context& io, HKEY root, std::wstring path, bool subtree, std::string label,
@@ -187,8 +194,7 @@ std::error_code KeyWatch::arm_target(Target& t, bool first) {
     t.depth = 0;
     t.present = false;
     for (size_t d = components.size(); d > 0; --d) {
-      std::wstring sub;
-      for (size_t i = 0; i < d; ++i) sub += (i ? L"\\" : L"") + components[i];
+      const std::wstring sub = joined(components, d);
       const LSTATUS rc = ::RegOpenKeyExW(root_, sub.c_str(), 0, KEY_NOTIFY | KEY_WOW64_64KEY, t.key.put());
       if (rc == ERROR_SUCCESS) {
         t.depth = d;
@@ -207,9 +213,7 @@ std::error_code KeyWatch::arm_target(Target& t, bool first) {
       // it, so that the parent's registration cannot reset a signal of the key's (arm()).
       HKEY parent = root_;
       if (t.depth > 1) {
-        std::wstring sub;
-        for (size_t i = 0; i + 1 < t.depth; ++i) sub += (i ? L"\\" : L"") + components[i];
-        rc = ::RegOpenKeyExW(root_, sub.c_str(), 0, KEY_NOTIFY | KEY_WOW64_64KEY, t.parent_key.put());
+        rc = ::RegOpenKeyExW(root_, joined(components, t.depth - 1).c_str(), 0, KEY_NOTIFY | KEY_WOW64_64KEY, t.parent_key.put());
         parent = t.parent_key.get();
       }
       if (rc == ERROR_SUCCESS) rc = notify_names(parent);
@@ -223,9 +227,7 @@ std::error_code KeyWatch::arm_target(Target& t, bool first) {
     if (rc == ERROR_SUCCESS && kind_ == Kind::kPresence && t.depth == components.size()) {
       // The key itself, looked at once its parent's registration signals its creation and
       // deletion: whatever happens after this open signals the event.
-      std::wstring key;
-      for (size_t i = 0; i < t.depth; ++i) key += components[i] + L"\\";
-      key += t.leaf;
+      const std::wstring key = t.depth > 0 ? joined(components, t.depth) + L"\\" + t.leaf : t.leaf;
       // Kept open until arm() ends, to see the key deleted and created again meanwhile.
       const LSTATUS found = ::RegOpenKeyExW(root_, key.c_str(), 0, KEY_NOTIFY | KEY_WOW64_64KEY, t.leaf_key.put());
       // Any error but "not found" (access denied) counts as present, as the dispatcher's check
@@ -236,8 +238,7 @@ std::error_code KeyWatch::arm_target(Target& t, bool first) {
     if (rc == ERROR_SUCCESS && !at_key) {
       // The next key of the path, created between the open above and the registration, would
       // signal nobody: look once more, now that a creation signals.
-      std::wstring next;
-      for (size_t i = 0; i <= t.depth; ++i) next += (i ? L"\\" : L"") + components[i];
+      const std::wstring next = joined(components, t.depth + 1);
       HKEY probe = nullptr;
       if (::RegOpenKeyExW(root_, next.c_str(), 0, KEY_NOTIFY | KEY_WOW64_64KEY, &probe) == ERROR_SUCCESS) {
         ::RegCloseKey(probe);
