@@ -12,43 +12,17 @@
 #include "srw_lock.h"
 
 namespace mapidispatch::stub {
+
+constinit detail::BufferBucket detail::g_buffer_buckets[size_t{1} << detail::kBucketBits];
+constinit std::atomic<size_t> detail::g_buffer_overflow{0};
+
 namespace {
+using detail::g_buffer_overflow;
 
-// ---- Buffers: a fixed lock-free table, and a map for what does not fit ---------------------------
-// A Simple MAPI client reads a message and frees it: the record lives for one round trip, and a
-// process has a handful outstanding. So the records live in a fixed table of buckets of eight
-// slots, in the DLL's zero-initialized data (16 KB, touched only when used): recording is a
-// compare-exchange on a free slot of the buffer's bucket; taking a record back is a probe of
-// the bucket's eight keys (two cache lines) and a store. A record that finds its bucket full goes
-// to the overflow map, under the lock, which lookups consult only while it holds something.
-
-constexpr size_t kBucketSlots = 8;
-constexpr size_t kBucketCount = 128;  // a power of two
-
-struct BufferSlot {
-  std::atomic<const void*> key{nullptr};  // nullptr: free
-  std::atomic<Provider*> owner{nullptr};  // valid while key is set; written after it is claimed
-};
-struct alignas(64) Bucket {
-  BufferSlot slots[kBucketSlots];
-};
-constinit Bucket g_buckets[kBucketCount];
-constinit std::atomic<size_t> g_overflow_count{0};
-
-Bucket& bucket_of(const void* buffer) {
-  // Heap blocks are 8- or 16-byte aligned: drop those bits, fold the upper half in (x64), and take
-  // the top bits of a multiplicative hash. 32-bit arithmetic: cheap on x86 as well.
-  const uint64_t a = reinterpret_cast<uintptr_t>(buffer);
-  const uint32_t h = static_cast<uint32_t>(a >> 4) ^ static_cast<uint32_t>(a >> 36);
-  return g_buckets[(h * 0x9E3779B1u) >> (32 - 7)];
-}
-static_assert(kBucketCount == 1u << 7);
-
-// The slot recording `buffer`, or nullptr. Acquire on the key: the owner stored after the slot
-// was claimed is visible when the record is for a buffer this thread was handed (see the header).
-BufferSlot* find_slot(const void* buffer) {
+// The slot recording `buffer`, or nullptr. Acquire on the key, as take_buffer_owner().
+detail::BufferSlot* find_slot(const void* buffer) {
   if (buffer == nullptr) return nullptr;  // the key of a free slot
-  for (BufferSlot& s : bucket_of(buffer).slots)
+  for (detail::BufferSlot& s : detail::bucket_of(buffer).slots)
     if (s.key.load(std::memory_order_acquire) == buffer) return &s;
   return nullptr;
 }
@@ -116,28 +90,21 @@ void forget_session(uintptr_t session) noexcept {
   publish_sessions(o);
 }
 
-// The count of outstanding records: relaxed, as the header explains. A record is counted before
-// it can be taken (the buffer has not reached the caller yet), so the count never goes below the
-// records a thread can still take.
+// The count of outstanding records: relaxed, as the header explains.
 void count_record(ptrdiff_t delta) {
   g_hot.buffer_count.fetch_add(static_cast<size_t>(delta), std::memory_order_relaxed);
 }
 
-bool remember_buffer(const void* buffer, Provider* p) noexcept {
+// What remember_buffer() leaves here: an overflow map that holds something, a full bucket, or a
+// free slot another thread claimed first. The whole search again, under no lock but the map's.
+bool detail::remember_buffer_slow(const void* buffer, Provider* p) noexcept {
   if (buffer == nullptr) return false;
-  // One pass over the bucket: the buffer's record if there is one (a provider that hands out the
-  // same address twice: the new owner), else the first free slot.
-  Bucket& b = bucket_of(buffer);
-  BufferSlot* free_slot = nullptr;
-  for (BufferSlot& s : b.slots) {
-    const void* k = s.key.load(std::memory_order_acquire);
-    if (k == buffer) {
-      s.owner.store(p, std::memory_order_release);
-      return true;
-    }
-    if (k == nullptr && free_slot == nullptr) free_slot = &s;
+  BufferBucket& b = bucket_of(buffer);
+  if (BufferSlot* s = find_slot(buffer)) {
+    s->owner.store(p, std::memory_order_release);
+    return true;
   }
-  if (g_overflow_count.load(std::memory_order_acquire) != 0) {
+  if (g_buffer_overflow.load(std::memory_order_acquire) != 0) {
     Owners& o = g();
     std::lock_guard<SrwLock> hold(o.owner_lock);
     if (auto it = o.overflow.find(buffer); it != o.overflow.end()) {
@@ -145,49 +112,45 @@ bool remember_buffer(const void* buffer, Provider* p) noexcept {
       return true;
     }
   }
-  // Claim a free slot, then name the owner. Only a thread handed this buffer later looks for it,
-  // so no one can read the slot between the two stores and need the owner.
-  if (free_slot != nullptr) {
-    for (BufferSlot* s = free_slot; s != b.slots + kBucketSlots; ++s) {
-      const void* expected = nullptr;
-      if (s->key.load(std::memory_order_relaxed) == nullptr &&
-          s->key.compare_exchange_strong(expected, buffer, std::memory_order_acq_rel, std::memory_order_relaxed)) {
-        s->owner.store(p, std::memory_order_release);
-        count_record(1);
-        return true;
-      }
+  for (BufferSlot& s : b.slots) {
+    const void* expected = nullptr;
+    if (s.key.load(std::memory_order_relaxed) == nullptr &&
+        s.key.compare_exchange_strong(expected, buffer, std::memory_order_acq_rel, std::memory_order_relaxed)) {
+      s.owner.store(p, std::memory_order_release);
+      count_record(1);
+      return true;
     }
   }
   try {
     Owners& o = g();
     std::lock_guard<SrwLock> hold(o.owner_lock);
-    auto [it, inserted] = o.overflow.insert_or_assign(buffer, p);
-    if (inserted) count_record(1);
-    g_overflow_count.store(o.overflow.size(), std::memory_order_release);
+    if (o.overflow.insert_or_assign(buffer, p).second) count_record(1);
+    g_buffer_overflow.store(o.overflow.size(), std::memory_order_release);
     return true;
   } catch (...) {
     return false;
   }
 }
 
-Provider* take_buffer_owner_slow(const void* buffer) noexcept {
-  if (BufferSlot* s = find_slot(buffer)) {
-    Provider* p = s->owner.load(std::memory_order_acquire);
-    // Release: the owner read above is done before another thread may claim the slot.
-    s->key.store(nullptr, std::memory_order_release);
-    count_record(-1);
-    return p;
-  }
-  if (g_overflow_count.load(std::memory_order_acquire) == 0) return nullptr;
+// The overflow map's part of take_buffer_owner(): its bucket held no record of `buffer`.
+Provider* detail::take_buffer_owner_slow(const void* buffer) noexcept {
   Owners& o = g();
   std::lock_guard<SrwLock> hold(o.owner_lock);
   auto it = o.overflow.find(buffer);
   if (it == o.overflow.end()) return nullptr;
   Provider* p = it->second;
   o.overflow.erase(it);
-  g_overflow_count.store(o.overflow.size(), std::memory_order_release);
+  g_buffer_overflow.store(o.overflow.size(), std::memory_order_release);
   count_record(-1);
   return p;
+}
+
+Provider* peek_buffer_owner(const void* buffer) noexcept {
+  if (detail::BufferSlot* s = find_slot(buffer)) return s->owner.load(std::memory_order_acquire);
+  if (buffer == nullptr || g_buffer_overflow.load(std::memory_order_acquire) == 0) return nullptr;
+  std::lock_guard<SrwLock> hold(g().owner_lock);
+  auto it = g().overflow.find(buffer);
+  return it == g().overflow.end() ? nullptr : it->second;
 }
 
 // ---- The stub's own allocator ------------------------------------------------------------------
@@ -226,14 +189,7 @@ HRESULT own_allocate_buffer(uint32_t size, void** out) noexcept {
 }
 
 bool own_allocate_more(uint32_t size, const void* root, void** out, HRESULT* result) noexcept {
-  Provider* owner = nullptr;
-  if (BufferSlot* s = find_slot(root)) {
-    owner = s->owner.load(std::memory_order_acquire);
-  } else if (g_overflow_count.load(std::memory_order_acquire) != 0) {
-    std::lock_guard<SrwLock> hold(g().owner_lock);
-    if (auto it = g().overflow.find(root); it != g().overflow.end()) owner = it->second;
-  }
-  if (owner != own_allocator()) return false;
+  if (peek_buffer_owner(root) != own_allocator()) return false;
   if (out == nullptr) {
     *result = kMapiEInvalidParameter;
     return true;

@@ -12,8 +12,8 @@
 //!   one more load and compare (HotState::session_procs). Only otherwise is the handle looked up,
 //!   under the lock.
 //! - Buffers: with none outstanding, one relaxed load (HotState::buffer_count). Recording one is
-//!   a compare-exchange into a fixed table and taking it back a probe of eight slots and a store,
-//!   each with an atomic add to the count: no lock, no allocation.
+//!   a compare-exchange into a fixed table and taking it back a probe of four slots (one cache
+//!   line) and a store, each with an atomic add to the count: no lock, no allocation, no call.
 //! Relaxed loads of those words are enough: a handle or a buffer reaches its caller only after
 //! the call that recorded it (and stored those words) returned, so whatever made the handle known
 //! to a thread also made those stores visible to it.
@@ -23,6 +23,8 @@
 
 #include <windows.h>
 
+#include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 #include "hot_path.h"
@@ -41,17 +43,97 @@ MD_HOT_INLINE Provider* session_owner(uintptr_t session) noexcept {
 }
 void forget_session(uintptr_t session) noexcept;
 
+// ---- Buffer records -----------------------------------------------------------------------------
+// A Simple MAPI client reads a message and frees it: a record lives for one round trip, and a
+// process has a handful outstanding. So the records live in a fixed table of buckets of four
+// slots, one cache line each, in the DLL's zero-initialized data (16 KB, touched only when used).
+// Recording is one pass over the buffer's bucket and a compare-exchange on a free slot; taking
+// a record back is the same pass and a store. Both are inline in the exports that use them: the
+// pair is the whole cost a Simple MAPI buffer adds to MAPIReadMail and MAPIFreeBuffer (README,
+// "The stub's per-call cost"). A record that finds its bucket full goes to an overflow map,
+// under a lock, which the inline paths consult only while it holds something.
+namespace detail {
+struct BufferSlot {
+  std::atomic<const void*> key{nullptr};  //!< nullptr: free
+  std::atomic<Provider*> owner{nullptr};  //!< Valid while key is set; stored after it is claimed.
+};
+inline constexpr size_t kBucketSlots = 4;
+inline constexpr unsigned kBucketBits = 8;
+struct alignas(64) BufferBucket {
+  BufferSlot slots[kBucketSlots];
+};
+static_assert(sizeof(BufferBucket) == 64 || sizeof(void*) == 4);
+extern constinit BufferBucket g_buffer_buckets[size_t{1} << kBucketBits];
+//! Records in the overflow map (ownership.cpp); 0 nearly always.
+extern constinit std::atomic<size_t> g_buffer_overflow;
+
+MD_HOT_INLINE BufferBucket& bucket_of(const void* buffer) noexcept {
+  // Heap blocks are 8- or 16-byte aligned: drop those bits, fold the upper half in (x64), and take
+  // the top bits of a multiplicative hash. 32-bit arithmetic: cheap on x86 as well.
+  const uint64_t a = reinterpret_cast<uintptr_t>(buffer);
+  const uint32_t h = static_cast<uint32_t>(a >> 4) ^ static_cast<uint32_t>(a >> 36);
+  return g_buffer_buckets[(h * 0x9E3779B1u) >> (32 - kBucketBits)];
+}
+
+// The out-of-line parts: the overflow map, and a bucket with no free slot.
+bool remember_buffer_slow(const void* buffer, Provider* p) noexcept;
+Provider* take_buffer_owner_slow(const void* buffer) noexcept;
+}  // namespace detail
+
 //! Records who frees `buffer`; false if it could not (null, or out of memory). A buffer recorded
 //! twice without being taken keeps its last owner.
-bool remember_buffer(const void* buffer, Provider* p) noexcept;
-Provider* take_buffer_owner_slow(const void* buffer) noexcept;
+MD_HOT_INLINE bool remember_buffer(const void* buffer, Provider* p) noexcept {
+  using namespace detail;
+  if (buffer == nullptr) return false;
+  if (g_buffer_overflow.load(std::memory_order_acquire) != 0) return remember_buffer_slow(buffer, p);
+  // One pass: the buffer's record if there is one (a provider that hands out the same address
+  // twice: the new owner), else the first free slot.
+  BufferBucket& b = bucket_of(buffer);
+  BufferSlot* free_slot = nullptr;
+  for (BufferSlot& s : b.slots) {
+    const void* k = s.key.load(std::memory_order_acquire);
+    if (k == buffer) {
+      s.owner.store(p, std::memory_order_release);
+      return true;
+    }
+    if (k == nullptr && free_slot == nullptr) free_slot = &s;
+  }
+  // Claim the free slot, then name the owner. Only a thread handed this buffer later looks for
+  // it, so no one reads the slot between the two stores and needs the owner. Counted before the
+  // buffer reaches the caller, so the count never falls below the records a thread can take.
+  // Another thread may take the slot first: then the slow path looks again.
+  const void* expected = nullptr;
+  if (free_slot == nullptr ||
+      !free_slot->key.compare_exchange_strong(expected, buffer, std::memory_order_acq_rel, std::memory_order_relaxed))
+    return remember_buffer_slow(buffer, p);
+  free_slot->owner.store(p, std::memory_order_release);
+  g_hot.buffer_count.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
 //! Takes the record of `buffer` and returns its owner, or nullptr when it has none (memory of the
 //! Extended MAPI provider, or of a provider that cannot free). With no record outstanding it
-//! costs one relaxed load.
+//! costs one relaxed load; otherwise one pass over a bucket.
 MD_HOT_INLINE Provider* take_buffer_owner(const void* buffer) noexcept {
+  using namespace detail;
   if (buffer == nullptr || g_hot.buffer_count.load(std::memory_order_relaxed) == 0) return nullptr;
+  // Acquire on the key: the owner stored after the slot was claimed is visible when the record
+  // is for a buffer this thread was handed (see the file comment).
+  for (BufferSlot& s : bucket_of(buffer).slots) {
+    if (s.key.load(std::memory_order_acquire) == buffer) {
+      Provider* p = s.owner.load(std::memory_order_acquire);
+      // Release: the owner read above is done before another thread may claim the slot.
+      s.key.store(nullptr, std::memory_order_release);
+      g_hot.buffer_count.fetch_sub(1, std::memory_order_relaxed);
+      return p;
+    }
+  }
+  if (g_buffer_overflow.load(std::memory_order_acquire) == 0) return nullptr;
   return take_buffer_owner_slow(buffer);
 }
+
+//! The owner of `buffer`'s record without taking it, or nullptr (MAPIAllocateMore's question).
+Provider* peek_buffer_owner(const void* buffer) noexcept;
 
 //! The stub's own MAPI allocator, for MAPIAllocateBuffer / MAPIAllocateMore calls that no
 //! Extended MAPI provider serves: a provider such as Wine's winemapi.dll imports
