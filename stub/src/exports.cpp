@@ -146,6 +146,16 @@ uint64_t forward_slow(A... a) noexcept {
 template <int Slot, int OutBuffer, typename Codes, typename... A>
 MD_COLD uint64_t simple_session_call_slow(uintptr_t session, A... rest) noexcept;
 
+// After a call of `p` returned `buffer` (and `result`): records that `p` frees it, if it can. A
+// provider that cannot (winemapi.dll exports no MAPIFreeBuffer) allocated it through mapi32's
+// MAPIAllocateBuffer, i.e. this stub: MAPIFreeBuffer then finds it where that call put it
+// (free_buffer below). Returns `result`.
+template <typename Codes>
+MD_COLD uint64_t record_and_return(uint64_t result, const void* buffer, Provider* p) noexcept {
+  if (p->proc(Codes::kFreeSlot()) != nullptr) remember_buffer(buffer, p);
+  return result;
+}
+
 // Calls `fn` of provider `p` and, for a call that returns a buffer through argument OutBuffer,
 // records that `p` frees it.
 template <int OutBuffer, typename Codes, typename... A>
@@ -155,10 +165,9 @@ MD_HOT_INLINE uint64_t call_and_record(Provider* p, void* fn, uintptr_t session,
     if (static_cast<uint32_t>(r) == kMapiSuccess) {  // SUCCESS_SUCCESS and CMC_SUCCESS are both 0
       const uintptr_t args[] = {session, static_cast<uintptr_t>(rest)...};
       auto* const* out = reinterpret_cast<void* const*>(args[OutBuffer]);
-      // A provider that can free what it returned gets it back. One that cannot (winemapi.dll
-      // exports no MAPIFreeBuffer) allocated it through mapi32's MAPIAllocateBuffer, i.e. this
-      // stub: MAPIFreeBuffer then finds it where that call put it (free_buffer below).
-      if (out != nullptr && *out != nullptr && p->proc(Codes::kFreeSlot()) != nullptr) remember_buffer(*out, p);
+      // The record out of line and as a tail call: the export's own frame then holds only what
+      // it keeps across the provider's call.
+      if (out != nullptr && *out != nullptr) return record_and_return<Codes>(r, *out, p);
     }
   }
   return r;
@@ -170,8 +179,9 @@ MD_HOT_INLINE uint64_t simple_session_call(uintptr_t session, A... rest) noexcep
   if constexpr (OutBuffer == 0) {
     if (void* fn = fast_session_entry(Slot, Codes::session_key(session))) return invoke(fn, session, rest...);
   } else {
-    if (Provider* p = fast_session_provider(Codes::session_key(session)))
-      if (void* fn = cached_proc(p, Slot)) return call_and_record<OutBuffer, Codes>(p, fn, session, rest...);
+    // A usable entry point means the procs array is a Provider's (g_no_procs has none).
+    std::atomic<void*>* procs = fast_session_procs(Codes::session_key(session));
+    if (void* fn = entry_in(procs, Slot)) return call_and_record<OutBuffer, Codes>(owner_of(procs), fn, session, rest...);
   }
   return simple_session_call_slow<Slot, OutBuffer, Codes>(session, rest...);
 }
@@ -440,18 +450,28 @@ struct Export<230> {
 template <int Slot>
 MD_COLD uint64_t free_buffer_slow(uintptr_t buffer, Provider* owner) noexcept;
 
-// Every case: the buffer's record taken, if it has one, then its owner or the Extended provider.
-// The assembler fast path's fallback (kind 4), and the C++ one's.
-// With a record, its owner's cached entry point, all inline: a Simple MAPI buffer's free costs
-// the record's pass over one bucket more than the fast path.
+// Memory without a record in the table: the overflow map's record, else the Extended provider's.
 template <int Slot>
-MD_COLD uint64_t free_buffer_any(uintptr_t buffer) noexcept {
-  Provider* owner = take_buffer_owner(reinterpret_cast<const void*>(buffer));
-  if (owner == nullptr) {  // memory nobody recorded: the Extended provider's
+MD_COLD uint64_t free_unrecorded_buffer(uintptr_t buffer) noexcept {
+  Provider* owner = take_overflow_owner(reinterpret_cast<const void*>(buffer));
+  if (owner == nullptr)  // memory nobody recorded: the Extended provider's
     if (void* fn = fast_extended_entry<Slot>()) return invoke(fn, buffer);
-  } else if (owner != own_allocator()) {
-    if (void* fn = cached_proc(owner, Slot)) return invoke(fn, buffer);
-  }
+  return free_buffer_slow<Slot>(buffer, owner);
+}
+
+// Every case: the buffer's record taken, if it has one, then its owner or the Extended provider.
+// The assembler fast path's fallback (kind 4: inline in md_slow_16/17, where it jumps while
+// records are outstanding), and the C++ one's. A buffer with a record: the pass over its bucket,
+// the record taken and its owner's cached entry point, all inline and all tail calls (no frame).
+template <int Slot>
+MD_HOT_INLINE uint64_t free_buffer_any(uintptr_t buffer) noexcept {
+  detail::BufferSlot* s = find_buffer_slot(reinterpret_cast<const void*>(buffer));
+  if (s == nullptr) [[unlikely]]
+    return free_unrecorded_buffer<Slot>(buffer);
+  Provider* owner = take_buffer_slot(s);
+  if (owner != own_allocator()) [[likely]]
+    if (void* fn = cached_proc(owner, Slot)) [[likely]]
+      return invoke(fn, buffer);
   return free_buffer_slow<Slot>(buffer, owner);
 }
 

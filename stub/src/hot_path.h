@@ -56,7 +56,8 @@ inline constexpr uint32_t kNoTable = 0xFFFFFFFFu;
 //! What FamilyState::procs points at when nothing serves a family (and before the first
 //! decision): every entry point "not looked up", so both fast paths fall to the slow path, which
 //! answers with the failure code.
-inline constinit std::atomic<void*> g_no_procs[kExportCount] = {};
+//! Its owner entry (kProcsOwnerSlot) is nullptr: no Provider.
+inline constinit std::atomic<void*> g_no_procs[kExportCount + 1] = {};
 
 //! Per family: the decision and the table sequence count it was made at.
 struct FamilyState {
@@ -177,16 +178,10 @@ MD_HOT_INLINE void* fast_session_entry(int slot, uintptr_t session) noexcept {
   return entry_in(fast_session_procs(session), slot);
 }
 
-//! The Simple provider a session call with handle `session` goes to on the fast path, or
-//! nullptr (the slow path decides), for the calls that need the Provider itself (to record who
-//! frees what it returns). The decision is read after the procs pointer, so it is as new as the
-//! procs or newer; the provider is returned only when the two agree.
-MD_HOT_INLINE Provider* fast_session_provider(uintptr_t session) noexcept {
-  std::atomic<void*>* procs = fast_session_procs(session);
-  if (procs == nullptr) return nullptr;
-  const Decision* d = family_state(Family::kSimple).decision.load(std::memory_order_acquire);
-  Provider* p = d != nullptr ? d->provider : nullptr;
-  return p != nullptr && p->procs == procs ? p : nullptr;
+//! The Provider that owns a procs array (Provider::procs), or nullptr for g_no_procs. Relaxed:
+//! stored when the Provider was built, before its array was published (release) anywhere.
+MD_HOT_INLINE Provider* owner_of(std::atomic<void*>* procs) noexcept {
+  return static_cast<Provider*>(procs[kProcsOwnerSlot].load(std::memory_order_relaxed));
 }
 
 //! The cached entry point of `slot` in `p`, or nullptr when it has not been looked up or the

@@ -86,18 +86,21 @@ MD_HOT_INLINE bool remember_buffer(const void* buffer, Provider* p) noexcept {
   using namespace detail;
   if (buffer == nullptr) return false;
   if (g_buffer_overflow.load(std::memory_order_acquire) != 0) return remember_buffer_slow(buffer, p);
-  // One pass: the buffer's record if there is one (a provider that hands out the same address
-  // twice: the new owner), else the first free slot.
-  BufferBucket& b = bucket_of(buffer);
-  BufferSlot* free_slot = nullptr;
-  for (BufferSlot& s : b.slots) {
-    const void* k = s.key.load(std::memory_order_acquire);
-    if (k == buffer) {
-      s.owner.store(p, std::memory_order_release);
-      return true;
-    }
-    if (k == nullptr && free_slot == nullptr) free_slot = &s;
-  }
+  // One pass: the four keys read at once (one cache line), then the first free slot. A buffer
+  // recorded already (a provider that hands out the same address twice) goes to the slow path,
+  // which gives the record its new owner.
+  static_assert(kBucketSlots == 4);
+  BufferSlot* const s = bucket_of(buffer).slots;
+  const void* const k0 = s[0].key.load(std::memory_order_acquire);
+  const void* const k1 = s[1].key.load(std::memory_order_acquire);
+  const void* const k2 = s[2].key.load(std::memory_order_acquire);
+  const void* const k3 = s[3].key.load(std::memory_order_acquire);
+  if ((k0 == buffer) | (k1 == buffer) | (k2 == buffer) | (k3 == buffer)) return remember_buffer_slow(buffer, p);
+  BufferSlot* const free_slot = k0 == nullptr   ? &s[0]
+                                : k1 == nullptr ? &s[1]
+                                : k2 == nullptr ? &s[2]
+                                : k3 == nullptr ? &s[3]
+                                                : nullptr;
   // Claim the free slot, then name the owner. Only a thread handed this buffer later looks for
   // it, so no one reads the slot between the two stores and needs the owner. Counted before the
   // buffer reaches the caller, so the count never falls below the records a thread can take.
@@ -111,25 +114,45 @@ MD_HOT_INLINE bool remember_buffer(const void* buffer, Provider* p) noexcept {
   return true;
 }
 
-//! Takes the record of `buffer` and returns its owner, or nullptr when it has none (memory of the
-//! Extended MAPI provider, or of a provider that cannot free). With no record outstanding it
-//! costs one relaxed load; otherwise one pass over a bucket.
-MD_HOT_INLINE Provider* take_buffer_owner(const void* buffer) noexcept {
+//! The bucket slot that records `buffer`, or nullptr (no record outstanding, or none in its
+//! bucket: the overflow map may still hold one, see take_buffer_owner()). With no record
+//! outstanding it costs one relaxed load; otherwise one pass over a bucket.
+MD_HOT_INLINE detail::BufferSlot* find_buffer_slot(const void* buffer) noexcept {
   using namespace detail;
   if (buffer == nullptr || g_hot.buffer_count.load(std::memory_order_relaxed) == 0) return nullptr;
-  // Acquire on the key: the owner stored after the slot was claimed is visible when the record
-  // is for a buffer this thread was handed (see the file comment).
-  for (BufferSlot& s : bucket_of(buffer).slots) {
-    if (s.key.load(std::memory_order_acquire) == buffer) {
-      Provider* p = s.owner.load(std::memory_order_acquire);
-      // Release: the owner read above is done before another thread may claim the slot.
-      s.key.store(nullptr, std::memory_order_release);
-      g_hot.buffer_count.fetch_sub(1, std::memory_order_relaxed);
-      return p;
-    }
-  }
-  if (g_buffer_overflow.load(std::memory_order_acquire) == 0) return nullptr;
-  return take_buffer_owner_slow(buffer);
+  // The bucket's first slot, then the others: with a handful of records outstanding a record
+  // is nearly always alone in its bucket, and found without a taken branch. Acquire on the
+  // keys: the owner stored after the slot was claimed is visible when the record is for a buffer
+  // this thread was handed (see the file comment).
+  BufferSlot* const s = bucket_of(buffer).slots;
+  if (s[0].key.load(std::memory_order_acquire) == buffer) [[likely]]
+    return &s[0];
+  for (size_t i = 1; i < kBucketSlots; ++i)
+    if (s[i].key.load(std::memory_order_acquire) == buffer) return &s[i];
+  return nullptr;
+}
+
+//! Takes the record in `slot` (find_buffer_slot()) and returns its owner.
+MD_HOT_INLINE Provider* take_buffer_slot(detail::BufferSlot* slot) noexcept {
+  Provider* p = slot->owner.load(std::memory_order_acquire);
+  // Release: the owner read above is done before another thread may claim the slot.
+  slot->key.store(nullptr, std::memory_order_release);
+  g_hot.buffer_count.fetch_sub(1, std::memory_order_relaxed);
+  return p;
+}
+
+//! Takes the record of `buffer` from the overflow map; nullptr when it holds none. One relaxed
+//! load while the map is empty.
+MD_HOT_INLINE Provider* take_overflow_owner(const void* buffer) noexcept {
+  if (buffer == nullptr || detail::g_buffer_overflow.load(std::memory_order_acquire) == 0) return nullptr;
+  return detail::take_buffer_owner_slow(buffer);
+}
+
+//! Takes the record of `buffer` and returns its owner, or nullptr when it has none (memory of the
+//! Extended MAPI provider, or of a provider that cannot free).
+MD_HOT_INLINE Provider* take_buffer_owner(const void* buffer) noexcept {
+  if (detail::BufferSlot* s = find_buffer_slot(buffer)) return take_buffer_slot(s);
+  return take_overflow_owner(buffer);
 }
 
 //! The owner of `buffer`'s record without taking it, or nullptr (MAPIAllocateMore's question).

@@ -141,7 +141,7 @@ constexpr KindRow kKinds[] = {
     {"MAPIAllocateBuffer, before MAPIInitialize", false},
     {"MAPIAllocateMore, before MAPIInitialize", false},
     {"MAPIFreeBuffer, before MAPIInitialize", false},
-    {"Simple MAPI buffer: MAPIReadMail + MAPIFreeBuffer", false},
+    {"Simple MAPI buffer: MAPIReadMail (in a session) + MAPIFreeBuffer", false},
     {"MAPIAllocateBuffer, Extended session", true},
     {"MAPIAllocateMore, Extended session", true},
     {"MAPIFreeBuffer, Extended session", true},
@@ -230,8 +230,10 @@ int child_kinds(const std::wstring& module_path, const std::string& target, long
         case 8: case 12: measure(row, root != nullptr ? more : nullptr, [&] { reinterpret_cast<Fn3>(more)(16, p(root), p(&out_ptr)); }); break;
         case 9: case 13: measure(row, free_buf, [&] { reinterpret_cast<Fn1>(free_buf)(p(root)); }); break;
         case 10:
-          measure(row, read != nullptr && free_buf != nullptr ? read : nullptr, [&] {
-            reinterpret_cast<Fn6>(read)(0, 0, 0, 0, 0, p(&out_ptr));
+          // In the session MAPILogon opened: MAPIReadMail's session handle "cannot be zero"
+          // (Microsoft's reference), so this is how a program calls it.
+          measure(row, read != nullptr && free_buf != nullptr && session != 0 ? read : nullptr, [&] {
+            reinterpret_cast<Fn6>(read)(session, 0, 0, 0, 0, p(&out_ptr));
             reinterpret_cast<Fn1>(free_buf)(p(out_ptr));
           });
           break;

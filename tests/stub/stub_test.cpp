@@ -103,6 +103,32 @@ MD_CHILD_MAIN(buffers_go_back_to_their_allocator) {
   return g_failures;
 }
 
+// A provider that hands out an address still recorded (another provider's buffer, never freed
+// through the stub): the record takes the new owner, and it is the only record of that address.
+// The buffer belongs to this test ("again:<address>"), so neither provider frees it.
+MD_CHILD_MAIN(a_buffer_handed_out_twice_keeps_its_last_owner) {
+  World w;
+  auto read = w.by_name<ReadMail>("MAPIReadMail");
+  auto free_buffer = w.by_name<FreeBuffer>("MAPIFreeBuffer");
+  static MessageA shared{};
+  char id[40];
+  std::snprintf(id, sizeof id, "again:%llx", static_cast<unsigned long long>(reinterpret_cast<uintptr_t>(&shared)));
+  MessageA* m = nullptr;
+  w.publish(machine_scope(L"prov_a", L"prov_a"));
+  CHECK_EQ_U(read(0, 0, id, 0, 0, &m), 0u);
+  CHECK_THAT(m == &shared && starts_with(w.last_call(), "A MAPIReadMail"));
+  w.publish(machine_scope(L"prov_b", L"prov_b"));
+  CHECK_EQ_U(read(0, 0, id, 0, 0, &m), 0u);
+  CHECK_THAT(m == &shared && starts_with(w.last_call(), "B MAPIReadMail"));
+  // Its last owner frees it, and with no record left a second free goes where Extended MAPI
+  // memory goes (B): a stale record would send it to A.
+  CHECK_EQ_U(free_buffer(m), 0u);
+  CHECK_THAT(starts_with(w.last_call(), "B MAPIFreeBuffer"));
+  CHECK_EQ_U(free_buffer(m), 0u);
+  CHECK_THAT(starts_with(w.last_call(), "B MAPIFreeBuffer"));
+  return g_failures;
+}
+
 // Sessions of two providers open at once. While one provider owns every open session and it is
 // the current one, session calls take the fast path (one compare of HotState::session_procs);
 // every other combination must still reach each session's own provider. The providers number
@@ -767,7 +793,8 @@ TEST_P(Stub, Scenario) {
 
 INSTANTIATE_TEST_SUITE_P(InAFreshProcess, Stub,
                          ::testing::Values("by_name_and_ordinal", "session_stays_with_its_provider",
-                                           "buffers_go_back_to_their_allocator", "sessions_of_two_providers",
+                                           "buffers_go_back_to_their_allocator",
+                                           "a_buffer_handed_out_twice_keeps_its_last_owner", "sessions_of_two_providers",
                                            "many_buffers_from_many_threads", "cmc_sessions_buffers_and_codes",
                                            "extended_binds_until_the_last_uninitialize",
                                            "wrong_bitness_is_never_loaded", "missing_exports_fail_with_the_family_code",

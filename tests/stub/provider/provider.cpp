@@ -12,7 +12,10 @@
 #include <windows.h>
 
 #include <atomic>
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "mapidispatch/win32/simple_mapi.h"
@@ -34,6 +37,8 @@ namespace {
 // The helpers are [[maybe_unused]]: each variant uses some of them, prov_none (no exports) none.
 
 std::atomic<ULONG_PTR> g_next_session{0x5000};
+// The last address MAPIReadMail handed out for "again:<address>" (not the heap's).
+[[maybe_unused]] void* g_handed_again = nullptr;
 
 [[maybe_unused]] void record(const std::string& line) {
   wchar_t path[1024];
@@ -97,8 +102,15 @@ MD_API ULONG WINAPI MAPISendMail(ULONG_PTR session, ULONG_PTR, MessageA* m, ULON
          " subject=" + hex_bytes(m ? m->subject : nullptr));
   return 0;
 }
-MD_API ULONG WINAPI MAPIReadMail(ULONG_PTR session, ULONG_PTR, LPSTR, ULONG, ULONG, MessageA** out) {
-  *out = static_cast<MessageA*>(allocate(sizeof(MessageA)));
+MD_API ULONG WINAPI MAPIReadMail(ULONG_PTR session, ULONG_PTR, LPSTR id, ULONG, ULONG, MessageA** out) {
+  // "again:<hex address>": hands out that address, as a provider that returns the same memory
+  // twice would (the test owns it; MAPIFreeBuffer leaves it alone).
+  if (id != nullptr && std::strncmp(id, "again:", 6) == 0) {
+    g_handed_again = reinterpret_cast<void*>(static_cast<uintptr_t>(std::strtoull(id + 6, nullptr, 16)));
+    *out = static_cast<MessageA*>(g_handed_again);
+  } else {
+    *out = static_cast<MessageA*>(allocate(sizeof(MessageA)));
+  }
   record("MAPIReadMail session=" + std::to_string(session) + " buffer=" + ptr(*out));
   return 0;
 }
@@ -162,7 +174,7 @@ MD_API ULONG WINAPI cmc_send_documents(LPSTR, LPSTR subject, LPSTR, ULONG, LPSTR
 #if defined(MD_SIMPLE) || defined(MD_EXTENDED)
 MD_API ULONG WINAPI MAPIFreeBuffer(void* p) {
   record("MAPIFreeBuffer buffer=" + ptr(p));
-  HeapFree(GetProcessHeap(), 0, p);
+  if (p != g_handed_again) HeapFree(GetProcessHeap(), 0, p);
   return 0;
 }
 #endif
