@@ -146,16 +146,6 @@ uint64_t forward_slow(A... a) noexcept {
 template <int Slot, int OutBuffer, typename Codes, typename... A>
 MD_COLD uint64_t simple_session_call_slow(uintptr_t session, A... rest) noexcept;
 
-// After a call of `p` returned `buffer` (and `result`): records that `p` frees it, if it can. A
-// provider that cannot (winemapi.dll exports no MAPIFreeBuffer) allocated it through mapi32's
-// MAPIAllocateBuffer, i.e. this stub: MAPIFreeBuffer then finds it where that call put it
-// (free_buffer below). Returns `result`.
-template <typename Codes>
-MD_COLD uint64_t record_and_return(uint64_t result, const void* buffer, Provider* p) noexcept {
-  if (p->proc(Codes::kFreeSlot()) != nullptr) remember_buffer(buffer, p);
-  return result;
-}
-
 // Calls `fn` of provider `p` and, for a call that returns a buffer through argument OutBuffer,
 // records that `p` frees it.
 template <int OutBuffer, typename Codes, typename... A>
@@ -165,9 +155,10 @@ MD_HOT_INLINE uint64_t call_and_record(Provider* p, void* fn, uintptr_t session,
     if (static_cast<uint32_t>(r) == kMapiSuccess) {  // SUCCESS_SUCCESS and CMC_SUCCESS are both 0
       const uintptr_t args[] = {session, static_cast<uintptr_t>(rest)...};
       auto* const* out = reinterpret_cast<void* const*>(args[OutBuffer]);
-      // The record out of line and as a tail call: the export's own frame then holds only what
-      // it keeps across the provider's call.
-      if (out != nullptr && *out != nullptr) return record_and_return<Codes>(r, *out, p);
+      // A provider that can free what it returned gets it back. One that cannot (winemapi.dll
+      // exports no MAPIFreeBuffer) allocated it through mapi32's MAPIAllocateBuffer, i.e. this
+      // stub: MAPIFreeBuffer then finds it where that call put it (free_buffer below).
+      if (out != nullptr && *out != nullptr && p->proc(Codes::kFreeSlot()) != nullptr) remember_buffer(*out, p);
     }
   }
   return r;

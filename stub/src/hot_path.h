@@ -167,9 +167,12 @@ MD_HOT_INLINE void* fast_entry(Family family, int slot) noexcept { return entry_
 //! the values stored then or later ones, and every later value is still true of an open session.
 MD_HOT_INLINE std::atomic<void*>* fast_session_procs(uintptr_t session) noexcept {
   std::atomic<void*>* procs = fast_procs(Family::kSimple);
-  if (procs != nullptr && session != 0 && g_hot.session_count.load(std::memory_order_relaxed) != 0 &&
-      g_hot.session_procs.load(std::memory_order_relaxed) != procs)
-    return nullptr;
+  // Laid out for a call in a session of the provider every open session belongs to: the
+  // buffer-returning calls (the C++ users of this) nearly always carry one.
+  if (session != 0 && g_hot.session_count.load(std::memory_order_relaxed) != 0) [[likely]] {
+    if (g_hot.session_procs.load(std::memory_order_relaxed) != procs) [[unlikely]]
+      return nullptr;
+  }
   return procs;
 }
 

@@ -86,30 +86,21 @@ MD_HOT_INLINE bool remember_buffer(const void* buffer, Provider* p) noexcept {
   using namespace detail;
   if (buffer == nullptr) return false;
   if (g_buffer_overflow.load(std::memory_order_acquire) != 0) return remember_buffer_slow(buffer, p);
-  // One pass: the four keys read at once (one cache line), then the first free slot. A buffer
-  // recorded already (a provider that hands out the same address twice) goes to the slow path,
-  // which gives the record its new owner.
+  // The usual case, inline: the bucket's first slot free and no record of this buffer in the
+  // others. Everything else (another free slot, a buffer recorded already, which gets its new
+  // owner, a full bucket, a slot another thread claimed first) is the slow path's.
   static_assert(kBucketSlots == 4);
   BufferSlot* const s = bucket_of(buffer).slots;
-  const void* const k0 = s[0].key.load(std::memory_order_acquire);
-  const void* const k1 = s[1].key.load(std::memory_order_acquire);
-  const void* const k2 = s[2].key.load(std::memory_order_acquire);
-  const void* const k3 = s[3].key.load(std::memory_order_acquire);
-  if ((k0 == buffer) | (k1 == buffer) | (k2 == buffer) | (k3 == buffer)) return remember_buffer_slow(buffer, p);
-  BufferSlot* const free_slot = k0 == nullptr   ? &s[0]
-                                : k1 == nullptr ? &s[1]
-                                : k2 == nullptr ? &s[2]
-                                : k3 == nullptr ? &s[3]
-                                                : nullptr;
-  // Claim the free slot, then name the owner. Only a thread handed this buffer later looks for
-  // it, so no one reads the slot between the two stores and needs the owner. Counted before the
-  // buffer reaches the caller, so the count never falls below the records a thread can take.
-  // Another thread may take the slot first: then the slow path looks again.
-  const void* expected = nullptr;
-  if (free_slot == nullptr ||
-      !free_slot->key.compare_exchange_strong(expected, buffer, std::memory_order_acq_rel, std::memory_order_relaxed))
+  if (s[0].key.load(std::memory_order_acquire) != nullptr || s[1].key.load(std::memory_order_acquire) == buffer ||
+      s[2].key.load(std::memory_order_acquire) == buffer || s[3].key.load(std::memory_order_acquire) == buffer) [[unlikely]]
     return remember_buffer_slow(buffer, p);
-  free_slot->owner.store(p, std::memory_order_release);
+  // Claim the slot, then name the owner. Only a thread handed this buffer later looks for it,
+  // so no one reads the slot between the two stores and needs the owner. Counted before the
+  // buffer reaches the caller, so the count never falls below the records a thread can take.
+  const void* expected = nullptr;
+  if (!s[0].key.compare_exchange_strong(expected, buffer, std::memory_order_acq_rel, std::memory_order_relaxed)) [[unlikely]]
+    return remember_buffer_slow(buffer, p);
+  s[0].owner.store(p, std::memory_order_release);
   g_hot.buffer_count.fetch_add(1, std::memory_order_relaxed);
   return true;
 }

@@ -37,8 +37,10 @@ namespace {
 // The helpers are [[maybe_unused]]: each variant uses some of them, prov_none (no exports) none.
 
 std::atomic<ULONG_PTR> g_next_session{0x5000};
-// The last address MAPIReadMail handed out for "again:<address>" (not the heap's).
-[[maybe_unused]] void* g_handed_again = nullptr;
+// The lowest and highest addresses MAPIReadMail handed out for "again:<address>": the test's
+// memory, not the heap's, which MAPIFreeBuffer leaves alone.
+[[maybe_unused]] uintptr_t g_again_low = UINTPTR_MAX;
+[[maybe_unused]] uintptr_t g_again_high = 0;
 
 [[maybe_unused]] void record(const std::string& line) {
   wchar_t path[1024];
@@ -106,8 +108,10 @@ MD_API ULONG WINAPI MAPIReadMail(ULONG_PTR session, ULONG_PTR, LPSTR id, ULONG, 
   // "again:<hex address>": hands out that address, as a provider that returns the same memory
   // twice would (the test owns it; MAPIFreeBuffer leaves it alone).
   if (id != nullptr && std::strncmp(id, "again:", 6) == 0) {
-    g_handed_again = reinterpret_cast<void*>(static_cast<uintptr_t>(std::strtoull(id + 6, nullptr, 16)));
-    *out = static_cast<MessageA*>(g_handed_again);
+    const auto a = static_cast<uintptr_t>(std::strtoull(id + 6, nullptr, 16));
+    g_again_low = a < g_again_low ? a : g_again_low;
+    g_again_high = a > g_again_high ? a : g_again_high;
+    *out = reinterpret_cast<MessageA*>(a);
   } else {
     *out = static_cast<MessageA*>(allocate(sizeof(MessageA)));
   }
@@ -174,7 +178,8 @@ MD_API ULONG WINAPI cmc_send_documents(LPSTR, LPSTR subject, LPSTR, ULONG, LPSTR
 #if defined(MD_SIMPLE) || defined(MD_EXTENDED)
 MD_API ULONG WINAPI MAPIFreeBuffer(void* p) {
   record("MAPIFreeBuffer buffer=" + ptr(p));
-  if (p != g_handed_again) HeapFree(GetProcessHeap(), 0, p);
+  const auto a = reinterpret_cast<uintptr_t>(p);
+  if (a < g_again_low || a > g_again_high) HeapFree(GetProcessHeap(), 0, p);
   return 0;
 }
 #endif
