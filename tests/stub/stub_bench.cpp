@@ -141,7 +141,7 @@ constexpr KindRow kKinds[] = {
     {"MAPIAllocateBuffer, before MAPIInitialize", false},
     {"MAPIAllocateMore, before MAPIInitialize", false},
     {"MAPIFreeBuffer, before MAPIInitialize", false},
-    {"Simple MAPI buffer: MAPIReadMail (in a session) + MAPIFreeBuffer", false},
+    {"MAPIReadMail in a session + MAPIFreeBuffer", false},
     {"MAPIAllocateBuffer, Extended session", true},
     {"MAPIAllocateMore, Extended session", true},
     {"MAPIFreeBuffer, Extended session", true},
