@@ -428,6 +428,10 @@ struct Export<230> {
   template <int Slot, ExportFamily, ReturnKind, typename... A>
   static uint64_t call(uintptr_t memory) noexcept {
     Provider* p = take_buffer_owner(reinterpret_cast<const void*>(memory));
+    if (p == own_allocator()) {  // the stub's own MAPIAllocateBuffer memory: freed here
+      own_free(reinterpret_cast<void*>(memory));
+      return 0;  // CMC_SUCCESS
+    }
     if (p == nullptr) p = current(Family::kSimple)->provider;
     if (p == nullptr) return CmcCodes::kNothingServes;
     void* fn = p->proc(Slot);
@@ -460,7 +464,8 @@ MD_HOT_INLINE uint64_t free_buffer_any(uintptr_t buffer) noexcept {
   if (s == nullptr) [[unlikely]]
     return free_unrecorded_buffer<Slot>(buffer);
   Provider* owner = take_buffer_slot(s);
-  if (owner != own_allocator()) [[likely]]
+  // Null only for a free that races its own record (misuse): the slow path copes.
+  if (owner != nullptr && owner != own_allocator()) [[likely]]
     if (void* fn = cached_proc(owner, Slot)) [[likely]]
       return invoke(fn, buffer);
   return free_buffer_slow<Slot>(buffer, owner);

@@ -161,6 +161,7 @@ Provider* peek_buffer_owner(const void* buffer) noexcept {
 namespace {
 struct alignas(16) OwnBlock {
   OwnBlock* next = nullptr;  // the next MAPIAllocateMore block of the same root
+  unsigned char reserved[16 - sizeof(OwnBlock*)] = {};  // 16 bytes without padding (MSVC's C4324)
 };
 static_assert(sizeof(OwnBlock) == 16);
 

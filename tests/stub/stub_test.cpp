@@ -105,15 +105,16 @@ MD_CHILD_MAIN(buffers_go_back_to_their_allocator) {
 
 // A provider that hands out addresses still recorded (another provider's buffers, never freed
 // through the stub): each record takes the new owner, and it is the only record of its address.
-// 600 addresses fill the stub's buckets unevenly (four slots each, some into the overflow map);
-// freeing the first half leaves free first slots before records that stay, the case where a
-// second record could be added beside the first. The memory belongs to this test
-// ("again:<address>"), so neither provider frees it.
+// Freeing the first half of the addresses leaves free first slots before records that stay, the
+// case where a second record could be added beside the first. Two rounds: 600 addresses (the
+// stub's 256 buckets of four slots hold them, and re-recording takes the inline path) and 1,100
+// (more than the buckets hold: the overflow map, and the slow path). The memory belongs to this
+// test ("again:<address>"), so neither provider frees it.
 MD_CHILD_MAIN(buffers_handed_out_twice_keep_their_last_owner) {
   World w;
   auto read = w.by_name<ReadMail>("MAPIReadMail");
   auto free_buffer = w.by_name<FreeBuffer>("MAPIFreeBuffer");
-  static MessageA pool[600];
+  static MessageA pool[1100];
   const auto read_again = [&](MessageA* m) {
     char id[40];
     std::snprintf(id, sizeof id, "again:%llx", static_cast<unsigned long long>(reinterpret_cast<uintptr_t>(m)));
@@ -125,17 +126,19 @@ MD_CHILD_MAIN(buffers_handed_out_twice_keep_their_last_owner) {
     std::snprintf(line, sizeof line, "%s MAPIFreeBuffer buffer=%p", who, static_cast<void*>(m));
     return free_buffer(m) == 0 && w.last_call() == line;
   };
-  w.publish(machine_scope(L"prov_a", L"prov_a"));
-  int failed = 0;
-  for (MessageA& m : pool) failed += !read_again(&m);
-  for (size_t i = 0; i < std::size(pool) / 2; ++i) failed += !freed_by("A", &pool[i]);
-  w.publish(machine_scope(L"prov_b", L"prov_b"));
-  for (size_t i = std::size(pool) / 2; i < std::size(pool); ++i) failed += !read_again(&pool[i]);
-  // Their last owner frees them; with no record left, a second free goes where Extended MAPI
-  // memory goes (B): a record left behind would send it to A.
-  for (size_t i = std::size(pool) / 2; i < std::size(pool); ++i) failed += !freed_by("B", &pool[i]);
-  for (size_t i = std::size(pool) / 2; i < std::size(pool); ++i) failed += !freed_by("B", &pool[i]);
-  CHECK_EQ_U(static_cast<unsigned>(failed), 0u);
+  for (const size_t n : {size_t{600}, std::size(pool)}) {
+    w.publish(machine_scope(L"prov_a", L"prov_a"));
+    int failed = 0;
+    for (size_t i = 0; i < n; ++i) failed += !read_again(&pool[i]);
+    for (size_t i = 0; i < n / 2; ++i) failed += !freed_by("A", &pool[i]);
+    w.publish(machine_scope(L"prov_b", L"prov_b"));
+    for (size_t i = n / 2; i < n; ++i) failed += !read_again(&pool[i]);
+    // Their last owner frees them; with no record left, a second free goes where Extended MAPI
+    // memory goes (B): a record left behind would send it to A.
+    for (size_t i = n / 2; i < n; ++i) failed += !freed_by("B", &pool[i]);
+    for (size_t i = n / 2; i < n; ++i) failed += !freed_by("B", &pool[i]);
+    CHECK_EQ_U(static_cast<unsigned>(failed), 0u);
+  }
   return g_failures;
 }
 
@@ -358,6 +361,10 @@ MD_CHILD_MAIN(missing_exports_fail_with_the_family_code) {
   CHECK_EQ_U(static_cast<uint32_t>(w.by_name<AllocateBuffer>("MAPIAllocateBuffer")(8, &out)), 0u);
   CHECK_THAT(out != nullptr);
   CHECK_EQ_U(w.by_name<FreeBuffer>("MAPIFreeBuffer")(out), 0u);
+  // cmc_free of such a buffer (a CMC provider that built its result through mapi32's
+  // MAPIAllocateBuffer, and exports no cmc_free): freed here as well.
+  CHECK_EQ_U(static_cast<uint32_t>(w.by_name<AllocateBuffer>("MAPIAllocateBuffer")(8, &out)), 0u);
+  CHECK_EQ_U(w.by_name<CmcFree>("cmc_free")(out), 0u);
   CHECK_THAT(w.calls().empty());
   // A Simple-only client: Simple MAPI works, Extended MAPI fails with an HRESULT.
   w.publish(machine_scope(L"prov_simple", nullptr));
