@@ -46,9 +46,10 @@ void forget_session(uintptr_t session) noexcept;
 // ---- Buffer records -----------------------------------------------------------------------------
 // A Simple MAPI client reads a message and frees it: a record lives for one round trip, and a
 // process has a handful outstanding. So the records live in a fixed table of buckets of four
-// slots, one cache line each, in the DLL's zero-initialized data (16 KB, touched only when used).
-// Recording is one pass over the buffer's bucket and a compare-exchange on a free slot; taking
-// a record back is the same pass and a store. Both are inline in the exports that use them: the
+// slots, each bucket within one cache line, in the DLL's zero-initialized data (16 KB on x64,
+// 8 KB on x86, touched only when used). Recording checks the bucket's first slot and compares
+// the three others, then one compare-exchange; taking a record back compares the first slot
+// (then the others) and stores. Both are inline in the exports that use them: the
 // pair is the whole cost a Simple MAPI buffer adds to MAPIReadMail and MAPIFreeBuffer (README,
 // "The stub's per-call cost"). A record that finds its bucket full goes to an overflow map,
 // under a lock, which the inline paths consult only while it holds something.
@@ -77,7 +78,8 @@ MD_HOT_INLINE BufferBucket& bucket_of(const void* buffer) noexcept {
   return g_buffer_buckets[(h * 0x9E3779B1u) >> (32 - kBucketBits)];
 }
 
-// The out-of-line parts: the overflow map, and a bucket with no free slot.
+// The out-of-line parts: everything remember_buffer() does not do inline, and the overflow map's
+// part of taking a record back.
 bool remember_buffer_slow(const void* buffer, Provider* p) noexcept;
 Provider* take_buffer_owner_slow(const void* buffer) noexcept;
 }  // namespace detail
@@ -157,8 +159,8 @@ Provider* peek_buffer_owner(const void* buffer) noexcept;
 //! Its buffers are recorded with the owner own_allocator(), so MAPIFreeBuffer frees them here
 //! (with every MAPIAllocateMore block linked to them) and never hands them to a provider.
 //! Costs nothing until used: buffer_count stays 0.
-//! An address only, never a Provider object: no proc() is ever asked of it (free_buffer and
-//! own_allocate_more recognise it first).
+//! An address only, never a Provider object: no proc() is ever asked of it (MAPIFreeBuffer,
+//! cmc_free and own_allocate_more recognise it first).
 alignas(Provider) inline constinit char g_own_allocator_tag = 0;
 MD_HOT_INLINE Provider* own_allocator() noexcept { return reinterpret_cast<Provider*>(&g_own_allocator_tag); }
 //! SCODE-style: 0 and *out set, or MAPI_E_NOT_ENOUGH_MEMORY (0x8007000E) and *out = nullptr.
