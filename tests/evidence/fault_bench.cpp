@@ -184,6 +184,17 @@ int bench_main(int argc, char** argv) {
     for (const auto& d : kScenarios) {
       if (!opt.scenarios.empty() && std::find(opt.scenarios.begin(), opt.scenarios.end(), d.name) == opt.scenarios.end())
         continue;
+      if (bench.service_lost()) {
+        // Every scenario needs a running service; reported, not run.
+        ScenarioResult r;
+        r.name = d.name;
+        r.harness_error = true;
+        r.note = "not run: the service is lost (" + bench.lost_reason() + ")";
+        print_result(r);
+        exit_code = 2;
+        results.push_back(std::move(r));
+        continue;
+      }
       std::printf("\n-- running %s ...\n", d.name);
       std::fflush(stdout);
       const auto ts = Clock::now();

@@ -364,16 +364,60 @@ bool Bench::wait_current(uint64_t above, uint64_t want_n, std::chrono::milliseco
 
 std::string Bench::start_service(uint64_t above, uint64_t want_n, double* ms) {
   const auto t0 = Clock::now();
-  if (std::string e = svc_->start(60s); !e.empty()) return "start: " + e;
-  if (!wait_current(above, want_n, 60s)) {
+  std::string why;
+  if (std::string e = svc_->start(60s); !e.empty()) {
+    why = "start: " + e + " (" + diagnose_start_failure() + ")";
+  } else if (!wait_current(above, want_n, 60s)) {
     TableSnapshot s;
-    const TableError e = read_now(&s);
-    return "after start, no current table within 60 s (read: " + make_error_code(e).message() + ", generation " +
-           std::to_string(s.info.generation) + ", client " + std::to_string(n_of(s)) + ", wanted > " +
-           std::to_string(above) + " and client " + std::to_string(want_n) + ")";
+    const TableError read = read_now(&s);
+    why = "after start, no current table within 60 s (read: " + make_error_code(read).message() + ", generation " +
+          std::to_string(s.info.generation) + ", client " + std::to_string(n_of(s)) + ", wanted > " +
+          std::to_string(above) + " and client " + std::to_string(want_n) + ")";
   }
-  if (ms) *ms = ms_since(t0);
-  return {};
+  if (why.empty()) {
+    start_failures_in_a_row_ = 0;
+    if (ms) *ms = ms_since(t0);
+    return {};
+  }
+  if (++start_failures_in_a_row_ == kStartFailuresToGiveUp) {
+    lost_reason_ = std::to_string(kStartFailuresToGiveUp) + " starts in a row failed, the last: " + why;
+    std::fprintf(stderr, "fault_bench: the service is lost: %s\n", lost_reason_.c_str());
+  }
+  return why;
+}
+
+bool Bench::current_before(TableSnapshot* before, std::string* error) {
+  if (svc_->state() != SERVICE_RUNNING) {
+    if (std::string e = start_service(0, n_.load(), nullptr); !e.empty()) {
+      *error = "the service was not running and did not start: " + e;
+      return false;
+    }
+  }
+  if (wait_current(0, n_.load(), 30s, before)) return true;
+  *error = "no current table within 30 s";
+  return false;
+}
+
+std::string Bench::diagnose_start_failure() {
+  // Wine's services.exe returns CreateProcess's own error from StartService. ERROR_INTERNAL_ERROR
+  // there is ntdll's STATUS_INTERNAL_ERROR: the new process ended before it finished starting,
+  // before any of the service's code ran. Whether this bench can still start the same executable
+  // tells a prefix that cannot create processes from a services.exe that cannot.
+  std::string out;
+  const int rc = test::run_mapidispatch({L"help"}, &out, 30s);
+  std::string d;
+  if (rc == 0) {
+    d = "the bench itself still starts mapidispatch.exe: help exited 0";
+  } else if (rc == -1 && out.rfind("CreateProcess", 0) == 0) {
+    d = "the bench cannot start mapidispatch.exe either: " + out.substr(0, out.find_first_of("\r\n"));
+  } else if (rc == -1) {
+    d = "mapidispatch.exe help, started by the bench, did not end within 30 s";
+  } else {
+    d = "mapidispatch.exe help, started by the bench, exited " + std::to_string(rc);
+  }
+  DWORD pid = 0;
+  const DWORD state = svc_->state(&pid);
+  return d + "; the SCM says state " + std::to_string(state) + ", process " + std::to_string(pid);
 }
 
 bool Bench::kill_pid(DWORD pid) {

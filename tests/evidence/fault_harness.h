@@ -226,6 +226,11 @@ class Bench {
   ScenarioResult provider_replaced();
   ScenarioResult restart_under_load();
 
+  //! The service could not be started kStartFailuresToGiveUp times in a row (start_service), and
+  //! why: no later scenario can run.
+  bool service_lost() const { return start_failures_in_a_row_ >= kStartFailuresToGiveUp; }
+  const std::string& lost_reason() const { return lost_reason_; }
+
  private:
   // Registry.
   std::wstring client_name(uint64_t n) const { return L"MDFault." + std::to_wstring(pid_) + L"." + std::to_wstring(n); }
@@ -247,7 +252,18 @@ class Bench {
   //! A table a live writer keeps: kOk, generation above `above`, machine client >= `want_n`.
   bool wait_current(uint64_t above, uint64_t want_n, std::chrono::milliseconds timeout, TableSnapshot* out = nullptr);
   TableError read_now(TableSnapshot* s) const { return probe_->read(s); }
+  //! StartService, then a current table (generation above `above`, machine client >= `want_n`):
+  //! "" and the time to it in `ms`, or why not. A failed start says whether this bench can still
+  //! create a process in the prefix (diagnose_start_failure). After kStartFailuresToGiveUp
+  //! failures in a row the service is lost: service_lost() holds, scenarios stop their loops,
+  //! and fault_bench runs no further scenario.
   std::string start_service(uint64_t above, uint64_t want_n, double* ms);
+  std::string diagnose_start_failure();
+  //! A current table at the top of an iteration, in `before`: wait_current(0, n_, 30 s) while
+  //! the service runs. When it does not (an earlier restart failed), starts it first
+  //! (start_service, counted towards service_lost()) instead of waiting out the timeout. False
+  //! with why in `error`.
+  bool current_before(TableSnapshot* before, std::string* error);
   bool kill_pid(DWORD pid);
   std::map<std::wstring, uint64_t> service_stats();
 
@@ -281,6 +297,12 @@ class Bench {
   std::vector<std::wstring> hostile_values_;  // MSMapiApps values the bench made
 
   std::unique_ptr<test::TestService> svc_;
+  // Three, not one: a single failed start is a result the scenario reports; three in a row with
+  // nothing in between to make them pass is a prefix that will not start the service again, and
+  // every further iteration would only wait out its timeouts.
+  static constexpr int kStartFailuresToGiveUp = 3;
+  int start_failures_in_a_row_ = 0;
+  std::string lost_reason_;
   std::unique_ptr<test::TableProbe> probe_;
   std::wstring control_name_;
   ControlBlock control_;

@@ -38,11 +38,11 @@ ScenarioResult Bench::kill_mid_publish() {
   uint64_t hook_fired = 0, odd_after = 0, hook_timeouts = 0, restart_failures = 0, generation_reused = 0;
   uint64_t ext_done = 0, ext_odd = 0, ext_targeted_odd = 0, percent_sum = 0;
   std::string first_restart_error;
-  for (int i = 0; i < hook_kills; ++i) {
+  for (int i = 0; i < hook_kills && !service_lost(); ++i) {
     TableSnapshot before;
-    if (!wait_current(0, n_.load(), 30s, &before)) {
+    if (std::string e; !current_before(&before, &e)) {
       ++restart_failures;
-      if (first_restart_error.empty()) first_restart_error = "no current table before kill " + std::to_string(i);
+      if (first_restart_error.empty()) first_restart_error = "before hook kill " + std::to_string(i) + ": " + e;
       continue;
     }
     const auto percent = static_cast<DWORD>(rand_in(1, 100));
@@ -78,12 +78,13 @@ ScenarioResult Bench::kill_mid_publish() {
   // almost never lands inside a publish. With ~1000 MSMapiApps overrides the table grows to
   // about a megabyte, and every other kill waits for the count to turn odd (a publish has begun)
   // and kills at once; the others land at a random moment of the burst.
-  const uint32_t big_bytes = set_big_table(true);
+  // Nothing of this needs doing for a service that cannot be started again.
+  const uint32_t big_bytes = service_lost() ? 0 : set_big_table(true);
   // How long a publish of that table keeps the count odd: the window a kill must hit. A spinning
   // reader sees it only when it happens to be on a CPU then (two cores, a dozen busy threads),
   // so a few publishes are sampled.
   std::vector<double> window_us;
-  for (int m = 0; m < 12 && window_us.size() < 3; ++m) {
+  for (int m = 0; m < 12 && window_us.size() < 3 && !service_lost(); ++m) {
     const uint32_t count0 = probe_->sequence();
     advance();
     // Until the count turns odd, or moved on to the next even value (the window was missed).
@@ -99,10 +100,11 @@ ScenarioResult Bench::kill_mid_publish() {
     }
     wait_current(0, n_.load(), 30s);
   }
-  for (int i = 0; i < external_kills; ++i) {
+  for (int i = 0; i < external_kills && !service_lost(); ++i) {
     TableSnapshot before;
-    if (!wait_current(0, n_.load(), 30s, &before)) {
+    if (std::string e; !current_before(&before, &e)) {
       ++restart_failures;
+      if (first_restart_error.empty()) first_restart_error = "before external kill " + std::to_string(i) + ": " + e;
       continue;
     }
     const bool targeted = i % 2 == 0;
@@ -140,8 +142,10 @@ ScenarioResult Bench::kill_mid_publish() {
     }
     restart_ms.push_back(ms);
   }
-  set_big_table(false);
-  wait_current(0, n_.load(), 30s);
+  if (!service_lost()) {
+    set_big_table(false);
+    wait_current(0, n_.load(), 30s);
+  }
   ::Sleep(200);
   const Tally t = end_load();
   fill_common(&r, t, rebinds());
@@ -159,6 +163,7 @@ ScenarioResult Bench::kill_mid_publish() {
   r.details.add("restart_failures", restart_failures);
   r.details.add_ms("restart_to_current_table_p50_ms", percentile(restart_ms, 0.5));
   r.details.add_ms("restart_to_current_table_max_ms", percentile(restart_ms, 1.0));
+  if (service_lost()) shortfalls.push_back("stopped early, the service is lost: " + lost_reason());
   if (hook_timeouts) shortfalls.push_back(std::to_string(hook_timeouts) + " hook kills did not happen within 15 s");
   if (restart_failures)
     shortfalls.push_back(std::to_string(restart_failures) + " restarts did not give a current table (" +

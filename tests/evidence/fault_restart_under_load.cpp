@@ -38,11 +38,12 @@ ScenarioResult Bench::restart_under_load() {
   uint64_t failures = 0;
   std::string first_error;
   ::Sleep(1000);
-  for (int c = 0; c < cycles + kills; ++c) {
+  for (int c = 0; c < cycles + kills && !service_lost(); ++c) {
     const bool kill = c >= cycles;
     TableSnapshot before;
-    if (!wait_current(0, n_.load(), 30s, &before)) {
+    if (std::string e; !current_before(&before, &e)) {
       ++failures;
+      if (first_error.empty()) first_error = "before cycle " + std::to_string(c) + ": " + e;
       continue;
     }
     set_phase(kill ? kKilled : kStopped);
@@ -81,6 +82,7 @@ ScenarioResult Bench::restart_under_load() {
   r.details.add_ms("client_start_ms", spawn_ms);
   r.details.add_ms("stop_ms_median", percentile(stop_ms, 0.5));
   r.details.add_ms("start_to_current_table_ms_median", percentile(start_ms, 0.5));
+  if (service_lost()) shortfalls.push_back("stopped early, the service is lost: " + lost_reason());
   if (failures) shortfalls.push_back(std::to_string(failures) + " stops/starts failed (" + first_error + ")");
   if (t.by_phase[kStopped].attempted == 0) shortfalls.push_back("no call was made while the service was stopped");
   r.note = std::to_string(clients) + " client processes (started in " + ms_text(spawn_ms) + ") made " +

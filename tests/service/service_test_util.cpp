@@ -63,7 +63,9 @@ std::wstring mapidispatch_exe() {
 
 std::string win_error_text(const char* op, DWORD code) {
   char buf[512] = {};
-  ::FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, nullptr, code, 0, buf, sizeof buf, nullptr);
+  DWORD n = ::FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, nullptr, code, 0, buf,
+                             sizeof buf, nullptr);
+  while (n > 0 && (buf[n - 1] == '\r' || buf[n - 1] == '\n' || buf[n - 1] == ' ')) buf[--n] = '\0';  // the message's line end
   return std::string(op) + " failed: " + std::to_string(code) + " " + buf;
 }
 
