@@ -30,7 +30,8 @@ endfunction()
 
 if(MAPIDISPATCH_BUILD_FUZZERS)
   # Coverage instrumentation for everything the fuzz targets reach; each target links libFuzzer.
-  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+                      "-fsanitize-coverage-ignorelist=${PROJECT_SOURCE_DIR}/tests/fuzz/coverage-ignorelist.txt")
   add_link_options(-fsanitize=address,undefined)
 elseif(MAPIDISPATCH_SANITIZER STREQUAL "address")
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)

@@ -15,7 +15,8 @@
 # 100,000), bounded by MAPIDISPATCH_FUZZ_TABLE_SECONDS (default 900, quick 20: the whole run
 # stays within 45 minutes on 2 cores; the report says when the bound cut the runs short);
 # MAPIDISPATCH_FUZZ_REG_SECONDS: how long the .reg parser fuzzer runs beside it (default
-# 300, quick 20; it is ~70 times slower per input: each one goes through the whole resolver).
+# 300, quick 20; it is ~70 times slower per input: each one goes through the whole resolver),
+# after which its core runs a second table reader until the first one's time is up.
 #
 # What runs, one after another (each Wine program in a fresh Wine prefix of its own):
 #   table_size          native   bytes of the published table, 0..1000 user scopes
@@ -27,7 +28,8 @@
 #   farm_bench.exe      Wine     the service with N = 1, 10, 100, 500, 1000 user hives: start, one change, CPU, memory
 #   fault_bench.exe     Wine     fault scenarios, if the mingw-x64 build has it
 #   table_reader_fuzz, reg_parser_fuzz   libFuzzer, both at once (one per core), on scratch copies
-#                                        of the committed corpora
+#                                        of the committed corpora; then a second table reader on
+#                                        the .reg parser's core for the rest of the table's time
 # then deploy/scripts/evidence_report.py merges everything into DIR/results.json, writes
 # DIR/summary.md and draws DIR/*.png with gnuplot. Logs: $MAPIDISPATCH_BUILD_ROOT/evidence-logs/.
 set -uo pipefail
@@ -167,30 +169,42 @@ fi
 
 # Fuzzing: both targets at once (one per core), each on a scratch copy of its committed corpus
 # (libFuzzer adds new inputs to its first corpus folder; the committed seeds stay as they are).
-# fuzz_one NAME SEEDS LIBFUZZER-OPTIONS...
+# When the .reg parser's time is up, its core runs a second table reader on the first one's
+# corpus folder for the rest of the table reader's time, as libFuzzer's -jobs would: each
+# instance reads the units the other added when it starts.
+# fuzz_one LABEL PROGRAM CORPUS SEEDS LIBFUZZER-OPTIONS...: raw results under fuzz-LABEL.
 fuzz_one() {
-  local name="$1" seeds="$2"; shift 2
-  local corpus="$RAW/fuzz-$name/corpus"
-  mkdir -p "$corpus" "$RAW/fuzz-$name/artifacts"
+  local label="$1" program="$2" corpus="$3" seeds="$4"; shift 4
+  mkdir -p "$corpus" "$RAW/fuzz-$label/artifacts"
   cp "$seeds"/* "$corpus/"
-  ls "$corpus" | wc -l >"$RAW/fuzz-$name/seed_files"
-  "$FUZZ/tests/fuzz/$name" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-    -artifact_prefix="$RAW/fuzz-$name/artifacts/" "$@" "$corpus" >"$LOGS/fuzz-$name.log" 2>&1
-  echo $? >"$RAW/fuzz-$name/exit"
-  ls "$corpus" | wc -l >"$RAW/fuzz-$name/corpus_files"
-  du -sb "$corpus" | cut -f1 >"$RAW/fuzz-$name/corpus_bytes"
-  cp "$LOGS/fuzz-$name.log" "$RAW/fuzz-$name/log"
+  ls "$corpus" | wc -l >"$RAW/fuzz-$label/seed_files"
+  "$FUZZ/tests/fuzz/$program" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+    -artifact_prefix="$RAW/fuzz-$label/artifacts/" "$@" "$corpus" >"$LOGS/fuzz-$label.log" 2>&1
+  echo $? >"$RAW/fuzz-$label/exit"
+  ls "$corpus" | wc -l >"$RAW/fuzz-$label/corpus_files"
+  du -sb "$corpus" | cut -f1 >"$RAW/fuzz-$label/corpus_bytes"
+  cp "$LOGS/fuzz-$label.log" "$RAW/fuzz-$label/log"
 }
 fuzz_both() {
   # The table reader: a number of executions, bounded by a time; the .reg parser: a time.
-  fuzz_one table_reader_fuzz "$root/tests/fuzz/corpus/table" -runs="$FUZZ_TABLE_RUNS" \
-    -max_total_time="$FUZZ_TABLE_SECONDS" &
+  local table_corpus="$RAW/fuzz-table_reader_fuzz/corpus" t0 left
+  t0=$(date +%s)
+  fuzz_one table_reader_fuzz table_reader_fuzz "$table_corpus" "$root/tests/fuzz/corpus/table" \
+    -runs="$FUZZ_TABLE_RUNS" -max_total_time="$FUZZ_TABLE_SECONDS" &
   local a=$!
-  fuzz_one reg_parser_fuzz "$root/tests/fuzz/corpus/reg" -max_total_time="$FUZZ_REG_SECONDS" -max_len=65536 &
-  local b=$!
-  wait $a; wait $b
+  fuzz_one reg_parser_fuzz reg_parser_fuzz "$RAW/fuzz-reg_parser_fuzz/corpus" "$root/tests/fuzz/corpus/reg" \
+    -max_total_time="$FUZZ_REG_SECONDS" -max_len=65536
+  left=$(( FUZZ_TABLE_SECONDS - ($(date +%s) - t0) ))
+  local labels="table_reader_fuzz reg_parser_fuzz"
+  # Only while the first has time left (and is still running: it also stops at its run count).
+  if [ "$left" -ge 10 ] && kill -0 "$a" 2>/dev/null; then
+    fuzz_one table_reader_fuzz.2 table_reader_fuzz "$table_corpus" "$root/tests/fuzz/corpus/table" \
+      -runs="$FUZZ_TABLE_RUNS" -max_total_time="$left"
+    labels="$labels table_reader_fuzz.2"
+  fi
+  wait $a
   local rc=0 n
-  for n in table_reader_fuzz reg_parser_fuzz; do
+  for n in $labels; do
     echo "$n: exit $(cat "$RAW/fuzz-$n/exit"); $(grep -E '^stat::number_of_executed_units|^Done' "$LOGS/fuzz-$n.log" | tr '\n' ' ')"
     [ "$(cat "$RAW/fuzz-$n/exit")" = 0 ] || rc=1
   done
