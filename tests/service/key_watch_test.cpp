@@ -2,7 +2,7 @@
 //
 // KeyWatch on the real registry, without the service: delivery, a key that does not exist yet,
 // a key deleted and recreated, a change made from inside the callback. A scratch key under HKCU;
-// every wait has a deadline.
+// every wait has a deadline. And EventWait's timeout, the service's timers.
 
 #include <utility>  // before Boost (Boost 1.74 with GCC 12 in C++20)
 
@@ -19,6 +19,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
+#include "win/event_wait.h"
 #include "win/key_watch.h"
 
 namespace mapidispatch::service {
@@ -354,6 +355,38 @@ TEST_F(KeyWatchTest, StopCancelsAndLateCompletionsDoNothing) {
   io_.restart();
   io_.poll();
   EXPECT_EQ(calls, 0);
+}
+
+// EventWait::wait_for is the service's debounce and revalidation timer: the handler runs once
+// when the time is up, on the loop's thread; cancel() and a new wait_for() drop the old one.
+TEST_F(KeyWatchTest, AnEventWaitTimesOutOnceAndCancelDropsIt) {
+  int fired = 0;
+  EventWait timer(io_, [&] { ++fired; });
+  ASSERT_TRUE(timer.valid());
+
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_FALSE(timer.wait_for(60ms));
+  ASSERT_TRUE(run_until([&] { return fired == 1; })) << "the timeout never ran the handler";
+  // Not before its time (the thread pool's clock may round a tick down: 50 of the 60 ms).
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 50ms);
+  drain(200ms);
+  EXPECT_EQ(fired, 1) << "a one-shot timeout ran twice";
+
+  // Cancelled before its time: never runs, and no longer keeps the loop busy.
+  ASSERT_FALSE(timer.wait_for(150ms));
+  timer.cancel();
+  drain(400ms);
+  EXPECT_EQ(fired, 1);
+  io_.restart();
+  io_.run_for(100ms);  // returns at once, stopped, when nothing is left to wait for
+  EXPECT_TRUE(io_.stopped()) << "a cancelled timer still counts as work";
+
+  // A new wait_for replaces one still armed: only the new one runs.
+  ASSERT_FALSE(timer.wait_for(10min));
+  ASSERT_FALSE(timer.wait_for(0ms));
+  ASSERT_TRUE(run_until([&] { return fired == 2; })) << "a zero timeout did not run at once";
+  drain(200ms);
+  EXPECT_EQ(fired, 2);
 }
 
 }  // namespace

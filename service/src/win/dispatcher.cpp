@@ -43,8 +43,8 @@ Dispatcher::Dispatcher(DispatcherOptions options, std::unique_ptr<ScopeSource> s
       source_(std::move(source)),
       state_(options_.service_name),
       stop_event_(io_, make_stop_event()),
-      debounce_timer_(io_),
-      revalidate_timer_(io_) {}
+      debounce_timer_(io_, [this] { on_debounce_end(); }),
+      revalidate_timer_(io_, [this] { on_revalidate(); }) {}
 
 Dispatcher::~Dispatcher() = default;
 
@@ -430,14 +430,20 @@ void Dispatcher::on_change(const std::string& why) {
   // burst (an MSI install) costs one publish per window after the first, and a steady stream of
   // writes cannot postpone publishing forever.
   debounce_pending_ = true;
-  debounce_timer_.expires_at(*window_start_ + window);
-  debounce_timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (ec) return;
-    ++stats_.wakeups;
-    debounce_pending_ = false;
-    window_start_ = std::chrono::steady_clock::now();
-    resolve_and_publish("registry change", false);
-  });
+  // Rounded up: the end of the window, never before it.
+  const auto left = std::chrono::ceil<std::chrono::milliseconds>(*window_start_ + window - now);
+  if (const std::error_code ec = debounce_timer_.wait_for(left)) {
+    // No timer (out of memory): this change is not left waiting for the next one.
+    log().error("debounce timer: {} {}; resolving at once", ec.value(), ec.message());
+    on_debounce_end();
+  }
+}
+
+void Dispatcher::on_debounce_end() {
+  ++stats_.wakeups;
+  debounce_pending_ = false;
+  window_start_ = std::chrono::steady_clock::now();
+  resolve_and_publish("registry change", false);
 }
 
 void Dispatcher::resolve_and_publish(const char* reason, bool force,
@@ -638,11 +644,9 @@ void Dispatcher::crash_mid_publish(const Resolutions& answers, uint32_t percent)
 }
 
 void Dispatcher::schedule_revalidation() {
-  revalidate_timer_.expires_after(std::chrono::minutes(params_.revalidate_minutes));
-  revalidate_timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (ec) return;
-    on_revalidate();
-  });
+  if (const std::error_code ec = revalidate_timer_.wait_for(std::chrono::minutes(params_.revalidate_minutes)))
+    events().error("the revalidation timer could not be set ({} {}): the periodic revalidation (watches that "
+                   "failed to re-arm, users released) will not run", ec.value(), ec.message());
 }
 
 void Dispatcher::on_revalidate() {

@@ -49,13 +49,13 @@
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/windows/object_handle.hpp>
 
 #include "mapidispatch/shared_section.h"
 #include "mapidispatch/table.h"
 #include "parameters.h"
 #include "scope_source.h"
+#include "win/event_wait.h"
 #include "win/key_watch.h"
 #include "win/state_store.h"
 
@@ -161,6 +161,8 @@ class Dispatcher {
   //! Whether `sid` is loaded and `group` is still its group (not gone, not regrouped).
   bool in_group(const std::u16string& sid, const PresenceGroup& group) const;
   void on_change(const std::string& why);
+  //! The end of a debounce window with changes notified in it: one resolve and publish.
+  void on_debounce_end();
   //! `on_scope_resolved`: for a full resolve, ResolveOptions::on_scope_resolved (start-up progress).
   void resolve_and_publish(const char* reason, bool force,
                            const std::function<void(size_t, size_t)>& on_scope_resolved = {});
@@ -184,8 +186,10 @@ class Dispatcher {
 
   boost::asio::io_context io_{1};
   boost::asio::windows::object_handle stop_event_;
-  boost::asio::steady_timer debounce_timer_;
-  boost::asio::steady_timer revalidate_timer_;
+  // One-shot timers: thread-pool waits with a timeout on events nobody signals (EventWait::
+  // wait_for), not Asio timers, whose Windows io_context starts a thread of its own for them.
+  EventWait debounce_timer_;
+  EventWait revalidate_timer_;
   bool debounce_pending_ = false;
   //! When the last change-driven resolve began: notifications within DebounceMs of it are
   //! coalesced into one resolve at the window's end; the first one after it is resolved at once.

@@ -2,6 +2,7 @@
 
 #include "win/event_wait.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <optional>
@@ -74,7 +75,18 @@ bool EventWait::valid() const { return state_->event != nullptr; }
 
 HANDLE EventWait::event() const { return state_->event; }
 
-std::error_code EventWait::wait() {
+std::error_code EventWait::wait() { return arm(nullptr); }
+
+std::error_code EventWait::wait_for(std::chrono::milliseconds timeout) {
+  // SetThreadpoolWait's timeout: negative is relative, in 100 ns units; zero times out at once.
+  const uint64_t ticks = static_cast<uint64_t>(-(std::max<int64_t>(timeout.count(), 0) * 10000));
+  FILETIME due;
+  due.dwLowDateTime = static_cast<DWORD>(ticks);
+  due.dwHighDateTime = static_cast<DWORD>(ticks >> 32);
+  return arm(&due);
+}
+
+std::error_code EventWait::arm(FILETIME* timeout) {
   if (!valid()) return {ERROR_INVALID_HANDLE, std::system_category()};
   // Created at the first wait, not with the event: Wine gives every thread-pool wait object a
   // slot of a wait thread (63 a thread) from its creation to its end, armed or not, and many
@@ -86,7 +98,7 @@ std::error_code EventWait::wait() {
   cancel();
   state_->pending = true;
   state_->work.emplace(state_->io.get_executor());
-  ::SetThreadpoolWait(state_->wait, state_->event, nullptr);
+  ::SetThreadpoolWait(state_->wait, state_->event, timeout);
   return {};
 }
 

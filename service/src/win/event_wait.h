@@ -31,6 +31,7 @@
 
 #include <windows.h>
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <system_error>
@@ -54,12 +55,18 @@ class EventWait {
   //! Waits for the event once; a wait still armed is cancelled first. An error: no wait (the
   //! thread-pool wait could not be created).
   std::error_code wait();
+  //! As wait(), and the handler also runs once `timeout` has passed without a signal (at once for
+  //! zero or less). With an event nobody signals, a one-shot timer: the service's timers are
+  //! these, not Asio's, whose Windows io_context runs its timers on a thread of its own (about
+  //! 1 MB of working set under Wine), where this is one more wait of a wait thread already there.
+  std::error_code wait_for(std::chrono::milliseconds timeout);
   //! Stops waiting. When it returns, no callback of this wait runs, and a signal already posted
   //! to the io_context is dropped.
   void cancel();
 
  private:
   struct State;
+  std::error_code arm(FILETIME* timeout);
   std::shared_ptr<State> state_;
 };
 
