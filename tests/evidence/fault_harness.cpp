@@ -144,8 +144,8 @@ std::wstring exe_dir() {
 double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
 
 std::string win_error(DWORD code) {
-  std::string s = test::win_error_text("", code).substr(9);  // "<code> <message>"
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ' || s.back() == '.')) s.pop_back();
+  std::string s = test::win_error_text("", code).substr(9);  // "<code> <message>", without its line end
+  while (!s.empty() && s.back() == '.') s.pop_back();
   return s;
 }
 
